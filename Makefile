@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with Python 3.11+:
+#   make run    serve the board at http://127.0.0.1:8000 (SQLite, no services)
+#   make test   the whole suite (PostgreSQL, Docker and Chromium tests skip
+#               with a reason where those are missing, unless REQUIRE_* is set)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEV    := APP_ENV=development FLASK_APP=board
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(DEV) $(BIN)/flask db upgrade
+	$(DEV) AUTO_RELOAD=1 $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:8000 'board:create_app()'
+
+test: $(VENV)/.dev lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""board: a message board, and an example of shipping Flask to Elastic Beanstalk."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(overrides: Mapping | None = None, environ: Mapping | None = None) -> Flask:
+    """Build the app: config → extensions → blueprints → errors → CLI.
+
+    `environ` stands in for os.environ and `overrides` is applied over what it
+    says (both for tests).
+    """
+    from . import config
+
+    app = Flask(__name__, instance_relative_config=True)
+    try:
+        app.config.from_mapping(config.app_config(app.instance_path, environ))
+    except config.ConfigError as error:
+        # One clear line, no traceback: gunicorn and flask both exit non-zero.
+        print(f"board: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if overrides:
+        app.config.from_mapping(overrides)
+
+    from . import models  # noqa: F401  (registers the tables for Flask-Migrate)
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import health
+
+    app.register_blueprint(health.bp)
+    return app

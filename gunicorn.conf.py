@@ -1,0 +1,58 @@
+"""gunicorn settings, the same locally, in compose and on Elastic Beanstalk.
+
+Values come from the environment through board/config.py, loaded here by file
+path: importing the `board` package would load the app into gunicorn's master
+process, and workers forked after a reload would then run the old code.
+"""
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location("_board_config", Path(__file__).parent / "board" / "config.py")
+_config = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _config
+_spec.loader.exec_module(_config)
+try:
+    _server = _config.server_config()
+except _config.ConfigError as error:
+    sys.exit(f"board: configuration error: {error}")
+
+# PORT defaults to config.CONTAINER_PORT, the port the Dockerfile EXPOSEs.
+bind = f"0.0.0.0:{_server['port']}"
+
+workers = _server["workers"]
+# Threads let one process overlap database waits; see default_workers() in
+# board/config.py for the process count.
+threads = _server["threads"]
+timeout = _server["timeout"]
+# Shorter than EB's and Docker's stop grace (10 s), so in-flight requests end
+# before a SIGKILL could arrive.
+graceful_timeout = 8
+keepalive = 5
+
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}i)s'
+
+# EB's nginx (and compose's port mapping) sit in front; trust their X-Forwarded-*.
+forwarded_allow_ips = _server["forwarded_allow_ips"]
+
+# Heartbeat files on tmpfs: a slow disk (EBS, overlayfs) can make workers look dead.
+if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn creates private files)
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+
+reload = _server["auto_reload"]
+if reload:
+    _root = Path(__file__).parent / "board"
+    # Python modules are watched by the reloader itself; templates and static
+    # files are not imported, so they are named here. gunicorn >= 26.1 expands
+    # the globs again on every check, so files added later are watched too.
+    reload_extra_files = [str(_root / "templates" / "**" / "*.html"), str(_root / "static" / "**")]
+    try:
+        import inotify.adapters  # noqa: F401
+
+        reload_engine = "inotify"
+    except ImportError:
+        reload_engine = "poll"

@@ -1,0 +1,23 @@
+"""The README's configuration table says what board/config.py reads."""
+
+import re
+from pathlib import Path
+
+from board.config import VARIABLES
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def config_table_rows():
+    return re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \|", README.read_text(), flags=re.MULTILINE)
+
+
+def test_readme_lists_every_variable_with_its_default():
+    documented = {name: default.strip().strip("`") for name, default in config_table_rows()}
+    assert documented == {v.name: v.default for v in VARIABLES}
+
+
+def test_readme_leads_with_the_two_commands():
+    text = README.read_text()
+    first_section = text.split("\n## ", 2)[1]
+    assert "make run" in first_section and "make test" in first_section
