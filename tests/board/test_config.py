@@ -1,0 +1,114 @@
+"""Configuration from the environment: what EB gives the app, and what a person gets wrong."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from board import config
+
+ROOT = Path(__file__).resolve().parents[2]
+HARD_PASSWORD = "p@ss/w:rd%#?&=+ é"
+
+
+def test_rds_variables_build_a_postgresql_url(tmp_path):
+    url = config.database_url({"RDS_HOSTNAME": "db.example.com", "RDS_USERNAME": "board",
+                               "RDS_PASSWORD": "secret"}, str(tmp_path))
+    assert url == "postgresql+psycopg2://board:secret@db.example.com:5432/ebdb"
+
+
+def test_database_url_wins_over_rds_and_gets_the_driver(tmp_path):
+    url = config.database_url({"DATABASE_URL": "postgres://u:p@h/d", "RDS_HOSTNAME": "ignored"}, str(tmp_path))
+    assert url == "postgresql+psycopg2://u:p@h/d"
+
+
+def test_no_database_settings_fall_back_to_sqlite_in_instance_folder(tmp_path):
+    assert config.database_url({}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
+
+
+def test_rds_password_with_special_characters_connects(postgres_url):
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("DROP ROLE IF EXISTS \"rds user\""))
+        conn.execute(sa.text("CREATE ROLE \"rds user\" LOGIN PASSWORD :pw"), {"pw": HARD_PASSWORD})
+    server = sa.engine.make_url(postgres_url)
+    environ = {"RDS_HOSTNAME": server.host, "RDS_PORT": str(server.port), "RDS_DB_NAME": "postgres",
+               "RDS_USERNAME": "rds user", "RDS_PASSWORD": HARD_PASSWORD}
+    engine = sa.create_engine(config.database_url(environ, "/nonexistent"))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == "rds user"
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text("DROP ROLE \"rds user\""))
+        admin.dispose()
+
+
+def test_rds_hostname_without_username_is_a_clear_error(tmp_path):
+    with pytest.raises(config.ConfigError, match="RDS_USERNAME"):
+        config.database_url({"RDS_HOSTNAME": "db"}, str(tmp_path))
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "1.5", "101"])
+def test_bad_posts_per_page_is_rejected(tmp_path, value):
+    with pytest.raises(config.ConfigError, match="POSTS_PER_PAGE"):
+        config.app_config(str(tmp_path), {"APP_ENV": "test", "POSTS_PER_PAGE": value})
+
+
+def test_posts_per_page_defaults_to_ten(tmp_path):
+    assert config.app_config(str(tmp_path), {"APP_ENV": "test"})["POSTS_PER_PAGE"] == 10
+
+
+def test_production_without_secret_key_stops_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", "from board import create_app; create_app()"],
+        cwd=ROOT, env={"APP_ENV": "production", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "board: configuration error: SECRET_KEY is not set; production needs one "
+        "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+    ]
+
+
+def test_production_cookies_are_secure_and_development_ones_work_over_http(tmp_path):
+    production = config.app_config(str(tmp_path), {"SECRET_KEY": "k"})
+    development = config.app_config(str(tmp_path), {"APP_ENV": "development"})
+    assert production["APP_ENV"] == "production"
+    assert production["SESSION_COOKIE_SECURE"] and production["REMEMBER_COOKIE_SECURE"]
+    assert not development["SESSION_COOKIE_SECURE"]
+
+
+def test_development_secret_key_is_kept_across_restarts(tmp_path):
+    first = config.app_config(str(tmp_path), {"APP_ENV": "development"})["SECRET_KEY"]
+    again = config.app_config(str(tmp_path), {"APP_ENV": "development"})["SECRET_KEY"]
+    assert first == again and len(first) >= 32
+
+
+def test_unknown_app_env_is_rejected(tmp_path):
+    with pytest.raises(config.ConfigError, match="APP_ENV"):
+        config.app_config(str(tmp_path), {"APP_ENV": "staging"})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1", True), ("true", True), ("YES", True), ("On", True),
+    ("0", False), ("false", False), ("", False), (None, False), ("off", False),
+])
+def test_auto_reload_flag_reads_yes_and_no_words(value, expected):
+    environ = {} if value is None else {"AUTO_RELOAD": value}
+    assert config.server_config(environ)["auto_reload"] is expected
+
+
+def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
+    with pytest.raises(config.ConfigError, match="AUTO_RELOAD"):
+        config.server_config({"AUTO_RELOAD": "ture"})
+
+
+def test_postgresql_engine_heals_after_restarts(tmp_path):
+    options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
+    assert options["pool_pre_ping"] is True
+    assert options["pool_recycle"] == 300
+    assert options["connect_args"] == {"connect_timeout": 5}
