@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEV    := APP_ENV=development FLASK_APP=board
+RUN_PORT ?= 8000
 
 .PHONY: run test lint bench clean
 
@@ -24,7 +25,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.runtime
 	$(DEV) $(BIN)/flask db upgrade
-	$(DEV) AUTO_RELOAD=1 $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:8000 'board:create_app()'
+	$(DEV) AUTO_RELOAD=1 $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(RUN_PORT) 'board:create_app()'
 
 test: $(VENV)/.dev lint
 	$(BIN)/pytest $(PYTEST_ARGS)
