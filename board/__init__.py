@@ -35,7 +35,11 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import health
+    from . import api, auth, cli, errors, health, pages, posts, security
 
-    app.register_blueprint(health.bp)
+    for blueprint in (health.bp, pages.bp, auth.bp, posts.bp, api.bp):
+        app.register_blueprint(blueprint)
+    security.register(app)
+    errors.register(app)
+    cli.register(app)
     return app

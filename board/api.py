@@ -1,0 +1,53 @@
+"""Read-only JSON API: posts newest first with the same cursors as the pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request, url_for
+
+from .models import Post
+from .pagination import InvalidCursor, fetch_page, newest_first
+from .posts import post_by_slug
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+LIMIT_MAX = 100
+
+
+def iso(moment) -> str:
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def as_json(post: Post) -> dict:
+    return {
+        "slug": post.slug,
+        "title": post.title,
+        "content": post.content,
+        "author": {"id": post.author.id, "name": post.author.name},
+        "created_at": iso(post.created_at),
+        "updated_at": iso(post.updated_at),
+        "url": url_for("posts.show", slug=post.slug, _external=True),
+    }
+
+
+def requested_limit() -> int:
+    text = request.args.get("limit")
+    if text is None:
+        return current_app.config["POSTS_PER_PAGE"]
+    if not text.isdigit() or not 1 <= int(text) <= LIMIT_MAX:
+        abort(400, f"limit must be a whole number from 1 to {LIMIT_MAX}")
+    return int(text)
+
+
+@bp.get("/posts")
+def list_posts():
+    limit = requested_limit()
+    try:
+        page = fetch_page(newest_first(), limit, before=request.args.get("cursor"))
+    except InvalidCursor:
+        abort(400, "cursor is not one this API returned")
+    return {"posts": [as_json(post) for post in page.posts], "next_cursor": page.older}
+
+
+@bp.get("/posts/<slug>")
+def show_post(slug: str):
+    return as_json(post_by_slug(slug))

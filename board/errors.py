@@ -1,0 +1,45 @@
+"""Error responses: HTML pages, JSON under /api, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+CSRF_MESSAGE = "This form has expired or did not come from this site. Please go back, reload and try again."
+DB_MESSAGE = "The database is not reachable right now. Please try again in a moment."
+
+
+def respond(error: HTTPException):
+    description = error.description if error.code != 500 else InternalServerError.description
+    if request.path.startswith("/api/"):
+        return {"error": error.name, "message": description}, error.code
+    return render_template("error.html", error=error, message=description), error.code
+
+
+def http_error(error: HTTPException):
+    if isinstance(error, CSRFError):
+        error.description = CSRF_MESSAGE
+    return respond(error)
+
+
+def database_unavailable(error: DBAPIError):
+    from .extensions import db
+
+    db.session.rollback()
+    current_app.logger.error("database unavailable: %s", error.__class__.__name__)
+    return respond(ServiceUnavailable(DB_MESSAGE))
+
+
+def unexpected(error: Exception):
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return respond(InternalServerError())
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    # A restarting or failing-over database: a clean 503, and pool_pre_ping
+    # heals the pool on the next request.
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(Exception, unexpected)

@@ -1,0 +1,66 @@
+"""Response headers, the request id, and app logs on stdout tagged with it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+
+from flask import Flask, g, has_request_context, request
+from flask.logging import default_handler
+
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    # No inline script or style anywhere: templates link static files only.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+}
+_SANE_ID = re.compile(r"[A-Za-z0-9._:;=/+-]{1,200}")
+
+
+def request_id() -> str:
+    """The caller's id (X-Request-ID, else the AWS load balancer's trace id) when sane, else a new one."""
+    for header in ("X-Request-ID", "X-Amzn-Trace-Id"):
+        value = request.headers.get(header, "")
+        if _SANE_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    # Twelve-factor: logs are a stream on stdout; the platform collects them.
+    app.logger.removeHandler(default_handler)
+    if not any(isinstance(h, _StdoutHandler) for h in app.logger.handlers):
+        handler = _StdoutHandler(sys.stdout)
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"))
+        app.logger.addHandler(handler)
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Marks the handler this module installed, so a second create_app() adds none."""
+
+
+def register(app: Flask) -> None:
+    configure_logging(app)
+
+    @app.before_request
+    def tag_request():
+        g.request_id = request_id()
+
+    @app.after_request
+    def add_headers(response):
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers["X-Request-ID"] = g.get("request_id") or request_id()
+        return response

@@ -1,0 +1,122 @@
+"""Register, log in and out, remember me, safe redirects, CSRF."""
+
+import pytest
+
+from board.auth import BAD_LOGIN, safe_next
+from board.models import Author
+from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
+
+
+def test_register_logs_the_new_author_in_and_stores_a_hash(app, client):
+    response = register(client, email="Ada@Example.COM", follow_redirects=True)
+    assert response.status_code == 200
+    assert "Welcome, Ada!" in response.get_data(as_text=True)
+    stored = author(app, "ada@example.com")
+    assert stored is not None and PASSWORD not in stored.password_hash
+    assert stored.check_password(PASSWORD)
+
+
+def test_register_refuses_an_email_already_taken_in_any_case(app, client):
+    register(client)
+    logout(client)
+    response = register(client, email="ADA@example.com", name="Other Ada")
+    assert response.status_code == 422
+    assert "An account with this email already exists." in response.get_data(as_text=True)
+    assert count(app, Author) == 1
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("password", "short", "Use between 8 and 256 characters."),
+    ("email", "not-an-email", "That does not look like an email address."),
+    ("name", "   ", "Please enter your name."),
+])
+def test_register_explains_bad_input_and_keeps_what_was_typed(app, client, field, value, message):
+    data = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD, field: value}
+    if field == "password":
+        data["confirm"] = value
+    response = submit(client, "/register", data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in page
+    if field != "email":
+        assert 'value="ada@example.com"' in page
+    assert count(app, Author) == 0
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client):
+    register(client)
+    logout(client)
+    wrong_password = login(client, password="not the password")
+    unknown_email = login(client, email="nobody@example.com")
+    assert wrong_password.status_code == unknown_email.status_code == 422
+    assert BAD_LOGIN in wrong_password.get_data(as_text=True)
+    assert BAD_LOGIN in unknown_email.get_data(as_text=True)
+
+
+def test_login_logout_round_trip(client):
+    register(client)
+    logout(client)
+    assert "Log in" in client.get("/").get_data(as_text=True)
+    response = login(client, email="ADA@example.com")
+    assert response.status_code == 302
+    assert "Log out" in client.get("/").get_data(as_text=True)
+    logout(client)
+    assert client.get("/posts/new").status_code == 302  # back to the login page
+
+
+def test_remember_me_sets_a_lasting_httponly_cookie(client):
+    register(client)
+    logout(client)
+    login(client, remember=True)
+    cookie = client.get_cookie("remember_token")
+    assert cookie is not None and cookie.expires is not None and cookie.http_only
+
+
+def test_without_remember_me_there_is_no_remember_cookie(client):
+    register(client)
+    logout(client)
+    login(client)
+    assert client.get_cookie("remember_token") is None
+
+
+def test_logout_without_a_csrf_token_is_refused(client):
+    register(client)
+    response = client.post("/logout")
+    assert response.status_code == 400
+    assert "Log out" in client.get("/").get_data(as_text=True)
+
+
+def test_login_follows_a_local_next_path(client):
+    register(client)
+    logout(client)
+    response = login(client, next_url="/posts/new")
+    assert response.headers["Location"] == "/posts/new"
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/", "\\\\evil.example", "/\\evil.example",
+                                    "javascript:alert(1)", "/\nevil", "http:/evil"])
+def test_login_refuses_to_redirect_off_site(client, target):
+    register(client)
+    logout(client)
+    response = submit(client, "/login", {"email": "ada@example.com", "password": PASSWORD},
+                      form_page="/login", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(("target", "safe"), [
+    ("/posts/new", True), ("/?before=abc", True), ("//evil", False), ("/\\evil", False), ("/\nevil", False),
+    ("https://evil/", False), ("", False), (None, False)])
+def test_safe_next(target, safe):
+    assert safe_next(target) == (target if safe else None)
+
+
+def test_profile_lists_the_authors_posts(client):
+    register(client)
+    submit(client, "/posts/new", {"title": "Mine", "content": "x"})
+    page = client.get("/authors/1").get_data(as_text=True)
+    assert "Ada" in page and "Mine" in page
+    assert client.get("/authors/999").status_code == 404
+
+
+def test_forms_carry_a_csrf_token(client):
+    assert csrf_token(client, "/register")
