@@ -34,7 +34,8 @@ keepalive = 5
 
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}i)s'
+# The response header: the id the app took from the request or made up.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 
 # EB's nginx (and compose's port mapping) sit in front; trust their X-Forwarded-*.
 forwarded_allow_ips = _server["forwarded_allow_ips"]

@@ -13,7 +13,8 @@ from flask import current_app
 from sqlalchemy import text
 
 config = context.config
-fileConfig(config.config_file_name)
+# Keep the app's loggers alive when migrations run inside a running process (tests, `flask seed`).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 # Any fixed 64-bit number, the same for every process of this app.

@@ -96,3 +96,21 @@ def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
         edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="reloaded")')
         time.sleep(3)  # reload, when on, happens well within this (see the test above)
         assert requests.get(base + "/healthz", timeout=2).json()["status"] == "ok"
+
+
+def test_auto_reload_serves_an_edited_template_without_restart(tmp_path):
+    app_dir = copy_app(tmp_path)
+    with gunicorn(app_dir, AUTO_RELOAD="1") as (base, process):
+        assert "About board" in requests.get(base + "/about", timeout=5).text
+        edit(app_dir / "board" / "templates" / "about.html", "About board", "About this edited board")
+        wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
+                   15, "the edited about page")
+        assert process.poll() is None
+
+
+def test_access_log_carries_the_request_id(tmp_path):
+    app_dir = copy_app(tmp_path)
+    with gunicorn(app_dir) as (base, _):
+        requests.get(base + "/about", headers={"X-Request-ID": "trace-me-42"}, timeout=5)
+    log = (app_dir / "gunicorn.log").read_text()
+    assert '"GET /about HTTP/1.1" 200' in log and "rid=trace-me-42" in log
