@@ -16,6 +16,9 @@ sys.modules[_spec.name] = _config
 _spec.loader.exec_module(_config)
 try:
     _server = _config.server_config()
+    # The app's settings too, here in the master: a worker that cannot boot
+    # would otherwise be respawned forever instead of stopping with one line.
+    _config.app_config(str(Path(__file__).parent / "instance"))
 except _config.ConfigError as error:
     sys.exit(f"board: configuration error: {error}")
 

@@ -7,32 +7,20 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.pgcluster import free_port
+from tests.tree import ROOT, copy_tree
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def tracked_files_copy(destination: Path) -> Path:
-    """What a clone has: the tracked files, no instance folder, no database."""
-    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for name in names:
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # copy2 keeps mtimes, so make sees the venv's install stamps as current.
-        shutil.copy2(ROOT / name, target)
-    return destination
 
 
 def test_make_run_creates_the_database_and_serves_the_board(tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    tree = tracked_files_copy(tmp_path / "board")
+    tree = copy_tree(tmp_path / "board")
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("RDS_", "DATABASE_URL"))}
     log_path = tmp_path / "make-run.log"

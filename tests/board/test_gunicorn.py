@@ -114,3 +114,13 @@ def test_access_log_carries_the_request_id(tmp_path):
         requests.get(base + "/about", headers={"X-Request-ID": "trace-me-42"}, timeout=5)
     log = (app_dir / "gunicorn.log").read_text()
     assert '"GET /about HTTP/1.1" 200' in log and "rid=trace-me-42" in log
+
+
+def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
+    app_dir = copy_app(tmp_path)
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "board:create_app()"],
+                            cwd=app_dir, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("board: configuration error: SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr

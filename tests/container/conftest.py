@@ -1,0 +1,18 @@
+import pytest
+
+from tests.container.compose import Project, require_docker
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    require_docker()
+
+
+@pytest.fixture
+def project(docker_engine, tmp_path):
+    """A compose project that is always taken down, volumes and all, even when the test fails."""
+    project = Project(tmp_path)
+    try:
+        yield project
+    finally:
+        project.down(volumes=True)

@@ -1,0 +1,150 @@
+"""The image Elastic Beanstalk builds: small, unprivileged, one port everywhere, stops gracefully."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import yaml
+
+from board.config import CONTAINER_PORT
+from tests.container.compose import docker, wait_for
+from tests.pgcluster import free_port
+from tests.tree import ROOT
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SIZE_BUDGET_MB = 120  # first measured: 79 MB over the base image (the venv, the app)
+SECRET = "container-test-secret-" + "x" * 16  # noqa: S105 (test only)
+
+
+@pytest.fixture(scope="module")
+def image(docker_engine):
+    tag = f"board-test:{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    docker("build", "--quiet", "--tag", tag, str(ROOT))
+    print(f"\nimage build: {time.monotonic() - started:.1f} s")
+    yield tag
+    docker("rmi", "--force", tag, check=False)
+
+
+@pytest.fixture
+def running(image):
+    """The image started as EB starts it (production, no AUTO_RELOAD), on a free host port."""
+    port = free_port()
+    name = "board-test-" + uuid.uuid4().hex[:8]
+    docker("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}",
+           "--env", f"SECRET_KEY={SECRET}", "--env", "DATABASE_URL=sqlite:////app/instance/board.sqlite", image)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(base + "/healthz", timeout=2).ok, 30, "the container to serve /healthz")
+        yield name, base
+    finally:
+        docker("rm", "--force", name, check=False)
+
+
+def test_the_image_runs_as_an_unprivileged_user(image):
+    assert docker("run", "--rm", image, "id", "-u").stdout.strip() != "0"
+
+
+def test_one_port_everywhere(image):
+    exposed = docker("image", "inspect", "--format", "{{json .Config.ExposedPorts}}", image).stdout
+    assert exposed.strip() == f'{{"{CONTAINER_PORT}/tcp":{{}}}}'
+    compose = yaml.safe_load((ROOT / "compose.yml").read_text())
+    [mapping] = compose["services"]["webapp"]["ports"]
+    assert mapping.rsplit(":", 1)[1] == str(CONTAINER_PORT)
+
+
+def test_gunicorn_binds_the_exposed_port(running):
+    name, _ = running
+    assert f"Listening at: http://0.0.0.0:{CONTAINER_PORT}" in docker("logs", name).stdout + docker("logs", name).stderr
+
+
+def test_the_image_holds_the_app_and_nothing_else(image):
+    listing = docker("run", "--rm", image, "sh", "-c",
+                     "ls -A /app; command -v gcc || true; ls /root/.cache/pip 2>/dev/null || true").stdout.split()
+    assert sorted(listing) == ["board", "gunicorn.conf.py", "instance", "migrations"]
+
+
+def test_image_size_over_the_base_stays_in_budget(image):
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", image).stdout)
+    base = int(docker("image", "inspect", "--format", "{{.Size}}", "python:3.12-slim").stdout)
+    added = (size - base) / 1e6
+    print(f"\nimage size over python:3.12-slim: {added:.1f} MB (budget {SIZE_BUDGET_MB} MB)")
+    assert added < SIZE_BUDGET_MB
+
+
+def test_the_healthcheck_turns_healthy(running):
+    name, _ = running
+    wait_for(lambda: docker("inspect", "--format", "{{.State.Health.Status}}", name).stdout.strip() == "healthy",
+             60, "docker to report the container healthy", interval=1)
+
+
+def test_production_without_secret_key_stops_with_one_clear_line(image):
+    name = "board-test-" + uuid.uuid4().hex[:8]
+    try:
+        result = docker("run", "--name", name, "--env", "DATABASE_URL=sqlite:////tmp/x.sqlite", image, check=False,
+                        timeout=60)
+    finally:
+        docker("rm", "--force", name, check=False)
+    assert result.returncode != 0
+    assert "board: configuration error: SECRET_KEY" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def slow_body(seconds: float, chunks: int = 10):
+    """A request body that takes `seconds` to send: the request is in flight all that time."""
+    for _ in range(chunks):
+        time.sleep(seconds / chunks)
+        yield b"title=slow&"
+
+
+def test_docker_stop_finishes_in_flight_requests_and_exits_0(running):
+    name, _ = running
+    # Straight to the container, not through the published port: docker's port
+    # proxy accepts every connection itself, so a refusal would look like a drop.
+    address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+    base = f"http://{address.stdout.strip()}:{CONTAINER_PORT}"
+    in_flight: list[int | str] = []
+    visitors: list[str] = []
+    stop = threading.Event()
+
+    def slow_post():
+        try:
+            # No CSRF token: a complete 400 page is the answer, which is all this needs.
+            in_flight.append(requests.post(base + "/login", data=slow_body(2.0), timeout=20).status_code)
+        except requests.RequestException as error:
+            in_flight.append(f"lost: {error}")
+
+    def visitor():
+        while not stop.is_set():
+            try:
+                response = requests.get(base + "/about", timeout=10)
+                visitors.append("ok" if response.status_code == 200 and "</html>" in response.text else "bad")
+            except requests.ConnectionError as error:
+                # A connection the server never took up (refused, or reset in the
+                # listen backlog) is safe to retry; a cut response is not.
+                text = str(error)
+                visitors.append("not taken" if "refused" in text or "aborted" in text else f"cut: {error}")
+                return
+
+    threads = [threading.Thread(target=slow_post) for _ in range(3)] + [threading.Thread(target=visitor)
+                                                                       for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(visitors) > 20, 20, "some traffic")
+    started = time.monotonic()
+    docker("stop", "--time", "10", name)
+    took = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+    exit_code = int(docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout)
+    print(f"\ndocker stop took {took:.2f} s with 3 uploads in flight and 4 visitors")
+    assert in_flight == [400, 400, 400]
+    assert exit_code == 0
+    assert took < 10
+    assert [outcome for outcome in visitors if outcome not in ("ok", "not taken")] == []
