@@ -1,0 +1,86 @@
+"""`docker compose watch`, for real: code and templates sync and reload; dependencies and migrations rebuild."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.container.compose import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MIGRATION = '''"""watch probe
+
+Revision ID: 0002_watch_probe
+Revises: 0001
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_watch_probe"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("watch_probe", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("watch_probe")
+'''
+
+
+def edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def timed(what: str, predicate, timeout: float) -> float:
+    started = time.monotonic()
+    wait_for(predicate, timeout, what, interval=0.05)
+    took = time.monotonic() - started
+    print(f"\nwatch: {what}: {took:.2f} s")
+    return took
+
+
+def test_watch_syncs_code_and_templates_and_rebuilds_for_dependencies_and_migrations(project, tmp_path):
+    watch = project.popen("watch", log=tmp_path / "watch.log")  # builds, starts the services, then watches
+    try:
+        wait_for(lambda: "Watch enabled" in (tmp_path / "watch.log").read_text(), 300, "watch to start")
+        wait_for(lambda: project.get("/readyz").status_code == 200, 60, "the app to be ready")
+        first_start = project.started_at("webapp")
+
+        # (a) Python code: synced, gunicorn reloads its workers, the container keeps running.
+        edit(project.dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
+        timed("edited Python served", lambda: project.get("/healthz").json()["status"] == "edited", 30)
+        # (b) A template: synced and reloaded the same way.
+        edit(project.dir / "board" / "templates" / "about.html", "About board", "About the watched board")
+        timed("edited template served", lambda: "About the watched board" in project.get("/about").text, 30)
+        assert project.started_at("webapp") == first_start
+
+        # (c) requirements.txt: the image is rebuilt and the service recreated.
+        with open(project.dir / "requirements.txt", "a") as requirements:
+            requirements.write("# touched by the watch test\n")
+        timed("rebuild after requirements.txt", lambda: project.started_at("webapp") != first_start
+              and project.get("/readyz").status_code == 200, 240)
+
+        # (d) A new migration: rebuilt, and the migrate service applies it.
+        (project.dir / "migrations" / "versions" / "0002_watch_probe.py").write_text(MIGRATION)
+        timed("new migration applied", lambda: project.compose(
+            "exec", "-T", "db", "psql", "-U", "board", "-d", "board", "-tAc",
+            "SELECT version_num FROM alembic_version", check=False).stdout.strip() == "0002_watch_probe", 240)
+        timed("app serves the new schema head",
+              lambda: project.get("/version").json()["schema"] == "0002_watch_probe", 120)
+    except AssertionError:
+        print((tmp_path / "watch.log").read_text()[-4000:])
+        raise
+    finally:
+        watch.terminate()
+        try:
+            watch.wait(timeout=20)
+        except Exception:
+            watch.kill()
