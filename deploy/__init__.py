@@ -1,0 +1,1 @@
+"""Release tooling for Elastic Beanstalk: bundle, upload, release, wait, roll back, prune."""

@@ -1,0 +1,56 @@
+"""The source bundle, built from `.ebignore` exactly as the EB CLI builds it.
+
+The EB CLI reads `.ebignore` with gitwildmatch rules (pathspec), drops every
+matching file, the `.elasticbeanstalk/` folder, editor backups (`*~`) and
+`.ebignore` itself, and zips the rest keeping file modes (the hooks' executable
+bit matters on the instance).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from pathspec import PathSpec
+
+IGNORE_FILE = ".ebignore"
+
+
+def ignored_by(root: Path) -> PathSpec:
+    path = root / IGNORE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: without it the bundle would hold the whole tree")
+    return PathSpec.from_lines("gitwildmatch", path.read_text(encoding="utf-8").splitlines())
+
+
+def bundle_files(root: Path) -> list[str]:
+    """Paths (relative, with /) that go into the bundle, sorted."""
+    root = Path(root)
+    spec = ignored_by(root)
+    chosen = []
+    for folder, dirs, files in os.walk(root):
+        relative_folder = Path(folder).relative_to(root)
+        if ".elasticbeanstalk" in relative_folder.parts:
+            continue
+        dirs.sort()
+        for name in files:
+            relative = (relative_folder / name).as_posix()
+            if name.endswith("~") or relative == IGNORE_FILE or spec.match_file(relative):
+                continue
+            chosen.append(relative)
+    return sorted(chosen)
+
+
+def write_bundle(root: Path, destination: Path) -> Path:
+    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips."""
+    root, destination = Path(root), Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for relative in bundle_files(root):
+            source = root / relative
+            info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (source.stat().st_mode & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, source.read_bytes())
+    return destination

@@ -1,0 +1,65 @@
+"""The source bundle: what EB needs, nothing it must not see, the same as the EB CLI makes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+
+import pytest
+
+from deploy.bundle import bundle_files, write_bundle
+from tests.tree import ROOT, copy_tree
+
+REQUIRED = ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "requirements.txt", "Procfile", "board/__init__.py",
+            "board/templates/base.html", "board/static/style.css", "migrations/env.py", "migrations/alembic.ini",
+            ".ebextensions/01-environment.config", ".ebextensions/02-migrations.config",
+            ".platform/hooks/predeploy/01_migrate.sh", ".platform/nginx/conf.d/elasticbeanstalk/board.conf"]
+FORBIDDEN_PREFIXES = (".git/", ".venv/", "tests/", "deploy/", ".github/", "instance/", ".elasticbeanstalk/")
+FORBIDDEN_FILES = {".env", "compose.yml", ".ebignore", "README.md", "Makefile"}
+
+
+def with_clutter(tree):
+    """A working copy as people have them: caches, a .env, local EB config, backups."""
+    for name, text in {".env": "SECRET_KEY=local", "board/__pycache__/app.cpython-311.pyc": "x",
+                       ".venv/bin/python": "x", ".elasticbeanstalk/config.yml": "x", "board/notes.txt~": "x",
+                       "instance/board.sqlite": "x", "tests/container/Dockerfile": "x", ".git/HEAD": "x"}.items():
+        path = tree / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tree
+
+
+def test_the_bundle_holds_what_eb_needs_and_nothing_else(tmp_path):
+    files = bundle_files(with_clutter(copy_tree(tmp_path / "tree")))
+    assert [name for name in REQUIRED if name not in files] == []
+    assert [name for name in files if name.startswith(FORBIDDEN_PREFIXES) or name in FORBIDDEN_FILES] == []
+    assert [name for name in files if "__pycache__" in name or name.endswith((".pyc", "~", ".example"))] == []
+
+
+def test_the_bundle_equals_what_the_eb_cli_zips(tmp_path, monkeypatch):
+    fileoperations = pytest.importorskip("ebcli.core.fileoperations")
+    tree = with_clutter(copy_tree(tmp_path / "tree"))
+    monkeypatch.chdir(tree)
+    eb_zip = tmp_path / "eb.zip"
+    fileoperations.zip_up_folder(str(tree), str(eb_zip), ignore_list=fileoperations.get_ebignore_list())
+    with zipfile.ZipFile(eb_zip) as archive:
+        eb_files = sorted(name for name in archive.namelist() if not name.endswith("/"))
+    assert bundle_files(tree) == eb_files
+
+
+def test_the_zip_keeps_the_hooks_executable_and_is_reproducible(tmp_path):
+    first = write_bundle(ROOT, tmp_path / "one.zip")
+    second = write_bundle(ROOT, tmp_path / "two.zip")
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        mode = archive.getinfo(".platform/hooks/predeploy/01_migrate.sh").external_attr >> 16
+        assert mode & stat.S_IXUSR
+        assert archive.namelist() == bundle_files(ROOT)
+    print(f"\nbundle: {len(bundle_files(ROOT))} files, {os.path.getsize(first) / 1024:.1f} KiB")
+
+
+def test_a_missing_ebignore_is_refused_rather_than_bundling_everything(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    with pytest.raises(FileNotFoundError, match=".ebignore is missing"):
+        bundle_files(tmp_path)

@@ -1,0 +1,101 @@
+"""EB configuration files: they parse, every option is real and well typed, the facts agree with the app."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from board.config import MAX_CONTENT_LENGTH
+from tests.conftest import make_app
+from tests.eb.options import problems
+from tests.pgcluster import free_port
+from tests.tree import ROOT
+
+CONFIGS = sorted((ROOT / ".ebextensions").glob("*.config*"))
+
+
+def option_settings(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()).get("option_settings", {})
+
+
+def all_settings() -> dict:
+    merged: dict = {}
+    for path in CONFIGS:
+        if path.suffix == ".config":
+            for namespace, settings in option_settings(path).items():
+                merged.setdefault(namespace, {}).update(settings)
+    return merged
+
+
+def test_there_are_config_files():
+    assert any(path.suffix == ".config" for path in CONFIGS)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
+def test_every_option_is_a_real_eb_option_with_a_valid_value(path):
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict)
+    assert set(document) <= {"option_settings", "container_commands", "files", "commands", "packages"}
+    assert [problem for namespace, settings in document.get("option_settings", {}).items()
+            for problem in problems(namespace, settings)] == []
+
+
+def test_the_health_check_path_answers_200_without_a_database():
+    path = all_settings()["aws:elasticbeanstalk:environment:process:default"]["HealthCheckPath"]
+    app = make_app(f"postgresql+psycopg2://nobody:pw@127.0.0.1:{free_port()}/none")
+    assert app.test_client().get(path).status_code == 200
+
+
+def test_production_is_the_default_environment():
+    assert all_settings()["aws:elasticbeanstalk:application:environment"]["APP_ENV"] == "production"
+
+
+def test_the_leader_marker_is_the_one_the_hook_checks():
+    commands = yaml.safe_load((ROOT / ".ebextensions" / "02-migrations.config").read_text())["container_commands"]
+    [command] = [c for c in commands.values() if c.get("leader_only")]
+    marker = command["command"].split()[-1]
+    hook = (ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh").read_text()
+    assert f'marker="${{BOARD_LEADER_MARKER:-{marker}}}"' in hook
+
+
+def test_the_migration_log_is_in_eb_logs():
+    files = yaml.safe_load((ROOT / ".ebextensions" / "02-migrations.config").read_text())["files"]
+    hook = (ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh").read_text()
+    log = re.search(r'log_file="\$\{BOARD_MIGRATE_LOG:-([^}]+)\}"', hook)[1]
+    for kind in ("taillogs.d", "bundlelogs.d"):
+        [content] = [spec["content"] for name, spec in files.items() if f"/tasks/{kind}/" in name]
+        assert content.strip() == log
+
+
+def nginx_size(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+
+
+def nginx_seconds(value: str) -> int:
+    return int(value.rstrip("s"))
+
+
+def nginx_directives() -> dict:
+    text = (ROOT / ".platform" / "nginx" / "conf.d" / "elasticbeanstalk" / "board.conf").read_text()
+    return dict(re.findall(r"^\s*(\w+)\s+([^;]+);", text, flags=re.MULTILINE))
+
+
+def test_nginx_takes_the_bodies_the_app_takes():
+    assert nginx_size(nginx_directives()["client_max_body_size"]) == MAX_CONTENT_LENGTH
+
+
+def test_nginx_waits_longer_than_gunicorn():
+    from board.config import server_config
+
+    directives = nginx_directives()
+    assert nginx_seconds(directives["proxy_read_timeout"]) > server_config({})["timeout"]
+    assert directives["gzip"] == "on" and "application/json" in directives["gzip_types"]
+
+
+def test_the_sample_eb_cli_config_targets_docker_on_al2023():
+    config = yaml.safe_load((ROOT / ".elasticbeanstalk" / "config.yml.sample").read_text())
+    assert config["global"]["default_platform"] == "Docker running on 64bit Amazon Linux 2023"
