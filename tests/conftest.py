@@ -104,6 +104,14 @@ def app(database_url):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine with compose v2 (skip, or fail under REQUIRE_DOCKER=1, without one)."""
+    from tests.container.compose import require_docker
+
+    require_docker()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

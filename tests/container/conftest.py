@@ -1,11 +1,6 @@
 import pytest
 
-from tests.container.compose import Project, require_docker
-
-
-@pytest.fixture(scope="session")
-def docker_engine():
-    require_docker()
+from tests.container.compose import Project
 
 
 @pytest.fixture
