@@ -15,7 +15,10 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/venv/bin:$PATH \
     FLASK_APP=board \
-    APP_ENV=production
+    APP_ENV=production \
+    # Only the proxy in front (EB's nginx on the host, via the docker bridge) can
+    # reach the container's port, so its X-Forwarded-* headers are trusted.
+    FORWARDED_ALLOW_IPS=*
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app board
 WORKDIR /app
 COPY --from=builder /venv /venv
