@@ -1,0 +1,119 @@
+"""python -m deploy: release board to Elastic Beanstalk without the EB CLI.
+
+Exit codes: 0 done; 1 the release failed (rolled back when possible);
+2 bad arguments or an expected AWS refusal (credentials, unknown
+application/environment, version conflict, busy environment); 3 the release
+failed and the environment is not back on a healthy version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from . import environment, provision, prune, release
+from .aws import Clients
+from .errors import USAGE, DeployError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n\n")[0],
+                                  epilog=__doc__.split("\n\n")[1], formatter_class=argparse.RawTextHelpFormatter)
+    top.add_argument("--region", help="AWS region (else AWS_REGION / the profile's)")
+    top.add_argument("--profile", help="AWS named profile")
+    top.add_argument("--endpoint-url", help="a local AWS endpoint (also AWS_ENDPOINT_URL)")
+    top.add_argument("--poll", type=positive, default=5.0, help="seconds between status checks (default 5)")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, app=True, env=True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if app:
+            sub.add_argument("--app", required=True, help="Elastic Beanstalk application name")
+        if env:
+            sub.add_argument("--env", required=True, help="Elastic Beanstalk environment name")
+        return sub
+
+    bundle = command("bundle", "build the source bundle from .ebignore and print its path, size and sha256",
+                     app=False, env=False)
+    bundle.add_argument("--output", type=Path, default=ROOT / "dist" / "bundle.zip", help="zip to write")
+    rel = command("release", "upload, deploy and follow a version; roll back if it fails")
+    rel.add_argument("--label", help="version label (default: git short SHA, -dirty if modified)")
+    rel.add_argument("--timeout", type=positive, default=1200, help="seconds to wait for health (default 1200)")
+    rel.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
+    command("status", "show the environment's version, status, health and URL")
+    back = command("rollback", "deploy the version that last ran healthy here (or --to)")
+    back.add_argument("--to", help="label to roll back to")
+    back.add_argument("--timeout", type=positive, default=1200, help="seconds to wait for health (default 1200)")
+    old = command("prune", "delete old versions and bundles (dry run unless --yes)", env=False)
+    old.add_argument("--keep", type=int, default=50, help="newest versions to keep (default 50)")
+    old.add_argument("--yes", action="store_true", help="really delete")
+    command("provision", "create the application, roles and a Docker AL2023 environment if missing")
+    return top
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "bundle":
+        made = release.build_bundle(ROOT, args.output)
+        print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
+        return 0
+    clients = Clients(args.region, args.profile, args.endpoint_url)
+    if args.command == "release":
+        with tempfile.TemporaryDirectory() as workdir:
+            release.release(clients, ROOT, args.app, args.env, args.label, args.timeout, args.poll,
+                            not args.no_rollback, Path(workdir))
+    elif args.command == "status":
+        state = environment.describe(clients.eb, args.app, args.env)
+        print(state.line())
+        health = clients.eb.describe_environment_health(EnvironmentName=args.env, AttributeNames=["All"])
+        for cause in health.get("Causes", []):
+            print(f"  cause: {cause}")
+        print(f"  url: http://{state.cname}/" if state.cname else "  url: (none yet)")
+    elif args.command == "rollback":
+        release.roll_back(clients, args.app, args.env, args.to, args.timeout, args.poll)
+    elif args.command == "prune":
+        if args.keep < 1:
+            raise DeployError("--keep must be at least 1")
+        prune.prune(clients.eb, args.app, args.keep, args.yes)
+    elif args.command == "provision":
+        provision.provision(clients, args.app, args.env)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except DeployError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return error.exit_code
+    except NoCredentialsError:
+        print("deploy: no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+              "or use --profile)", file=sys.stderr)
+    except NoRegionError:
+        print("deploy: no AWS region set (use --region or AWS_REGION)", file=sys.stderr)
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        print(f"deploy: AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}",
+              file=sys.stderr)
+    except BotoCoreError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("deploy: interrupted; the environment may still be updating (check `status`)", file=sys.stderr)
+        return 130
+    return USAGE

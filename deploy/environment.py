@@ -1,0 +1,82 @@
+"""Reading an environment's state, its events, and judging its health."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import DeployError
+
+HEALTHY = {"Ok", "Info"}  # enhanced health statuses that mean "serving well"
+TRANSITIONAL = {"Pending", "Warning", "Unknown", "No Data", None}
+FAILED = {"Degraded", "Severe"}
+
+
+@dataclass
+class State:
+    name: str
+    status: str  # Launching, Updating, Ready, Terminating, Terminated
+    health: str  # colour: Green, Yellow, Red, Grey
+    health_status: str | None  # enhanced: Ok, Info, Warning, Degraded, Severe, ...
+    version: str | None
+    cname: str | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.health_status in HEALTHY if self.health_status else self.health == "Green"
+
+    @property
+    def failed(self) -> bool:
+        return self.health_status in FAILED or self.health == "Red"
+
+    def line(self) -> str:
+        return (f"{self.name}: {self.status}, health {self.health}/{self.health_status or '-'}, "
+                f"version {self.version or '(none)'}")
+
+
+def describe(eb, app: str, env: str) -> State:
+    found = eb.describe_environments(ApplicationName=app, EnvironmentNames=[env], IncludeDeleted=False)
+    live = [e for e in found["Environments"] if e["Status"] not in ("Terminated", "Terminating")]
+    if not live:
+        raise DeployError(f"no environment {env!r} in application {app!r} (check --app, --env and --region)")
+    e = live[0]
+    return State(e["EnvironmentName"], e["Status"], e.get("Health", "Grey"), e.get("HealthStatus"),
+                 e.get("VersionLabel"), e.get("CNAME"))
+
+
+class EventStream:
+    """New events of one environment, oldest first, each printed once."""
+
+    def __init__(self, eb, app: str, env: str, since: datetime, out=print):
+        self.eb, self.app, self.env, self.since, self.out = eb, app, env, since, out
+        self.seen: set[tuple] = set()
+        self.errors: list[str] = []
+
+    def poll(self) -> None:
+        events = self.eb.describe_events(ApplicationName=self.app, EnvironmentName=self.env,
+                                         StartTime=self.since, MaxRecords=1000)["Events"]
+        for event in sorted(events, key=lambda e: e["EventDate"]):
+            key = (event["EventDate"], event["Message"])
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            line = f"  {event['EventDate']:%H:%M:%S} {event.get('Severity', 'INFO'):5} {event['Message']}"
+            if event.get("Severity") in ("ERROR", "FATAL", "WARN"):
+                self.errors.append(line.strip())
+            self.out(line)
+
+
+def wait(eb, app: str, env: str, done, timeout: float, poll: float, events: EventStream | None = None,
+         clock=time.monotonic, sleep=time.sleep) -> State:
+    """Poll until done(state) is true; raises TimeoutError with the last state."""
+    deadline = clock() + timeout
+    while True:
+        state = describe(eb, app, env)
+        if events:
+            events.poll()
+        if done(state):
+            return state
+        if clock() >= deadline:
+            raise TimeoutError(state.line())
+        sleep(poll)

@@ -1,0 +1,441 @@
+"""Elastic Beanstalk for moto, behaving like the real service where deploys care.
+
+Stock moto 5.2 knows applications and static environments only. Importing this
+module adds, to moto's own EB backend and response classes (so it serves both
+`mock_aws` and `ThreadedMotoServer`): storage location, application versions
+(checked against S3), update_environment with Updating → Ready and health
+Grey → Green after `delay` seconds, events with timestamps and request ids and
+honoured filters, environment health, configuration settings, CNAME swap,
+termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
+turn its environment Red, to exercise rollbacks.
+
+It lives outside any `moto*` module on purpose: moto's error serializer
+mishandles exception classes defined in modules whose names start with "moto".
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.elasticbeanstalk import responses as eb_responses
+from moto.elasticbeanstalk.models import EBBackend, Environment
+from moto.elasticbeanstalk.responses import EBResponse
+from moto.s3.models import s3_backends
+
+DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
+                 "64bit Amazon Linux 2 v4.1.0 running Docker"]
+_lock = threading.RLock()
+settings = {"delay": 0.2}
+bad_versions: set[str] = set()
+
+
+class InvalidParameterValue(ServiceException):
+    code = "InvalidParameterValue"
+
+
+class InvalidParameterCombination(ServiceException):
+    code = "InvalidParameterCombination"
+
+
+class TooManyApplicationVersions(ServiceException):
+    code = "TooManyApplicationVersionsException"
+
+
+def set_delay(seconds: float) -> None:
+    settings["delay"] = seconds
+
+
+def mark_bad(label: str) -> None:
+    bad_versions.add(label)
+
+
+def reset() -> None:
+    bad_versions.clear()
+    settings["delay"] = 0.2
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Extra:
+    """What the extension keeps per backend (region and account)."""
+
+    def __init__(self):
+        self.versions: dict[tuple[str, str], dict] = {}  # (app, label) -> version
+        self.events: list[dict] = []
+        self.lifecycle: dict[str, dict] = {}
+        self.settings: dict[tuple[str, str], list[dict]] = {}
+
+
+def extra(backend: EBBackend) -> Extra:
+    with _lock:
+        if "_board_extra" not in backend.__dict__:
+            backend.__dict__["_board_extra"] = Extra()
+        return backend.__dict__["_board_extra"]
+
+
+def record(backend, app: str, env: str | None, message: str, request_id: str, severity: str = "INFO",
+           label: str | None = None) -> None:
+    extra(backend).events.append({"EventDate": now(), "Message": message, "ApplicationName": app,
+                                  "EnvironmentName": env, "VersionLabel": label, "RequestId": request_id,
+                                  "Severity": severity})
+
+
+def schedule(env: Environment, after: float, finish) -> None:
+    env._board_pending = (time.monotonic() + after, finish)
+
+
+def advance(backend: EBBackend) -> None:
+    """Apply transitions whose time has come (checked on every request)."""
+    with _lock:
+        for app in list(backend.applications.values()):
+            for env in list(app.environments.values()):
+                pending = getattr(env, "_board_pending", None)
+                if pending and time.monotonic() >= pending[0]:
+                    env._board_pending = None
+                    pending[1]()
+
+
+def settle_health(backend, env: Environment, label: str | None, request_id: str, what: str) -> None:
+    env.status = "Ready"
+    env.date_updated = now()
+    env.abortable_operation_in_progress = False
+    app = env.application_name
+    if label and label in bad_versions:
+        env.health, env.health_status = "Red", "Severe"
+        record(backend, app, env.environment_name, "Instance deployment failed. For details, see 'eb-engine.log'.",
+               request_id, "ERROR", label)
+        record(backend, app, env.environment_name, f"Failed to deploy application version {label}.", request_id,
+               "ERROR", label)
+        record(backend, app, env.environment_name, "Environment health has transitioned from Ok to Severe. "
+               "100.0 % of the requests are failing with HTTP 5xx.", request_id, "WARN", label)
+        return
+    env.health, env.health_status = "Green", "Ok"
+    record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
+
+
+def environment_dict(env: Environment) -> dict:
+    return {"EnvironmentName": env.environment_name, "EnvironmentId": env.environment_id,
+            "ApplicationName": env.application_name, "VersionLabel": env.version_label,
+            "SolutionStackName": env.solution_stack_name, "EndpointURL": env.endpoint_url, "CNAME": env.cname,
+            "DateCreated": env.date_created, "DateUpdated": env.date_updated, "Status": env.status,
+            "AbortableOperationInProgress": env.abortable_operation_in_progress, "Health": env.health,
+            "HealthStatus": env.health_status, "Tier": env.tier, "EnvironmentArn": env.environment_arn,
+            "EnvironmentLinks": []}
+
+
+class Extension:
+    """Methods added to moto's EBResponse (self is the response object)."""
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    def _backend(self) -> EBBackend:
+        backend = self.elasticbeanstalk_backend
+        advance(backend)
+        return backend
+
+    def _new_request_id(self) -> str:
+        self._board_request_id = str(uuid.uuid4())
+        return self._board_request_id
+
+    def _enrich_response(self, headers, body):
+        # moto's own version rewrites every <RequestId> in the body, events' included; pin the
+        # operation's id (the EB CLI follows describe_events(RequestId=...)) and touch only the metadata.
+        request_id = getattr(self, "_board_request_id", None) or str(uuid.uuid4())
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        headers["x-amzn-requestid"] = request_id
+        if isinstance(body, str):
+            body = re.sub(r"(<ResponseMetadata>\s*<RequestId>)[^<]*(</RequestId>)", rf"\g<1>{request_id}\g<2>",
+                          body)
+        return headers, body
+
+    def call_action(self):
+        try:
+            return EBResponse._board_original_call_action(self)
+        except NotImplementedError as missing:
+            # A 400 the SDK understands, not moto's HTML 500 (which clients retry for minutes).
+            body = ("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                    f"<Message>{missing}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+            return 400, {"status": "400", "Content-Type": "text/xml"}, body
+
+    def _environment(self, backend, app_name: str | None = None) -> Environment:
+        name, env_id = self._get_param("EnvironmentName"), self._get_param("EnvironmentId")
+        for app in backend.applications.values():
+            if app_name and app.application_name != app_name:
+                continue
+            for env in app.environments.values():
+                if env.status != "Terminated" and (env.environment_name == name or env.environment_id == env_id):
+                    return env
+        raise InvalidParameterValue(f"No Environment found for EnvironmentName = '{name}'.")
+
+    # -- storage, versions, lifecycle -------------------------------------------------------------------------
+    def create_storage_location(self):
+        backend = self._backend()
+        bucket = f"elasticbeanstalk-{backend.region_name}-{backend.account_id}"
+        s3 = s3_backends[backend.account_id]["global"]
+        if bucket not in s3.buckets:
+            s3.create_bucket(bucket, backend.region_name)
+        return ActionResult({"S3Bucket": bucket})
+
+    def create_application_version(self):
+        backend = self._backend()
+        app, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        if app not in backend.applications:
+            raise InvalidParameterValue(f"No Application named '{app}' found.")
+        if (app, label) in extra(backend).versions:
+            raise InvalidParameterValue(f"Application Version {label} already exists.")
+        source = self._get_param("SourceBundle") or {}
+        bucket = s3_backends[backend.account_id]["global"].buckets.get(source.get("S3Bucket"))
+        if bucket is None or source.get("S3Key") not in bucket.keys:
+            raise InvalidParameterCombination(
+                f"Unable to download from S3 location (Bucket: {source.get('S3Bucket')} Key: {source.get('S3Key')}). "
+                "Reason: Not Found")
+        if sum(1 for (a, _) in extra(backend).versions if a == app) >= 1000:
+            raise TooManyApplicationVersions("You cannot have more than 1000 Application Versions.")
+        version = {"ApplicationName": app, "VersionLabel": label, "Description": self._get_param("Description") or "",
+                   "SourceBundle": {"S3Bucket": source["S3Bucket"], "S3Key": source["S3Key"]},
+                   "DateCreated": now(), "DateUpdated": now(), "Status": "PROCESSED",
+                   "ApplicationVersionArn": f"arn:aws:elasticbeanstalk:{backend.region_name}:{backend.account_id}:"
+                                            f"applicationversion/{app}/{label}"}
+        extra(backend).versions[(app, label)] = version
+        return ActionResult({"ApplicationVersion": version})
+
+    def describe_application_versions(self):
+        backend = self._backend()
+        app, labels = self._get_param("ApplicationName"), self._get_param("VersionLabels") or []
+        found = [v for (a, label), v in extra(backend).versions.items()
+                 if (not app or a == app) and (not labels or label in labels)]
+        found.sort(key=lambda v: v["DateCreated"], reverse=True)
+        start = int(self._get_param("NextToken") or 0)
+        size = int(self._get_param("MaxRecords") or 1000)
+        result = {"ApplicationVersions": found[start:start + size]}
+        if start + size < len(found):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    def update_application_version(self):
+        backend = self._backend()
+        key = (self._get_param("ApplicationName"), self._get_param("VersionLabel"))
+        if key not in extra(backend).versions:
+            raise InvalidParameterValue(f"No Application Version named '{key[1]}' found.")
+        version = extra(backend).versions[key]
+        version["Description"], version["DateUpdated"] = self._get_param("Description") or "", now()
+        return ActionResult({"ApplicationVersion": version})
+
+    def delete_application_version(self):
+        backend = self._backend()
+        app, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        version = extra(backend).versions.get((app, label))
+        if version is None:
+            raise InvalidParameterValue(f"No Application Version named '{label}' found.")
+        users = [e.environment_name for e in backend.applications[app].environments.values()
+                 if e.version_label == label and e.status != "Terminated"]
+        if users:
+            raise InvalidParameterValue(f"Unable to delete application version {label} because it is being used by "
+                                        f"environment(s): {', '.join(users)}")
+        if str(self._get_param("DeleteSourceBundle")).lower() == "true":
+            s3 = s3_backends[backend.account_id]["global"]
+            source = version["SourceBundle"]
+            if source["S3Key"] in s3.buckets[source["S3Bucket"]].keys:
+                s3.delete_object(source["S3Bucket"], source["S3Key"])
+        del extra(backend).versions[(app, label)]
+        return EmptyResult()
+
+    def update_application_resource_lifecycle(self):
+        backend = self._backend()
+        app = self._get_param("ApplicationName")
+        if app not in backend.applications:
+            raise InvalidParameterValue(f"No Application named '{app}' found.")
+        extra(backend).lifecycle[app] = self._get_param("ResourceLifecycleConfig")
+        return ActionResult({"ApplicationName": app, "ResourceLifecycleConfig": extra(backend).lifecycle[app]})
+
+    def describe_applications(self):
+        backend = self._backend()
+        names = self._get_param("ApplicationNames") or []
+        apps = [{"ApplicationName": a.application_name, "ApplicationArn": a.arn,
+                 "Versions": [label for (name, label) in extra(backend).versions if name == a.application_name],
+                 "ResourceLifecycleConfig": extra(backend).lifecycle.get(a.application_name, {})}
+                for a in backend.applications.values() if not names or a.application_name in names]
+        return ActionResult({"Applications": apps})
+
+    # -- environments -----------------------------------------------------------------------------------------
+    def create_environment(self):
+        backend = self._backend()
+        request_id = self._new_request_id()
+        app_name, name = self._get_param("ApplicationName"), self._get_param("EnvironmentName")
+        if app_name not in backend.applications:
+            raise InvalidParameterValue(f"No Application named '{app_name}' found.")
+        app = backend.applications[app_name]
+        live = app.environments.get(name)
+        if live is not None and live.status != "Terminated":
+            raise InvalidParameterValue(f"Environment {name} already exists.")
+        app.environments.pop(name, None)
+        label = self._get_param("VersionLabel")
+        if label and (app_name, label) not in extra(backend).versions:
+            raise InvalidParameterValue(f"No Application Version named '{label}' found.")
+        tags = {tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])}
+        env = backend.create_environment(app, environment_name=name, stack_name=self._get_param("SolutionStackName"),
+                                         tags=tags)
+        env.solution_stack_name = self._get_param("SolutionStackName") or "64bit Amazon Linux 2023 running Docker"
+        env.environment_id = "e-" + uuid.uuid4().hex[:10]
+        prefix = self._get_param("CNAMEPrefix") or name
+        env.cname = f"{prefix}.{backend.region_name}.elasticbeanstalk.com"
+        env.endpoint_url = f"awseb-{env.environment_id}.{backend.region_name}.elb.amazonaws.com"
+        env.version_label = label
+        env.status, env.health, env.health_status = "Launching", "Grey", "Pending"
+        env.abortable_operation_in_progress = False
+        extra(backend).settings[(app_name, name)] = list(self._get_param("OptionSettings") or [])
+        record(backend, app_name, name, "createEnvironment is starting.", request_id, label=label)
+        schedule(env, settings["delay"], lambda: (
+            settle_health(backend, env, label, request_id, "createEnvironment"),
+            record(backend, app_name, name, f"Successfully launched environment: {name}", request_id, label=label)
+            if env.health == "Green" else None))
+        return ActionResult(environment_dict(env))
+
+    def describe_environments(self):
+        backend = self._backend()
+        app_name = self._get_param("ApplicationName")
+        names = self._get_param("EnvironmentNames") or []
+        ids = self._get_param("EnvironmentIds") or []
+        label = self._get_param("VersionLabel")
+        include_deleted = str(self._get_param("IncludeDeleted", "true")).lower() == "true"
+        envs = [environment_dict(e) for e in backend.describe_environments()
+                if (not app_name or e.application_name == app_name)
+                and (not names or e.environment_name in names) and (not ids or e.environment_id in ids)
+                and (not label or e.version_label == label) and (include_deleted or e.status != "Terminated")]
+        return ActionResult({"Environments": envs})
+
+    def update_environment(self):
+        backend = self._backend()
+        request_id = self._new_request_id()
+        env = self._environment(backend, self._get_param("ApplicationName"))
+        if env.status != "Ready":
+            raise InvalidParameterValue(f"Environment named {env.environment_name} is in an invalid state for this "
+                                        f"operation. Must be Ready.")
+        app_name = env.application_name
+        label = self._get_param("VersionLabel")
+        if label and (app_name, label) not in extra(backend).versions:
+            raise InvalidParameterValue(f"No Application Version named '{label}' found.")
+        options = self._get_param("OptionSettings") or []
+        if options:
+            stored = extra(backend).settings.setdefault((app_name, env.environment_name), [])
+            for option in options:
+                stored[:] = [o for o in stored if (o["Namespace"], o["OptionName"]) !=
+                             (option["Namespace"], option["OptionName"])] + [option]
+        env.status, env.abortable_operation_in_progress = "Updating", True
+        env.health, env.health_status = "Grey", "Pending"
+        target = label or env.version_label
+        record(backend, app_name, env.environment_name, "Environment update is starting.", request_id, label=target)
+        if label:
+            record(backend, app_name, env.environment_name, f"Deploying new version {label} to instance(s).",
+                   request_id, label=label)
+
+        def finish():
+            env.version_label = target
+            settle_health(backend, env, target, request_id, "Environment update")
+
+        schedule(env, settings["delay"], finish)
+        return ActionResult(environment_dict(env))
+
+    def terminate_environment(self):
+        backend = self._backend()
+        request_id = self._new_request_id()
+        env = self._environment(backend)
+        env.status = "Terminating"
+        record(backend, env.application_name, env.environment_name, "terminateEnvironment is starting.", request_id)
+
+        def finish():
+            env.status, env.health, env.health_status = "Terminated", "Grey", None
+            record(backend, env.application_name, env.environment_name,
+                   "terminateEnvironment completed successfully.", request_id)
+
+        schedule(env, settings["delay"], finish)
+        return ActionResult(environment_dict(env))
+
+    def swap_environment_cnames(self):
+        backend = self._backend()
+        self._new_request_id()
+        source = self._get_param("SourceEnvironmentName")
+        destination = self._get_param("DestinationEnvironmentName")
+        envs = {e.environment_name: e for e in backend.describe_environments() if e.status != "Terminated"}
+        if source not in envs or destination not in envs:
+            raise InvalidParameterValue("Both environments must exist to swap their CNAMEs.")
+        envs[source].cname, envs[destination].cname = envs[destination].cname, envs[source].cname
+        return EmptyResult()
+
+    # moto turns SwapEnvironmentCNAMEs into this method name.
+    swap_environment_cnam_es = swap_environment_cnames
+
+    def describe_events(self):
+        backend = self._backend()
+        wanted = {key: self._get_param(key) for key in ("ApplicationName", "EnvironmentName", "VersionLabel",
+                                                        "RequestId")}
+        start, end = self._get_param("StartTime"), self._get_param("EndTime")
+        levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+        floor = levels.index(self._get_param("Severity")) if self._get_param("Severity") else 0
+        found = [e for e in extra(backend).events
+                 if all(not value or e.get(key) == value for key, value in wanted.items())
+                 and (not start or e["EventDate"] >= parse_time(start))
+                 and (not end or e["EventDate"] < parse_time(end))
+                 and levels.index(e["Severity"]) >= floor]
+        found.sort(key=lambda e: e["EventDate"], reverse=True)
+        size = int(self._get_param("MaxRecords") or 1000)
+        return ActionResult({"Events": [{k: v for k, v in e.items() if v is not None} for e in found[:size]]})
+
+    def describe_environment_health(self):
+        backend = self._backend()
+        env = self._environment(backend)
+        causes = ["100.0 % of the requests are failing with HTTP 5xx."] if env.health == "Red" else []
+        return ActionResult({"EnvironmentName": env.environment_name, "HealthStatus": env.health_status or "No Data",
+                             "Status": env.status, "Color": env.health, "Causes": causes,
+                             "RefreshedAt": now()})
+
+    def describe_configuration_settings(self):
+        backend = self._backend()
+        app_name, name = self._get_param("ApplicationName"), self._get_param("EnvironmentName")
+        env = self._environment(backend, app_name)
+        return ActionResult({"ConfigurationSettings": [{
+            "SolutionStackName": env.solution_stack_name, "ApplicationName": app_name, "EnvironmentName": name,
+            "DeploymentStatus": "deployed", "DateCreated": env.date_created, "DateUpdated": env.date_updated,
+            # The EB CLI's own service model expects the tier here.
+            "Tier": env.tier,
+            "OptionSettings": extra(backend).settings.get((app_name, name), [])}]})
+
+    def check_dns_availability(self):
+        backend = self._backend()
+        prefix = self._get_param("CNAMEPrefix")
+        taken = any(e.cname.startswith(prefix + ".") for e in backend.describe_environments() if e.cname)
+        return ActionResult({"Available": not taken,
+                             "FullyQualifiedCNAME": f"{prefix}.{backend.region_name}.elasticbeanstalk.com"})
+
+
+def parse_time(value) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def install() -> None:
+    """Add the extension to moto's EB classes (idempotent)."""
+    if getattr(EBResponse, "_board_extended", False):
+        return
+    EBResponse._board_original_call_action = EBResponse.call_action
+    for name, member in vars(Extension).items():
+        if not name.startswith("__"):
+            setattr(EBResponse, name, member)
+    known = {s["SolutionStackName"] for s in eb_responses.SOLUTION_STACK_DETAILS}
+    eb_responses.SOLUTION_STACK_DETAILS.extend({"SolutionStackName": name, "PermittedFileTypes": ["zip"]}
+                                               for name in DOCKER_STACKS if name not in known)
+    EBResponse._board_extended = True
+
+
+install()

@@ -1,0 +1,29 @@
+"""AWS for the deploy tests: moto with the Elastic Beanstalk extension, dummy credentials."""
+
+import pytest
+from moto import mock_aws
+
+from deploy.aws import Clients
+from tests.aws import eb_extension
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+                        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    eb_extension.reset()
+    eb_extension.set_delay(0.05)
+    yield
+    eb_extension.reset()
+
+
+@pytest.fixture
+def clients(aws_env):
+    with mock_aws():
+        yield Clients(region=REGION)

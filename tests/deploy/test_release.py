@@ -1,0 +1,138 @@
+"""Releases against moto's Elastic Beanstalk (with the extension): the happy path and every way it goes wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy import environment, provision, prune, release
+from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
+from tests.aws import eb_extension
+from tests.tree import ROOT
+
+APP, ENV = "board", "board-test"
+POLL = 0.02
+
+
+@pytest.fixture
+def ready(clients):
+    provision.provision(clients, APP, ENV, out=lambda line: None)
+    environment.wait(clients.eb, APP, ENV, lambda s: s.status == "Ready", 5, POLL)
+    return clients
+
+
+def ship(clients, tmp_path, label, rollback=True, timeout=5.0, lines=None):
+    out = lines.append if lines is not None else (lambda line: None)
+    return release.release(clients, ROOT, APP, ENV, label, timeout, POLL, rollback, tmp_path, out=out)
+
+
+def app_version_option(clients) -> str | None:
+    settings = clients.eb.describe_configuration_settings(ApplicationName=APP, EnvironmentName=ENV)
+    options = settings["ConfigurationSettings"][0]["OptionSettings"]
+    return next((o["Value"] for o in options if o["OptionName"] == "APP_VERSION"), None)
+
+
+def test_provision_is_idempotent_and_picks_the_latest_docker_al2023_stack(clients):
+    lines = []
+    provision.provision(clients, APP, ENV, out=lines.append)
+    provision.provision(clients, APP, ENV, out=lines.append)
+    [env] = clients.eb.describe_environments(ApplicationName=APP)["Environments"]
+    assert env["SolutionStackName"] == "64bit Amazon Linux 2023 v4.10.0 running Docker"  # 4.10 > 4.6: numeric
+    app = clients.eb.describe_applications(ApplicationNames=[APP])["Applications"][0]
+    assert app["ResourceLifecycleConfig"]["VersionLifecycleConfig"]["MaxCountRule"]["MaxCount"] == 200
+    assert clients.iam.get_instance_profile(InstanceProfileName=provision.INSTANCE_ROLE)["InstanceProfile"]["Roles"]
+    assert sum("created role" in line for line in lines) == 2  # twice the same call, roles made once
+
+
+def test_release_v1_then_v2_ends_ready_green_on_the_new_label(ready, tmp_path):
+    for label in ("v1", "v2"):
+        state = ship(ready, tmp_path, label)
+        assert (state.status, state.health, state.version) == ("Ready", "Green", label)
+        assert app_version_option(ready) == label
+
+
+def test_a_bad_version_is_rolled_back_automatically_and_fails_with_the_events(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    ship(ready, tmp_path, "v2")
+    eb_extension.mark_bad("v3")
+    lines = []
+    with pytest.raises(DeployError) as failure:
+        ship(ready, tmp_path, "v3", lines=lines)
+    assert failure.value.exit_code == DEPLOY_FAILED
+    assert "rolled back to v2" in str(failure.value) and "Failed to deploy application version v3" in str(failure.value)
+    assert any("ERROR" in line and "Instance deployment failed" in line for line in lines)  # streamed as they came
+    state = environment.describe(ready.eb, APP, ENV)
+    assert (state.version, state.health, state.status) == ("v2", "Green", "Ready")
+
+
+def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.mark_bad("v2")
+    with pytest.raises(DeployError) as failure:
+        ship(ready, tmp_path, "v2", rollback=False)
+    assert failure.value.exit_code == NEEDS_ATTENTION and "--no-rollback" in str(failure.value)
+    assert environment.describe(ready.eb, APP, ENV).version == "v2"
+
+
+def test_a_timeout_fails_and_rolls_back_once_the_environment_settles(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.set_delay(0.5)
+    with pytest.raises(DeployError) as failure:
+        ship(ready, tmp_path, "v2", timeout=0.2)
+    assert failure.value.exit_code in (DEPLOY_FAILED, NEEDS_ATTENTION)
+    assert "timed out" in str(failure.value)
+
+
+def test_release_while_another_update_runs_fails_fast_naming_it(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.set_delay(30)
+    ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
+    with pytest.raises(DeployError) as busy:
+        ship(ready, tmp_path, "v2")
+    assert busy.value.exit_code == USAGE
+    assert "is Updating" in str(busy.value) and "Deploying new version v1" in str(busy.value)
+
+
+def test_the_same_label_and_bundle_is_reused_and_other_content_is_refused(ready, tmp_path):
+    lines = []
+    ship(ready, tmp_path, "v1")
+    ship(ready, tmp_path, "v1", lines=lines)
+    assert any("reusing it" in line for line in lines) and any("already in s3://" in line for line in lines)
+    bundle = release.Bundle(tmp_path / "other.zip", 1, "0" * 64)
+    with pytest.raises(DeployError, match="already exists with a different bundle"):
+        release.ensure_version(ready.eb, APP, "v1", "bucket", release.bundle_key(APP, bundle), bundle)
+
+
+def test_rollback_command_returns_to_the_last_healthy_version(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    ship(ready, tmp_path, "v2")
+    state = release.roll_back(ready, APP, ENV, None, 5, POLL, out=lambda line: None)
+    assert state.version == "v1"
+    assert release.roll_back(ready, APP, ENV, None, 5, POLL, out=lambda line: None).version == "v2"
+
+
+def test_prune_keeps_deployed_versions_and_is_a_dry_run_without_yes(ready, tmp_path):
+    for label in ("v1", "v2", "v3", "v4"):
+        ship(ready, tmp_path, label)
+    release.roll_back(ready, APP, ENV, "v1", 5, POLL, out=lambda line: None)  # v1 deployed, and oldest
+    assert prune.prune(ready.eb, APP, keep=1, yes=False, out=lambda line: None) == ["v3", "v2"]
+    assert len(ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"]) == 4
+    prune.prune(ready.eb, APP, keep=1, yes=True, out=lambda line: None)
+    versions = ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"]
+    left = {v["VersionLabel"] for v in versions}
+    assert left == {"v4", "v1"}
+
+
+def test_an_unknown_environment_is_one_clear_error(clients, tmp_path):
+    with pytest.raises(DeployError, match="no environment 'nowhere-env' in application 'board'"):
+        release.ensure_ready(clients.eb, APP, "nowhere-env")
+
+
+def test_default_label_is_the_git_sha():
+    label = release.default_label(ROOT)
+    assert len(label.removesuffix("-dirty")) == 12
+
+
+def test_bundle_over_the_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(release, "MAX_BUNDLE_BYTES", 10)
+    with pytest.raises(DeployError, match="at most 500 MB"):
+        release.build_bundle(ROOT, tmp_path / "b.zip")
