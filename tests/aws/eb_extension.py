@@ -128,7 +128,7 @@ def environment_dict(env: Environment) -> dict:
             "DateCreated": env.date_created, "DateUpdated": env.date_updated, "Status": env.status,
             "AbortableOperationInProgress": env.abortable_operation_in_progress, "Health": env.health,
             "HealthStatus": env.health_status, "Tier": env.tier, "EnvironmentArn": env.environment_arn,
-            "EnvironmentLinks": []}
+            "EnvironmentLinks": [], "PlatformArn": getattr(env, "_board_platform_arn", None)}
 
 
 class Extension:
@@ -283,7 +283,12 @@ class Extension:
         tags = {tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])}
         env = backend.create_environment(app, environment_name=name, stack_name=self._get_param("SolutionStackName"),
                                          tags=tags)
-        env.solution_stack_name = self._get_param("SolutionStackName") or "64bit Amazon Linux 2023 running Docker"
+        arn = self._get_param("PlatformArn")
+        stack = self._get_param("SolutionStackName")
+        chosen = next((p for p in PLATFORMS if platform_arn(backend.region_name, p) == arn
+                       or p["SolutionStackName"] == stack), PLATFORMS[0])
+        env.solution_stack_name = chosen["SolutionStackName"]
+        env._board_platform_arn = platform_arn(backend.region_name, chosen)
         env.environment_id = "e-" + uuid.uuid4().hex[:10]
         prefix = self._get_param("CNAMEPrefix") or name
         env.cname = f"{prefix}.{backend.region_name}.elasticbeanstalk.com"
@@ -416,6 +421,72 @@ class Extension:
                              "FullyQualifiedCNAME": f"{prefix}.{backend.region_name}.elasticbeanstalk.com"})
 
 
+def platform(branch: str, version: str, stack: str, category: str, lifecycle: str = "Supported") -> dict:
+    return {"PlatformName": branch, "PlatformVersion": version, "SolutionStackName": stack,
+            "PlatformBranchName": branch, "PlatformCategory": category, "PlatformStatus": "Ready",
+            "PlatformOwner": "AWSElasticBeanstalk", "PlatformBranchLifecycleState": lifecycle,
+            "PlatformLifecycleState": "Recommended", "OperatingSystemName": "Amazon Linux",
+            "OperatingSystemVersion": "2023" if "2023" in branch else "2",
+            "SupportedTierList": ["WebServer/Standard", "Worker/SQS/HTTP"], "SupportedAddonList": ["Log/S3"]}
+
+
+PLATFORMS = [
+    platform("Docker running on 64bit Amazon Linux 2023", "4.10.0",
+             "64bit Amazon Linux 2023 v4.10.0 running Docker", "Docker"),
+    platform("Docker running on 64bit Amazon Linux 2023", "4.3.0",
+             "64bit Amazon Linux 2023 v4.3.0 running Docker", "Docker"),
+    platform("Docker running on 64bit Amazon Linux 2", "4.1.0", "64bit Amazon Linux 2 v4.1.0 running Docker",
+             "Docker", "Deprecated"),
+]
+OPERATORS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "contains": lambda a, b: b in a,
+             "begins_with": lambda a, b: a.startswith(b), "ends_with": lambda a, b: a.endswith(b),
+             "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def matches(item: dict, filters: list[dict], key: str) -> bool:
+    for spec in filters or []:
+        value = str(item.get(spec.get(key), ""))
+        compare = OPERATORS.get(spec.get("Operator", "="), OPERATORS["="])
+        if not any(compare(value, wanted) for wanted in spec.get("Values", [])):
+            return False
+    return True
+
+
+def platform_arn(region: str, item: dict) -> str:
+    return f"arn:aws:elasticbeanstalk:{region}::platform/{item['PlatformName']}/{item['PlatformVersion']}"
+
+
+class Platforms:
+    """Platform branches and versions, which the EB CLI resolves `-p docker` through."""
+
+    def list_platform_branches(self):
+        backend = self._backend()
+        branches = {}
+        for item in PLATFORMS:
+            summary = {"PlatformName": item["PlatformCategory"], "BranchName": item["PlatformBranchName"],
+                       "LifecycleState": item["PlatformBranchLifecycleState"], "BranchOrder": 1,
+                       "SupportedTierList": item["SupportedTierList"]}
+            if matches({**summary, "PlatformName": item["PlatformCategory"]}, self._get_param("Filters"),
+                       "Attribute"):
+                branches[summary["BranchName"]] = summary
+        del backend
+        return ActionResult({"PlatformBranchSummaryList": list(branches.values())})
+
+    def list_platform_versions(self):
+        backend = self._backend()
+        found = [{**item, "PlatformArn": platform_arn(backend.region_name, item)} for item in PLATFORMS
+                 if matches(item, self._get_param("Filters"), "Type")]
+        return ActionResult({"PlatformSummaryList": found})
+
+    def describe_platform_version(self):
+        backend = self._backend()
+        arn = self._get_param("PlatformArn")
+        for item in PLATFORMS:
+            if platform_arn(backend.region_name, item) == arn:
+                return ActionResult({"PlatformDescription": {**item, "PlatformArn": arn}})
+        raise InvalidParameterValue(f"No Platform found for ARN '{arn}'.")
+
+
 def parse_time(value) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -429,9 +500,10 @@ def install() -> None:
     if getattr(EBResponse, "_board_extended", False):
         return
     EBResponse._board_original_call_action = EBResponse.call_action
-    for name, member in vars(Extension).items():
-        if not name.startswith("__"):
-            setattr(EBResponse, name, member)
+    for part in (Extension, Platforms):
+        for name, member in vars(part).items():
+            if not name.startswith("__"):
+                setattr(EBResponse, name, member)
     known = {s["SolutionStackName"] for s in eb_responses.SOLUTION_STACK_DETAILS}
     eb_responses.SOLUTION_STACK_DETAILS.extend({"SolutionStackName": name, "PermittedFileTypes": ["zip"]}
                                                for name in DOCKER_STACKS if name not in known)

@@ -2,9 +2,11 @@
 
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
 from tests.aws import eb_extension
+from tests.pgcluster import free_port
 
 REGION = "us-east-1"
 
@@ -27,3 +29,15 @@ def aws_env(monkeypatch):
 def clients(aws_env):
     with mock_aws():
         yield Clients(region=REGION)
+
+
+@pytest.fixture
+def server(aws_env):
+    """moto (with the EB extension) over HTTP on a free local port, as a separate AWS would be."""
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        moto.stop()

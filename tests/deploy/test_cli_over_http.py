@@ -8,25 +8,12 @@ import sys
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.aws import eb_extension
-from tests.pgcluster import free_port
 from tests.tree import ROOT
 
 pytestmark = pytest.mark.slow
 APP, ENV = "board", "board-http"
-
-
-@pytest.fixture
-def server(aws_env):
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
 
 
 def cli(endpoint: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
