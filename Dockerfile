@@ -28,7 +28,8 @@ COPY --chown=board:board gunicorn.conf.py ./
 COPY --chown=board:board migrations ./migrations
 COPY --chown=board:board board ./board
 RUN install -d -o board -g board /app/instance
-USER board
+# Numeric, so runtimes that check "non-root" without reading /etc/passwd can tell.
+USER 10001:10001
 
 # Must equal CONTAINER_PORT in board/config.py (gunicorn binds it): EB's nginx
 # forwards to the first EXPOSEd port. tests/container/test_image.py checks both.

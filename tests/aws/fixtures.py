@@ -1,6 +1,7 @@
-"""AWS for the deploy tests: moto with the Elastic Beanstalk extension, dummy credentials."""
+"""Local AWS for tests: moto with the Elastic Beanstalk extension, dummy credentials (pytest fixtures)."""
 
 import pytest
+import requests
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
@@ -37,7 +38,10 @@ def server(aws_env):
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
+    url = f"http://127.0.0.1:{port}"
+    # Backends are process-wide: start each test from an empty AWS.
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         moto.stop()
