@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.pgcluster import free_port
+from tests.servers import gunicorn, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -29,43 +28,6 @@ def copy_app(destination: Path) -> Path:
         shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "gunicorn.conf.py", destination)
     return destination
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@contextmanager
-def gunicorn(app_dir: Path, **environ: str):
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "PORT": str(port), "WEB_CONCURRENCY": "1",
-           "DATABASE_URL": f"sqlite:///{app_dir / 'board.sqlite'}", **environ}
-    log = open(app_dir / "gunicorn.log", "w+")  # noqa: SIM115 (read back on failure)
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-                                "board:create_app()"], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, 30, "gunicorn to serve /healthz")
-        yield base, process
-    except AssertionError:
-        log.seek(0)
-        print(log.read())
-        raise
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def edit(path: Path, old: str, new: str) -> None:

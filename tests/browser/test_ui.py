@@ -1,0 +1,79 @@
+"""A visitor in a real browser, against the app served by gunicorn: register, log in, post, page, log out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.servers import gunicorn
+from tests.tree import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The board on gunicorn, with 25 older demo posts and 10 posts a page."""
+    database = f"sqlite:///{tmp_path / 'board.sqlite'}"
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "development", "DATABASE_URL": database, "FLASK_APP": "board"}
+    for command in (["db", "upgrade"], ["seed", "--authors", "2", "--posts", "25"]):
+        subprocess.run([sys.executable, "-m", "flask", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    (tmp_path / "gunicorn.conf.py").symlink_to(ROOT / "gunicorn.conf.py")
+    (tmp_path / "board").symlink_to(ROOT / "board")
+    (tmp_path / "migrations").symlink_to(ROOT / "migrations")
+    with gunicorn(tmp_path, DATABASE_URL=database, POSTS_PER_PAGE="10") as (base, _):
+        yield base
+
+
+def fill(browser, **fields: str) -> None:
+    for name, value in fields.items():
+        element = browser.find_element(By.NAME, name)
+        element.clear()
+        element.send_keys(value)
+
+
+def titles(browser) -> list[str]:
+    return [link.text for link in browser.find_elements(By.CSS_SELECTOR, "ol.posts a.title")]
+
+
+def post_links(browser) -> list[str]:
+    return [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "ol.posts a.title")]
+
+
+def test_register_log_in_post_page_and_log_out(browser, site):
+    browser.get(site + "/")
+    browser.find_element(By.LINK_TEXT, "Register").click()
+    fill(browser, name="Grace", email="grace@example.com", password="correct horse battery",
+         confirm="correct horse battery")
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    assert "Welcome, Grace!" in browser.page_source
+
+    browser.find_element(By.CSS_SELECTOR, "header button.link").click()  # log out
+    assert "You are logged out." in browser.page_source
+    browser.find_element(By.LINK_TEXT, "Log in").click()
+    fill(browser, email="grace@example.com", password="correct horse battery")
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    assert browser.find_element(By.LINK_TEXT, "Grace")
+
+    browser.find_element(By.LINK_TEXT, "New post").click()
+    fill(browser, title="Hello from Chromium", content="Typed in a real browser.\nTwo lines.")
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    assert browser.current_url.endswith("/posts/hello-from-chromium")
+    assert "Typed in a real browser." in browser.find_element(By.CSS_SELECTOR, ".post .content").text
+
+    browser.find_element(By.LINK_TEXT, "board").click()
+    assert titles(browser)[0] == "Hello from Chromium"
+    pages = [post_links(browser)]
+    while browser.find_elements(By.PARTIAL_LINK_TEXT, "Older"):
+        browser.find_element(By.PARTIAL_LINK_TEXT, "Older").click()
+        assert browser.find_element(By.PARTIAL_LINK_TEXT, "Newer")
+        pages.append(post_links(browser))
+    assert [len(page) for page in pages] == [10, 10, 6]  # 25 seeded + 1 new, each exactly once
+    assert len({link for page in pages for link in page}) == 26
+
+    browser.find_element(By.CSS_SELECTOR, "header button.link").click()
+    assert browser.find_element(By.LINK_TEXT, "Log in")
+    assert browser.find_elements(By.LINK_TEXT, "New post") == []
