@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
@@ -82,8 +83,12 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
         if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
             raise
         out(f"uploading {bundle.size / 1e6:.2f} MB to s3://{bucket}/{key}")
-        clients.s3.upload_file(str(bundle.path), bucket, key, Callback=Progress(bundle.size),
-                               Config=TransferConfig(multipart_threshold=8 * 1024 * 1024))
+        try:
+            clients.s3.upload_file(str(bundle.path), bucket, key, Callback=Progress(bundle.size),
+                                   Config=TransferConfig(multipart_threshold=8 * 1024 * 1024))
+        except S3UploadFailedError as error:
+            # Retried already (botocore); nothing was registered, so a rerun starts clean.
+            raise DeployError(f"upload to s3://{bucket}/{key} failed: {error}; no version was created") from None
     return bucket, key
 
 

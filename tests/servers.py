@@ -28,12 +28,16 @@ def wait_until(predicate, timeout: float, what: str):
 
 
 @contextmanager
-def gunicorn(app_dir: Path, **environ: str):
-    """gunicorn serving `app_dir` (a tree with board/ and gunicorn.conf.py) on a free port: yields (url, process)."""
+def gunicorn(app_dir: Path, log_path: Path | None = None, **environ: str):
+    """gunicorn serving `app_dir` (a tree with board/ and gunicorn.conf.py) on a free port: yields (url, process).
+
+    Its output goes to `log_path` (default: gunicorn.log in `app_dir`); an empty variable is left unset.
+    """
     port = free_port()
     env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "PORT": str(port), "WEB_CONCURRENCY": "1",
            "DATABASE_URL": f"sqlite:///{app_dir / 'board.sqlite'}", **environ}
-    log = open(app_dir / "gunicorn.log", "w+")  # noqa: SIM115 (read back on failure)
+    env = {key: value for key, value in env.items() if value != ""}
+    log = open(log_path or app_dir / "gunicorn.log", "w+")  # noqa: SIM115 (read back on failure)
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
                                 "board:create_app()"], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,1 @@
+"""`make bench`: figures for the README, measured on real gunicorn and PostgreSQL."""

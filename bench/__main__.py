@@ -1,0 +1,222 @@
+"""`make bench` / `python -m bench`: print the figures and write bench/results/latest.{json,md}.
+
+Every figure comes from real gunicorn (gunicorn.conf.py) and a real PostgreSQL
+(a throwaway cluster), with the load generator in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+from tests import pgcluster  # noqa: E402  (the same throwaway cluster the tests use)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def flask(url: str, *args: str) -> float:
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench", "DATABASE_URL": url, "FLASK_APP": "board"}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+@contextmanager
+def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), **environ: str):
+    port = pgcluster.free_port()
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench", "DATABASE_URL": url, "PORT": str(port),
+           "POSTS_PER_PAGE": "20", **environ}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+                                "--access-logfile", "/dev/null", *extra, app], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(base + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def load(url: str, seconds: float, connections: int = 32) -> dict:
+    requests.get(url, timeout=10)  # warm
+    out = subprocess.run([sys.executable, "-m", "bench.load", url, "--duration", str(seconds), "--connections",
+                          str(connections)], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def p1(url: str, seconds: float) -> dict:
+    say("P1: throughput of the index and the API (10,000 posts, 20 a page)")
+    results = {}
+    with gunicorn(url) as base:
+        results["index"] = load(base + "/", seconds)
+        results["api"] = load(base + "/api/posts?limit=20", seconds)
+        results["trivial"] = load(base + "/healthz", seconds)
+    with gunicorn(url, app="bench.apps:memory_app()") as base:
+        results["index_from_memory"] = load(base + "/bench/index-from-memory", seconds)
+    cpus = os.cpu_count() or 1
+    with gunicorn(url, extra=("--worker-class", "sync", "--workers", str(cpus), "--threads", "1")) as base:
+        results["index_seed_settings"] = load(base + "/", seconds)
+    results["db_share_of_index"] = round(1 - results["index"]["rps"] / results["index_from_memory"]["rps"], 3)
+    results["index_vs_seed_settings"] = round(results["index"]["rps"] / results["index_seed_settings"]["rps"], 2)
+    results["queries_per_index_page"] = count_queries(url)
+    return results
+
+
+def count_queries(url: str) -> int:
+    from board import create_app
+    from board.extensions import db
+
+    app = create_app({"POSTS_PER_PAGE": 20}, {"APP_ENV": "test", "DATABASE_URL": url})
+    statements = []
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        app.test_client().get("/")
+        db.engine.dispose()
+    return len(statements)
+
+
+def timed(call, runs: int = 15) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def p2(url: str, depth: int) -> dict:
+    say(f"P2: first page against a page {depth:,} posts deep (keyset), and OFFSET at that depth")
+    from board.pagination import Cursor
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        total = conn.scalar(sa.text("SELECT count(*) FROM posts"))
+        at, post_id = conn.execute(sa.text("SELECT created_at, id FROM posts ORDER BY created_at DESC, id DESC "
+                                           "OFFSET :n LIMIT 1"), {"n": min(depth, total - 21)}).one()
+        offset_sql = sa.text("SELECT posts.*, authors.name FROM posts JOIN authors ON authors.id = posts.author_id "
+                             "ORDER BY posts.created_at DESC, posts.id DESC OFFSET :n LIMIT 21")
+        offset_ms = timed(lambda: conn.execute(offset_sql, {"n": min(depth, total - 21)}).all(), runs=5)
+    engine.dispose()
+    cursor = Cursor(at, post_id).encode()
+    with gunicorn(url) as base, requests.Session() as http:
+        first_ms = timed(lambda: http.get(base + "/", timeout=30).raise_for_status())
+        deep_ms = timed(lambda: http.get(base + f"/?before={cursor}", timeout=30).raise_for_status())
+    return {"posts": total, "depth": depth, "first_page_ms": first_ms, "deep_page_ms": deep_ms,
+            "offset_query_at_depth_ms": offset_ms}
+
+
+def docker_figures() -> dict:
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode:
+        return {"skipped": "no Docker engine"}
+    say("image: cold build, code-only rebuild, size over the base image")
+    tag = "board-bench:latest"
+
+    def build(*flags: str) -> float:
+        started = time.monotonic()
+        subprocess.run(["docker", "build", "--quiet", *flags, "--tag", tag, str(ROOT)], check=True,
+                       capture_output=True)
+        return round(time.monotonic() - started, 1)
+
+    cold = build("--no-cache")
+    marker = ROOT / "board" / "_bench_touch.py"
+    marker.write_text("# touched by make bench\n")
+    try:
+        code_only = build()
+    finally:
+        marker.unlink()
+    size = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", tag], capture_output=True,
+                              text=True, check=True).stdout)
+    base = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", "python:3.12-slim"],
+                              capture_output=True, text=True, check=True).stdout)
+    subprocess.run(["docker", "rmi", "--force", tag], capture_output=True)
+    return {"cold_build_s": cold, "code_only_rebuild_s": code_only, "rebuild_ratio": round(code_only / cold, 3),
+            "image_over_base_mb": round((size - base) / 1e6, 1)}
+
+
+def markdown(results: dict) -> str:
+    p1r, p2r = results["p1"], results["p2"]
+    rows = [("index page, production settings", p1r["index"]), ("/api/posts?limit=20", p1r["api"]),
+            ("trivial response (stack ceiling)", p1r["trivial"]),
+            ("index rendered from memory (no DB)", p1r["index_from_memory"]),
+            ("index, seed settings (sync workers = CPUs)", p1r["index_seed_settings"])]
+    lines = [f"Measured {results['when']} on {results['machine']} with `make bench`.", "",
+             "| P1 (10,000 posts, 20 a page) | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |" for name, r in rows]
+    lines += ["", f"- Database share of the index page: {p1r['db_share_of_index']:.0%} (target ≤ 20%); "
+              f"{p1r['queries_per_index_page']} query per page.",
+              f"- Production settings vs the seed's: {p1r['index_vs_seed_settings']}× (target ≥ 1.5×).",
+              f"- P2, {p2r['posts']:,} posts: first page {p2r['first_page_ms']} ms, a page {p2r['depth']:,} deep "
+              f"{p2r['deep_page_ms']} ms (keyset); OFFSET at that depth: {p2r['offset_query_at_depth_ms']} ms "
+              "for the query alone.",
+              f"- P6: a no-op `flask db upgrade`: {results['p6_noop_upgrade_s']} s.",
+              f"- Seeding {results['seed']['posts']:,} posts: {results['seed']['seconds']} s."]
+    image = results["image"]
+    if "skipped" not in image:
+        lines.append(f"- Image: cold build {image['cold_build_s']} s, code-only rebuild {image['code_only_rebuild_s']}"
+                     f" s ({image['rebuild_ratio']:.0%}), {image['image_over_base_mb']} MB over python:3.12-slim.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per scenario (default 5)")
+    parser.add_argument("--depth", type=int, default=1_000_000, help="posts for the depth figure (default 1M)")
+    parser.add_argument("--no-docker", action="store_true", help="skip the image figures")
+    args = parser.parse_args()
+    cluster = pgcluster.create_cluster()
+    try:
+        admin = sa.create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("CREATE DATABASE bench"))
+        admin.dispose()
+        url = cluster.url.rsplit("/", 1)[0] + "/bench"
+        flask(url, "db", "upgrade")
+        results = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                   "machine": f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"}
+        say("seeding 10,000 posts")
+        flask(url, "seed", "--authors", "100", "--posts", "10000")
+        results["p1"] = p1(url, args.seconds)
+        say(f"seeding up to {args.depth:,} posts")
+        results["seed"] = {"posts": args.depth - 10_000,
+                           "seconds": round(flask(url, "seed", "--authors", "1000", "--posts",
+                                                  str(max(args.depth - 10_000, 0))), 1)}
+        results["p2"] = p2(url, args.depth)
+        results["p6_noop_upgrade_s"] = round(statistics.median(flask(url, "db", "upgrade") for _ in range(3)), 2)
+        results["image"] = {"skipped": "--no-docker"} if args.no_docker else docker_figures()
+    finally:
+        cluster.remove()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The release under AWS faults: a failing upload registers nothing; throttling is backed off and retried."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from deploy import environment, provision, release
+from deploy.errors import USAGE, DeployError
+from tests.tree import ROOT
+
+pytestmark = pytest.mark.reliability
+APP, ENV = "board", "board-faults"
+
+
+class FakeHTTP:
+    """A raw HTTP response for botocore's before-send hook."""
+
+    def __init__(self, status: int, body: bytes):
+        self.status_code, self.content, self.headers = status, body, {}
+
+    def stream(self):
+        yield self.content
+
+
+def respond(status: int, body: bytes) -> AWSResponse:
+    return AWSResponse("https://aws.invalid/", status, {"Content-Type": "text/xml"}, FakeHTTP(status, body))
+
+
+@pytest.fixture
+def ready(clients):
+    provision.provision(clients, APP, ENV, out=lambda line: None)
+    environment.wait(clients.eb, APP, ENV, lambda s: s.status == "Ready", 5, 0.02)
+    return clients
+
+
+def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, tmp_path):
+    calls = []
+
+    def s3_down(request, **_):
+        if request.method == "PUT":
+            calls.append(request.url)
+            return respond(500, b"<Error><Code>InternalError</Code><Message>We encountered an internal error."
+                                b"</Message></Error>")
+        return None
+
+    ready.s3.meta.events.register("before-send.s3.PutObject", s3_down)
+    with pytest.raises(DeployError) as failure:
+        release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
+    assert failure.value.exit_code == USAGE
+    assert "upload to s3://" in str(failure.value) and "no version was created" in str(failure.value)
+    assert len(calls) > 1  # retried before giving up
+    assert ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"] == []
+    assert environment.describe(ready.eb, APP, ENV).version is None
+
+
+def test_throttling_is_retried_with_backoff_and_the_release_succeeds(ready, tmp_path):
+    throttled = []
+
+    def throttle_twice(request, **_):
+        if len(throttled) < 2:
+            throttled.append(request.url)
+            return respond(400, b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                                b"<Message>Rate exceeded</Message></Error></ErrorResponse>")
+        return None
+
+    ready.eb.meta.events.register("before-send.elastic-beanstalk.UpdateEnvironment", throttle_twice)
+    state = release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
+    assert len(throttled) == 2
+    assert (state.version, state.health) == ("v1", "Green")
