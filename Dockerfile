@@ -28,8 +28,10 @@ COPY --chown=board:board gunicorn.conf.py ./
 COPY --chown=board:board migrations ./migrations
 COPY --chown=board:board board ./board
 RUN install -d -o board -g board /app/instance
-# Numeric, so runtimes that check "non-root" without reading /etc/passwd can tell.
-USER 10001:10001
+# By name: `docker compose watch` copies files in as the image's USER, resolved
+# through /etc/passwd ("10001:10001" fails there). The uid is 10001 either way.
+# hadolint ignore=DL3066
+USER board
 
 # Must equal CONTAINER_PORT in board/config.py (gunicorn binds it): EB's nginx
 # forwards to the first EXPOSEd port. tests/container/test_image.py checks both.

@@ -27,19 +27,21 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import models  # noqa: F401  (registers the tables for Flask-Migrate)
+    from . import models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
+
+    # First, so every request has its id and raw-body checks run before CSRF reads the form.
+    security.register(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import api, auth, cli, errors, health, pages, posts, security
+    from . import api, auth, cli, errors, health, pages, posts
 
     for blueprint in (health.bp, pages.bp, auth.bp, posts.bp, api.bp):
         app.register_blueprint(blueprint)
-    security.register(app)
     errors.register(app)
     cli.register(app)
     return app

@@ -1,8 +1,10 @@
 """Forms (Flask-WTF): CSRF on every POST, and messages a person understands."""
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from .models import CONTENT_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
 
@@ -14,11 +16,23 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def printable(allow_newlines: bool = False):
+    """Refuse control characters (NUL and the like): no use in text, and PostgreSQL rejects NUL outright."""
+    pattern = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]" if allow_newlines else r"[\x00-\x1f\x7f]")
+
+    def check(form, field):
+        if field.data and pattern.search(field.data):
+            raise ValidationError("Please remove the invisible control characters.")
+
+    return check
+
+
 class RegisterForm(FlaskForm):
     name = StringField("Name", filters=[strip], validators=[
-        DataRequired("Please enter your name."), Length(max=NAME_MAX, message=f"At most {NAME_MAX} characters.")])
+        DataRequired("Please enter your name."), printable(),
+        Length(max=NAME_MAX, message=f"At most {NAME_MAX} characters.")])
     email = EmailField("Email", filters=[strip], validators=[
-        DataRequired("Please enter your email address."), Length(max=EMAIL_MAX),
+        DataRequired("Please enter your email address."), printable(), Length(max=EMAIL_MAX),
         Email("That does not look like an email address.")])
     password = PasswordField("Password", validators=[
         DataRequired("Please choose a password."),
@@ -29,15 +43,16 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[DataRequired("Please enter your email address.")])
+    email = EmailField("Email", filters=[strip], validators=[DataRequired("Please enter your email address."),
+                                                             printable()])
     password = PasswordField("Password", validators=[DataRequired("Please enter your password.")])
     remember = BooleanField("Remember me")
 
 
 class PostForm(FlaskForm):
     title = StringField("Title", filters=[strip], validators=[
-        DataRequired("A post needs a title."),
+        DataRequired("A post needs a title."), printable(),
         Length(max=TITLE_MAX, message=f"Keep the title to {TITLE_MAX} characters or fewer.")])
     content = TextAreaField("Content", filters=[strip], validators=[
-        DataRequired("A post needs some content."),
+        DataRequired("A post needs some content."), printable(allow_newlines=True),
         Length(max=CONTENT_MAX, message=f"Keep the content to {CONTENT_MAX:,} characters or fewer.")])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -9,17 +11,19 @@ from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .forms import PostForm
-from .models import Post
+from .models import SLUG_MAX, Post
 from .pagination import newest_first
 from .slugs import first_free, slugify
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 
+SLUG_SHAPE = re.compile(rf"[a-z0-9-]{{1,{SLUG_MAX}}}")
 _SLUG_ATTEMPTS = 5  # each retry follows a concurrent insert that took our slug
 
 
 def post_by_slug(slug: str) -> Post:
-    post = db.session.scalar(newest_first().where(Post.slug == slug))
+    # Slugs are made by slugify(): anything else cannot exist, and NUL would upset PostgreSQL.
+    post = db.session.scalar(newest_first().where(Post.slug == slug)) if SLUG_SHAPE.fullmatch(slug) else None
     if post is None:
         abort(404, "There is no post at this address.")
     return post

@@ -6,8 +6,9 @@ import logging
 import re
 import sys
 import uuid
+from urllib.parse import unquote_to_bytes
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, abort, g, has_request_context, request
 from flask.logging import default_handler
 
 HEADERS = {
@@ -57,6 +58,16 @@ def register(app: Flask) -> None:
     @app.before_request
     def tag_request():
         g.request_id = request_id()
+
+    @app.before_request
+    def refuse_undecodable_forms():
+        # Werkzeug keeps undecodable form bytes as their %-escapes, which would be
+        # stored as if typed; say what is wrong instead.
+        if request.mimetype == "application/x-www-form-urlencoded" and request.content_length:
+            try:
+                unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                abort(400, "The form data is not valid UTF-8.")
 
     @app.after_request
     def add_headers(response):

@@ -21,8 +21,8 @@ def wait_until(predicate, timeout: float, what: str):
         try:
             if predicate():
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not up yet, or a first request slowed by a busy machine
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
@@ -42,7 +42,7 @@ def gunicorn(app_dir: Path, log_path: Path | None = None, **environ: str):
                                 "board:create_app()"], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, 30, "gunicorn to serve /healthz")
+        wait_until(lambda: requests.get(base + "/healthz", timeout=5).ok, 60, "gunicorn to serve /healthz")
         yield base, process
     except AssertionError:
         log.seek(0)

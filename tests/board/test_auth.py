@@ -120,3 +120,9 @@ def test_profile_lists_the_authors_posts(client):
 
 def test_forms_carry_a_csrf_token(client):
     assert csrf_token(client, "/register")
+
+
+def test_a_nul_in_the_login_email_is_a_form_error_not_a_crash(client):
+    response = submit(client, "/login", {"email": "ada\x00@example.com", "password": PASSWORD})
+    assert response.status_code == 422
+    assert "invisible control characters" in response.get_data(as_text=True)

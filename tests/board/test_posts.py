@@ -160,3 +160,32 @@ def test_logged_out_visitors_read_posts(client):
     publish(client, title="Public")
     logout(client)
     assert client.get("/posts/public").status_code == 200
+
+
+@pytest.mark.parametrize(("title", "content"), [("nul\x00title", "c"), ("t", "nul \x00 content"), ("bell\x07", "c")])
+def test_control_characters_are_refused_and_nothing_stored(app, ada, title, content):
+    response = publish(ada, title=title, content=content)
+    assert response.status_code == 422
+    assert "invisible control characters" in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
+def test_newlines_and_tabs_in_content_are_kept(app, ada):
+    publish(ada, title="Lines", content="one\r\ntwo\tthree")
+    [post] = posts(app)
+    assert post.content == "one\r\ntwo\tthree"
+
+
+@pytest.mark.parametrize("slug", ["%00", "UPPER", "a%20b", "x" * 300])
+def test_impossible_slugs_are_404_without_a_query(client, slug):
+    assert client.get(f"/posts/{slug}").status_code == 404
+    assert client.get(f"/api/posts/{slug}").status_code == 404
+
+
+def test_form_data_that_is_not_utf8_is_refused(app, ada):
+    from tests.board.browsing import csrf_token
+
+    body = f"csrf_token={csrf_token(ada, '/posts/new')}&title=%FF%FE&content=%C3%28".encode()
+    response = ada.post("/posts/new", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "not valid UTF-8" in response.get_data(as_text=True)
+    assert count(app) == 0

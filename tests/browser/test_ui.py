@@ -7,6 +7,8 @@ import sys
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.servers import gunicorn
 from tests.tree import ROOT
@@ -28,6 +30,17 @@ def site(tmp_path):
         yield base
 
 
+def navigate(browser, by: str, value: str) -> None:
+    """Click a link or button and wait until the next page has replaced this one."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, value).click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+
+
+def submit(browser) -> None:
+    navigate(browser, By.CSS_SELECTOR, "form.stacked button[type=submit]")
+
+
 def fill(browser, **fields: str) -> None:
     for name, value in fields.items():
         element = browser.find_element(By.NAME, name)
@@ -45,35 +58,35 @@ def post_links(browser) -> list[str]:
 
 def test_register_log_in_post_page_and_log_out(browser, site):
     browser.get(site + "/")
-    browser.find_element(By.LINK_TEXT, "Register").click()
+    navigate(browser, By.LINK_TEXT, "Register")
     fill(browser, name="Grace", email="grace@example.com", password="correct horse battery",
          confirm="correct horse battery")
-    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
-    assert "Welcome, Grace!" in browser.page_source
+    submit(browser)
+    assert "Welcome, Grace!" in browser.find_element(By.TAG_NAME, "main").text
 
-    browser.find_element(By.CSS_SELECTOR, "header button.link").click()  # log out
-    assert "You are logged out." in browser.page_source
-    browser.find_element(By.LINK_TEXT, "Log in").click()
+    navigate(browser, By.CSS_SELECTOR, "header button.link")  # log out
+    assert "You are logged out." in browser.find_element(By.TAG_NAME, "main").text
+    navigate(browser, By.LINK_TEXT, "Log in")
     fill(browser, email="grace@example.com", password="correct horse battery")
-    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    submit(browser)
     assert browser.find_element(By.LINK_TEXT, "Grace")
 
-    browser.find_element(By.LINK_TEXT, "New post").click()
+    navigate(browser, By.LINK_TEXT, "New post")
     fill(browser, title="Hello from Chromium", content="Typed in a real browser.\nTwo lines.")
-    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    submit(browser)
     assert browser.current_url.endswith("/posts/hello-from-chromium")
     assert "Typed in a real browser." in browser.find_element(By.CSS_SELECTOR, ".post .content").text
 
-    browser.find_element(By.LINK_TEXT, "board").click()
+    navigate(browser, By.LINK_TEXT, "board")
     assert titles(browser)[0] == "Hello from Chromium"
     pages = [post_links(browser)]
     while browser.find_elements(By.PARTIAL_LINK_TEXT, "Older"):
-        browser.find_element(By.PARTIAL_LINK_TEXT, "Older").click()
+        navigate(browser, By.PARTIAL_LINK_TEXT, "Older")
         assert browser.find_element(By.PARTIAL_LINK_TEXT, "Newer")
         pages.append(post_links(browser))
     assert [len(page) for page in pages] == [10, 10, 6]  # 25 seeded + 1 new, each exactly once
     assert len({link for page in pages for link in page}) == 26
 
-    browser.find_element(By.CSS_SELECTOR, "header button.link").click()
+    navigate(browser, By.CSS_SELECTOR, "header button.link")
     assert browser.find_element(By.LINK_TEXT, "Log in")
     assert browser.find_elements(By.LINK_TEXT, "New post") == []

@@ -21,8 +21,9 @@ def flask(url: str, *args: str) -> None:
 @contextmanager
 def production_server(url: str, log_path, **environ: str):
     """gunicorn in production mode (workers from the CPU count) on the work tree; yields (url, process)."""
-    with gunicorn(ROOT, log_path=log_path, APP_ENV="production", SECRET_KEY="reliability", DATABASE_URL=url,
-                  WEB_CONCURRENCY="", **environ) as (base, process):
+    settings = {"APP_ENV": "production", "SECRET_KEY": "reliability", "DATABASE_URL": url, "WEB_CONCURRENCY": "",
+                **environ}
+    with gunicorn(ROOT, log_path=log_path, **settings) as (base, process):
         yield base, process
 
 
