@@ -63,7 +63,7 @@ def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), **env
         process.wait(30)
 
 
-def load(url: str, seconds: float, connections: int = 32) -> dict:
+def load(url: str, seconds: float, connections: int = 16) -> dict:
     requests.get(url, timeout=10)  # warm
     out = subprocess.run([sys.executable, "-m", "bench.load", url, "--duration", str(seconds), "--connections",
                           str(connections)], cwd=ROOT, capture_output=True, text=True, check=True).stdout

@@ -42,7 +42,7 @@ def requested_limit() -> int:
 def list_posts():
     limit = requested_limit()
     try:
-        page = fetch_page(newest_first(), limit, before=request.args.get("cursor"))
+        page = fetch_page(newest_first(with_content=True), limit, before=request.args.get("cursor"))
     except InvalidCursor:
         abort(400, "cursor is not one this API returned")
     return {"posts": [as_json(post) for post in page.posts], "next_cursor": page.older}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, defer
 
 from .extensions import db
 from .models import Post
@@ -66,9 +66,14 @@ class Page:
     newer: str | None  # cursor for the page before this one, if any
 
 
-def newest_first(author_id: int | None = None) -> sa.Select:
-    """Posts with their authors (one query, no N+1), optionally one author's."""
+def newest_first(author_id: int | None = None, with_content: bool = False) -> sa.Select:
+    """Posts with their authors (one query, no N+1), optionally one author's.
+
+    Lists leave the content out (up to 20,000 characters a post that the page does not show).
+    """
     query = sa.select(Post).join(Post.author).options(contains_eager(Post.author))
+    if not with_content:
+        query = query.options(defer(Post.content, raiseload=True))
     if author_id is not None:
         query = query.where(Post.author_id == author_id)
     return query

@@ -23,7 +23,9 @@ _SLUG_ATTEMPTS = 5  # each retry follows a concurrent insert that took our slug
 
 def post_by_slug(slug: str) -> Post:
     # Slugs are made by slugify(): anything else cannot exist, and NUL would upset PostgreSQL.
-    post = db.session.scalar(newest_first().where(Post.slug == slug)) if SLUG_SHAPE.fullmatch(slug) else None
+    post = None
+    if SLUG_SHAPE.fullmatch(slug):
+        post = db.session.scalar(newest_first(with_content=True).where(Post.slug == slug))
     if post is None:
         abort(404, "There is no post at this address.")
     return post
