@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,3 +56,56 @@ def gunicorn(app_dir: Path, log_path: Path | None = None, **environ: str):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+class TrafficDuringStop:
+    """Visitors looping on a page plus slow uploads, while something stops the server.
+
+    `uploads` get the status of each slow POST (in flight all along, so it must be
+    answered in full); `visits` get "ok", "not taken" (a connection the server never
+    took up: refused, or reset in the listen backlog, safe to retry) or "cut: ...".
+    """
+
+    def __init__(self, base: str, page: str, visitors: int = 4, uploads: int = 3, upload_seconds: float = 2.0):
+        self.base, self.page, self.upload_seconds = base, page, upload_seconds
+        self.visits: list[str] = []
+        self.uploads: list[int | str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._visit) for _ in range(visitors)]
+        self._threads += [threading.Thread(target=self._upload) for _ in range(uploads)]
+
+    def _slow_body(self, chunks: int = 10):
+        for _ in range(chunks):
+            time.sleep(self.upload_seconds / chunks)
+            yield b"title=slow&"
+
+    def _upload(self):
+        try:
+            # No CSRF token: a complete 400 page is the answer, which is all this needs.
+            self.uploads.append(requests.post(self.base + "/login", data=self._slow_body(), timeout=30).status_code)
+        except requests.RequestException as error:
+            self.uploads.append(f"lost: {error}")
+
+    def _visit(self):
+        while not self._stop.is_set():
+            try:
+                response = requests.get(self.base + self.page, timeout=10)
+                self.visits.append("ok" if response.status_code == 200 and "</html>" in response.text else "bad")
+            except requests.ConnectionError as error:
+                text = str(error)
+                self.visits.append("not taken" if "refused" in text or "aborted" in text else f"cut: {error}")
+                return
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        wait_until(lambda: len(self.visits) > 20, 20, "some traffic")
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def problems(self) -> list[str]:
+        return [visit for visit in self.visits if visit not in ("ok", "not taken")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -13,6 +12,7 @@ import yaml
 from board.config import CONTAINER_PORT
 from tests.container.compose import docker, wait_for
 from tests.pgcluster import free_port
+from tests.servers import TrafficDuringStop
 from tests.tree import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -95,56 +95,18 @@ def test_production_without_secret_key_stops_with_one_clear_line(image):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def slow_body(seconds: float, chunks: int = 10):
-    """A request body that takes `seconds` to send: the request is in flight all that time."""
-    for _ in range(chunks):
-        time.sleep(seconds / chunks)
-        yield b"title=slow&"
-
-
 def test_docker_stop_finishes_in_flight_requests_and_exits_0(running):
     name, _ = running
     # Straight to the container, not through the published port: docker's port
     # proxy accepts every connection itself, so a refusal would look like a drop.
     address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
-    base = f"http://{address.stdout.strip()}:{CONTAINER_PORT}"
-    in_flight: list[int | str] = []
-    visitors: list[str] = []
-    stop = threading.Event()
-
-    def slow_post():
-        try:
-            # No CSRF token: a complete 400 page is the answer, which is all this needs.
-            in_flight.append(requests.post(base + "/login", data=slow_body(2.0), timeout=20).status_code)
-        except requests.RequestException as error:
-            in_flight.append(f"lost: {error}")
-
-    def visitor():
-        while not stop.is_set():
-            try:
-                response = requests.get(base + "/about", timeout=10)
-                visitors.append("ok" if response.status_code == 200 and "</html>" in response.text else "bad")
-            except requests.ConnectionError as error:
-                # A connection the server never took up (refused, or reset in the
-                # listen backlog) is safe to retry; a cut response is not.
-                text = str(error)
-                visitors.append("not taken" if "refused" in text or "aborted" in text else f"cut: {error}")
-                return
-
-    threads = [threading.Thread(target=slow_post) for _ in range(3)] + [threading.Thread(target=visitor)
-                                                                       for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(visitors) > 20, 20, "some traffic")
-    started = time.monotonic()
-    docker("stop", "--time", "10", name)
-    took = time.monotonic() - started
-    stop.set()
-    for thread in threads:
-        thread.join(15)
+    with TrafficDuringStop(f"http://{address.stdout.strip()}:{CONTAINER_PORT}", "/about") as traffic:
+        started = time.monotonic()
+        docker("stop", "--time", "10", name)
+        took = time.monotonic() - started
     exit_code = int(docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout)
     print(f"\ndocker stop took {took:.2f} s with 3 uploads in flight and 4 visitors")
-    assert in_flight == [400, 400, 400]
+    assert traffic.uploads == [400, 400, 400]
     assert exit_code == 0
     assert took < 10
-    assert [outcome for outcome in visitors if outcome not in ("ok", "not taken")] == []
+    assert traffic.problems() == []

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -14,7 +13,7 @@ import requests
 
 from tests import pgcluster
 from tests.reliability.conftest import flask, production_server
-from tests.servers import wait_until
+from tests.servers import TrafficDuringStop, wait_until
 from tests.tree import ROOT
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -66,42 +65,10 @@ def worker_pids(master: int) -> set[str]:
 
 
 def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(seeded_database, tmp_path):
-    outcomes: list[str] = []
-    slow: list[int | str] = []
-    stop = threading.Event()
-
-    def slow_body():
-        for _ in range(10):
-            time.sleep(0.2)
-            yield b"title=slow&"
-
-    with production_server(seeded_database, tmp_path / "gunicorn.log") as (base, process):
-        def visitor():
-            while not stop.is_set():
-                try:
-                    response = requests.get(base + "/", timeout=10)
-                    outcomes.append("ok" if response.status_code == 200 and "</html>" in response.text else "bad")
-                except requests.ConnectionError as error:
-                    text = str(error)
-                    outcomes.append("not taken" if "refused" in text or "aborted" in text else f"cut: {error}")
-                    return
-
-        def uploader():
-            try:
-                slow.append(requests.post(base + "/login", data=slow_body(), timeout=20).status_code)
-            except requests.RequestException as error:
-                slow.append(f"lost: {error}")
-
-        threads = [threading.Thread(target=visitor) for _ in range(6)] + [threading.Thread(target=uploader)
-                                                                          for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        wait_until(lambda: len(outcomes) > 50, 20, "traffic")
+    with production_server(seeded_database, tmp_path / "gunicorn.log") as (base, process), \
+            TrafficDuringStop(base, "/", visitors=6) as traffic:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=15)
-        stop.set()
-        for thread in threads:
-            thread.join(15)
     assert code == 0
-    assert slow == [400, 400, 400]  # in flight at SIGTERM, answered in full
-    assert [outcome for outcome in outcomes if outcome not in ("ok", "not taken")] == []
+    assert traffic.uploads == [400, 400, 400]  # in flight at SIGTERM, answered in full
+    assert traffic.problems() == []
