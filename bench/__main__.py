@@ -51,11 +51,14 @@ def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), **env
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                if requests.get(base + "/healthz", timeout=1).ok:
+                if requests.get(base + "/healthz", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"bench: gunicorn did not start ({app} {' '.join(extra)})") from None
                 time.sleep(0.1)
         yield base
     finally:
