@@ -183,6 +183,14 @@ def markdown(results: dict) -> str:
     if "skipped" not in image:
         lines.append(f"- Image: cold build {image['cold_build_s']} s, code-only rebuild {image['code_only_rebuild_s']}"
                      f" s ({image['rebuild_ratio']:.0%}), {image['image_over_base_mb']} MB over python:3.12-slim.")
+    if "watch" in results:
+        watch = results["watch"]
+        lines.append(f"- docker compose watch, a saved .py file to the new response: median {watch['median_s']} s, "
+                     f"worst {watch['worst_s']} s over {watch['edits']} edits.")
+    deploy = results["deploy"]
+    lines.append(f"- Deploy: the bundle is {deploy['bundle_kb']} KiB, built in {deploy['bundle_build_ms']} ms; against "
+                 f"the same local AWS, `python -m deploy release` took {deploy['deploy_release_s']} s and `eb deploy` "
+                 f"{deploy['eb_deploy_s']} s.")
     return "\n".join(lines) + "\n"
 
 
@@ -212,6 +220,15 @@ def main() -> None:
         results["p2"] = p2(url, args.depth)
         results["p6_noop_upgrade_s"] = round(statistics.median(flask(url, "db", "upgrade") for _ in range(3)), 2)
         results["image"] = {"skipped": "--no-docker"} if args.no_docker else docker_figures()
+        if not args.no_docker and "skipped" not in results["image"]:
+            say("watch: file saved → new response served, under docker compose watch")
+            from bench.watch_times import watch_figures
+
+            results["watch"] = watch_figures()
+        say("deploy: bundle, python -m deploy release against eb deploy on a local AWS")
+        from bench.deploy_times import deploy_figures
+
+        results["deploy"] = deploy_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

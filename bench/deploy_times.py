@@ -1,0 +1,66 @@
+"""Deploy figures: bundle size and build time; `python -m deploy release` against `eb deploy`,
+both on the same local AWS (moto with the EB extension, no simulated delay)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from deploy.aws import Clients
+from deploy.bundle import write_bundle
+from deploy.environment import wait
+from deploy.provision import provision
+from tests.aws import eb_extension
+from tests.aws.ebcli import eb_ready_checkout, git, run_eb
+from tests.pgcluster import free_port
+from tests.tree import ROOT, copy_tree
+
+
+def deploy_figures() -> dict:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local AWS's request log
+
+    figures = {}
+    with tempfile.TemporaryDirectory() as work:
+        started = time.perf_counter()
+        bundle = write_bundle(ROOT, Path(work) / "bundle.zip")
+        figures["bundle_build_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        figures["bundle_kb"] = round(bundle.stat().st_size / 1024, 1)
+
+        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
+        eb_extension.set_delay(0)
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()  # with the managed policies
+        try:
+            clients = Clients(region="us-east-1", endpoint_url=endpoint)
+            provision(clients, "board", "board-bench", out=lambda line: None)
+            wait(clients.eb, "board", "board-bench", lambda s: s.status == "Ready", 30, 0.05)
+            env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
+                            "--app", "board", "--env", "board-bench", "--label", "bench-1"], cwd=ROOT, env=env,
+                           check=True, capture_output=True)
+            figures["deploy_release_s"] = round(time.monotonic() - started, 2)
+
+            tree = copy_tree(Path(work) / "board")
+            eb_ready_checkout(tree, endpoint, "board-eb")
+            (tree / "board" / "templates" / "about.html").write_text("changed")
+            git(tree, "commit", "-qam", "second")
+            started = time.monotonic()
+            run_eb(tree, endpoint, "deploy", "--timeout", "2")
+            figures["eb_deploy_s"] = round(time.monotonic() - started, 2)
+        finally:
+            server.stop()
+    return figures
