@@ -27,7 +27,11 @@ bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
 # Threads let one process overlap database waits; see default_workers() in
-# board/config.py for the process count.
+# board/config.py for the process count. Measured by `make bench` on 2 CPUs with
+# a local PostgreSQL: (CPUs + 1) gthread workers x 4 threads served the index at
+# 490 req/s against 433 for the seed's sync workers = CPUs, and run-to-run noise
+# there is large; with RDS a query waits a network round trip, which is where the
+# threads pay off. Pin WEB_CONCURRENCY / GUNICORN_THREADS per instance size.
 threads = _server["threads"]
 timeout = _server["timeout"]
 # Shorter than EB's and Docker's stop grace (10 s), so in-flight requests end
