@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request, url_for
 
 from .models import Post
-from .pagination import InvalidCursor, fetch_page, newest_first
+from .pagination import InvalidCursor, Listed, fetch_page
 from .posts import post_by_slug
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -17,12 +17,12 @@ def iso(moment) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
-def as_json(post: Post) -> dict:
+def as_json(post: Listed | Post) -> dict:
     return {
         "slug": post.slug,
         "title": post.title,
         "content": post.content,
-        "author": {"id": post.author.id, "name": post.author.name},
+        "author": {"id": post.author_id, "name": post.author_name},
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
         "url": url_for("posts.show", slug=post.slug, _external=True),
@@ -42,7 +42,7 @@ def requested_limit() -> int:
 def list_posts():
     limit = requested_limit()
     try:
-        page = fetch_page(newest_first(with_content=True), limit, before=request.args.get("cursor"))
+        page = fetch_page(limit, before=request.args.get("cursor"), with_content=True)
     except InvalidCursor:
         abort(400, "cursor is not one this API returned")
     return {"posts": [as_json(post) for post in page.posts], "next_cursor": page.older}

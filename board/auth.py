@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from .extensions import db, login_manager
 from .forms import LoginForm, RegisterForm
 from .models import Author
-from .pagination import InvalidCursor, fetch_page, newest_first
+from .pagination import InvalidCursor, fetch_page
 
 bp = Blueprint("auth", __name__)
 
@@ -91,8 +91,8 @@ def logout():
 def profile(author_id: int):
     author = db.get_or_404(Author, author_id)
     try:
-        page = fetch_page(newest_first(author.id), current_app.config["POSTS_PER_PAGE"],
-                          before=request.args.get("before"), after=request.args.get("after"))
+        page = fetch_page(current_app.config["POSTS_PER_PAGE"], before=request.args.get("before"),
+                          after=request.args.get("after"), author_id=author.id)
     except InvalidCursor:
         abort(400, "That page link is broken; start again from the first page.")
     return render_template("auth/profile.html", author=author, page=page)

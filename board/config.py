@@ -119,8 +119,7 @@ def engine_options(environ, url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
     return {
-        # Heal after a database restart or RDS failover without restarting the app.
-        "pool_pre_ping": True,
+        # No pool_pre_ping: board/database.py heals after a restart or failover without its round trip.
         "pool_recycle": integer("DB_POOL_RECYCLE", environ.get("DB_POOL_RECYCLE"), 300, 1, 86400),
         "connect_args": {
             "connect_timeout": integer("DB_CONNECT_TIMEOUT", environ.get("DB_CONNECT_TIMEOUT"), 5, 1, 300)

@@ -54,6 +54,11 @@ class Post(db.Model):
 
     author: Mapped[Author] = relationship(back_populates="posts")
 
+    @property
+    def author_name(self) -> str:
+        # The name lists get as a column (pagination.Listed), so one template and one JSON shape fit both.
+        return self.author.name
+
     __table_args__ = (
         # Keyset pagination walks (created_at, id) newest first, on the index
         # and on an author's page; these make every page an index range scan.

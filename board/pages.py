@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .pagination import InvalidCursor, fetch_page, newest_first
+from .pagination import InvalidCursor, fetch_page
 
 bp = Blueprint("pages", __name__)
 
@@ -10,7 +10,7 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def index():
     try:
-        page = fetch_page(newest_first(), current_app.config["POSTS_PER_PAGE"],
+        page = fetch_page(current_app.config["POSTS_PER_PAGE"],
                           before=request.args.get("before"), after=request.args.get("after"))
     except InvalidCursor:
         abort(400, "That page link is broken; start again from the first page.")

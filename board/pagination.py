@@ -13,12 +13,13 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, defer
 
 from .extensions import db
-from .models import Post
+from .models import Author, Post
 
 _CURSOR_MAX = 64  # an encoded cursor is ~32 characters; anything longer is not ours
 _PLAIN = re.compile(r"(\d{8}T\d{12})\.(\d{1,18})")
@@ -34,7 +35,7 @@ class Cursor:
     id: int
 
     @classmethod
-    def of(cls, post: Post) -> Cursor:
+    def of(cls, post: Listed) -> Cursor:
         return cls(post.created_at, post.id)
 
     def encode(self) -> str:
@@ -59,45 +60,74 @@ class Cursor:
         return cls(created_at, int(match[2]))
 
 
+class Listed(Protocol):
+    """A post as lists show it: a row of plain values, not an ORM object."""
+
+    id: int
+    slug: str
+    title: str
+    author_id: int
+    author_name: str
+    created_at: datetime
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class Page:
-    posts: list[Post]
+    posts: list[Listed]
     older: str | None  # cursor for the next page back in time
     newer: str | None  # cursor for the page before this one, if any
 
 
-def newest_first(author_id: int | None = None, with_content: bool = False) -> sa.Select:
-    """Posts with their authors (one query, no N+1), optionally one author's.
+_KEY = sa.tuple_(Post.created_at, Post.id)
+# Typed, so each backend gets the timestamp in the form it stores (SQLite compares text).
+_CURSOR = sa.tuple_(sa.bindparam("cursor_at", type_=Post.created_at.type),
+                    sa.bindparam("cursor_id", type_=Post.id.type))
 
-    Lists leave the content out (up to 20,000 characters a post that the page does not show).
+
+@cache
+def listing(*, by_author: bool = False, with_content: bool = False, direction: str = "older") -> sa.Select:
+    """Posts newest first (or, for "newer", oldest first after a cursor) with their authors' names.
+
+    One query, no N+1, plain rows rather than ORM objects: the ORM's bookkeeping
+    for 20 posts and their authors cost more than the query did (see `make
+    bench`). Built once per shape, with bound parameters, so a request spends
+    nothing on building or caching SQL. Lists leave the content out (up to
+    20,000 characters a post that the page does not show).
     """
-    query = sa.select(Post).join(Post.author).options(contains_eager(Post.author))
-    if not with_content:
-        query = query.options(defer(Post.content, raiseload=True))
-    if author_id is not None:
-        query = query.where(Post.author_id == author_id)
-    return query
+    columns = [Post.id, Post.slug, Post.title, Post.author_id, Author.name.label("author_name"), Post.created_at,
+               Post.updated_at]
+    query = sa.select(*columns, *([Post.content] if with_content else [])).join(Post.author)
+    if by_author:
+        query = query.where(Post.author_id == sa.bindparam("author_id"))
+    if direction == "first":
+        return query.order_by(Post.created_at.desc(), Post.id.desc()).limit(sa.bindparam("limit"))
+    if direction == "older":
+        return query.where(_KEY < _CURSOR).order_by(Post.created_at.desc(), Post.id.desc()) \
+            .limit(sa.bindparam("limit"))
+    return query.where(_KEY > _CURSOR).order_by(Post.created_at.asc(), Post.id.asc()).limit(sa.bindparam("limit"))
 
 
-def fetch_page(query: sa.Select, limit: int, before: str | None = None, after: str | None = None) -> Page:
-    """One page of `query`: the `limit` posts older than `before`, or newer than `after`.
+def fetch_page(limit: int, before: str | None = None, after: str | None = None, author_id: int | None = None,
+               with_content: bool = False) -> Page:
+    """One page: the `limit` posts older than `before`, or newer than `after`, optionally one author's.
 
     Raises InvalidCursor for a cursor this app could not have made.
     """
-    key = sa.tuple_(Post.created_at, Post.id)
+    params: dict = {"limit": limit + 1, "author_id": author_id}
+    shape = {"by_author": author_id is not None, "with_content": with_content}
     if after:
         cursor = Cursor.decode(after)
-        rows = db.session.scalars(query.where(key > (cursor.created_at, cursor.id))
-                                  .order_by(Post.created_at.asc(), Post.id.asc()).limit(limit + 1)).all()
+        params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
+        rows = db.session.execute(listing(**shape, direction="newer"), params).all()
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
         return Page(posts, older=Cursor.of(posts[-1]).encode() if posts else None,
                     newer=Cursor.of(posts[0]).encode() if posts and more_newer else None)
     if before:
         cursor = Cursor.decode(before)
-        query = query.where(key < (cursor.created_at, cursor.id))
-    rows = db.session.scalars(query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)).all()
+        params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
+    rows = db.session.execute(listing(**shape, direction="older" if before else "first"), params).all()
     posts = list(rows[:limit])
     return Page(posts, older=Cursor.of(posts[-1]).encode() if len(rows) > limit else None,
                 newer=Cursor.of(posts[0]).encode() if before and posts else None)
-

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .forms import PostForm
 from .models import SLUG_MAX, Post
-from .pagination import newest_first
 from .slugs import first_free, slugify
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
@@ -25,7 +25,7 @@ def post_by_slug(slug: str) -> Post:
     # Slugs are made by slugify(): anything else cannot exist, and NUL would upset PostgreSQL.
     post = None
     if SLUG_SHAPE.fullmatch(slug):
-        post = db.session.scalar(newest_first(with_content=True).where(Post.slug == slug))
+        post = db.session.scalar(sa.select(Post).where(Post.slug == slug).options(joinedload(Post.author)))
     if post is None:
         abort(404, "There is no post at this address.")
     return post

@@ -107,8 +107,7 @@ def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
         config.server_config({"AUTO_RELOAD": "ture"})
 
 
-def test_postgresql_engine_heals_after_restarts(tmp_path):
+def test_postgresql_engine_options(tmp_path):
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
-    assert options["pool_pre_ping"] is True
     assert options["pool_recycle"] == 300
     assert options["connect_args"] == {"connect_timeout": 5}
