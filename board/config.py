@@ -56,7 +56,7 @@ VARIABLES = (
     Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout)."),
     Variable("PORT", str(CONTAINER_PORT), "Port gunicorn binds on all interfaces (the container port)."),
     Variable("WEB_CONCURRENCY", "(from CPU count)", "gunicorn worker processes."),
-    Variable("GUNICORN_THREADS", "4", "Threads per gunicorn worker."),
+    Variable("GUNICORN_THREADS", "4", "Threads per gunicorn worker (and database connections each keeps)."),
     Variable("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is killed and restarted."),
     Variable("AUTO_RELOAD", "false", "`1/true/yes/on`: gunicorn reloads on code and template changes."),
     Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1",
@@ -120,6 +120,10 @@ def engine_options(environ, url: str) -> dict:
         return {"connect_args": {"timeout": 15}}
     return {
         # No pool_pre_ping: board/database.py heals after a restart or failover without its round trip.
+        # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
+        # keeps workers x threads connections to RDS, never reconnecting under load.
+        "pool_size": threads(environ),
+        "max_overflow": 0,
         "pool_recycle": integer("DB_POOL_RECYCLE", environ.get("DB_POOL_RECYCLE"), 300, 1, 86400),
         "connect_args": {
             "connect_timeout": integer("DB_CONNECT_TIMEOUT", environ.get("DB_CONNECT_TIMEOUT"), 5, 1, 300)
@@ -170,6 +174,10 @@ def app_config(instance_path: str, environ=None) -> dict:
     }
 
 
+def threads(environ) -> int:
+    return integer("GUNICORN_THREADS", environ.get("GUNICORN_THREADS"), int(DEFAULTS["GUNICORN_THREADS"]), 1, 64)
+
+
 def default_workers(cpu_count: int) -> int:
     # Threads (GUNICORN_THREADS) cover I/O waits on the database; processes
     # cover CPU (template rendering). One process per core plus one keeps the
@@ -184,7 +192,7 @@ def server_config(environ=None) -> dict:
         "port": integer("PORT", environ.get("PORT"), CONTAINER_PORT, 1, 65535),
         "workers": integer("WEB_CONCURRENCY", environ.get("WEB_CONCURRENCY"),
                            default_workers(os.cpu_count() or 1), 1, 64),
-        "threads": integer("GUNICORN_THREADS", environ.get("GUNICORN_THREADS"), 4, 1, 64),
+        "threads": threads(environ),
         "timeout": integer("GUNICORN_TIMEOUT", environ.get("GUNICORN_TIMEOUT"), 30, 1, 3600),
         "auto_reload": flag("AUTO_RELOAD", environ.get("AUTO_RELOAD")),
         "forwarded_allow_ips": (environ.get("FORWARDED_ALLOW_IPS") or DEFAULTS["FORWARDED_ALLOW_IPS"]).strip(),
