@@ -27,11 +27,16 @@ bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
 # Threads let one process overlap database waits; see default_workers() in
-# board/config.py for the process count. Measured by `make bench` on 2 CPUs with
-# a local PostgreSQL: (CPUs + 1) gthread workers x 4 threads served the index at
-# 490 req/s against 433 for the seed's sync workers = CPUs, and run-to-run noise
-# there is large; with RDS a query waits a network round trip, which is where the
-# threads pay off. Pin WEB_CONCURRENCY / GUNICORN_THREADS per instance size.
+# board/config.py for the process count. Measured by `make bench` on 2 CPUs
+# (bench/results/latest.md): (CPUs + 1) gthread workers x 4 threads served the
+# index 1.3x as fast as the seed's sync workers = CPUs. Once a page cost one
+# database round trip (board/database.py) the workers seldom wait, which caps
+# what threads can add. In side runs, 2 threads did a little better than 4 with
+# the database on the same CPUs, and 8 did as well or better with it a network
+# hop away (as RDS is): 4 sits between, and run-to-run noise here is ~15%.
+# Each thread keeps one pooled connection (board/config.py), so an instance
+# holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
+# max_connections for every instance at once. Pin both per instance size.
 threads = _server["threads"]
 timeout = _server["timeout"]
 # Shorter than EB's and Docker's stop grace (10 s), so in-flight requests end
