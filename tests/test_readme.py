@@ -1,4 +1,4 @@
-"""The README's configuration table says what board/config.py reads."""
+"""The README says what the code does: its configuration table, first commands and latest figures."""
 
 import re
 from pathlib import Path
@@ -21,3 +21,8 @@ def test_readme_leads_with_the_two_commands():
     text = README.read_text()
     first_section = text.split("\n## ", 2)[1]
     assert "make run" in first_section and "make test" in first_section
+
+
+def test_readme_shows_the_latest_bench_figures():
+    latest = (README.parent / "bench" / "results" / "latest.md").read_text()
+    assert latest.strip() in README.read_text(), "paste bench/results/latest.md into the README's Figures section"
