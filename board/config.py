@@ -124,6 +124,7 @@ def engine_options(environ, url: str) -> dict:
         # keeps workers x threads connections to RDS, never reconnecting under load.
         "pool_size": threads(environ),
         "max_overflow": 0,
+        # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
         "pool_recycle": integer("DB_POOL_RECYCLE", environ.get("DB_POOL_RECYCLE"), 300, 1, 86400),
         "connect_args": {
             "connect_timeout": integer("DB_CONNECT_TIMEOUT", environ.get("DB_CONNECT_TIMEOUT"), 5, 1, 300)
