@@ -19,6 +19,10 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 }
+# Only on HTTPS responses (behind EB's load balancer gunicorn learns the scheme
+# from X-Forwarded-Proto): browsers then refuse plain HTTP to this host for a
+# year. No includeSubDomains: other hosts under the domain are not ours to pin.
+HSTS = "max-age=31536000"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:;=/+-]{1,200}")
 
 
@@ -73,5 +77,7 @@ def register(app: Flask) -> None:
     def add_headers(response):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers["X-Request-ID"] = g.get("request_id") or request_id()
         return response

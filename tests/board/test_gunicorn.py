@@ -78,6 +78,14 @@ def test_access_log_carries_the_request_id(tmp_path):
     assert '"GET /about HTTP/1.1" 200' in log and "rid=trace-me-42" in log
 
 
+def test_hsts_only_when_the_proxy_in_front_says_the_request_came_over_https(tmp_path):
+    with gunicorn(copy_app(tmp_path)) as (base, _):
+        secure = requests.get(base + "/about", headers={"X-Forwarded-Proto": "https"}, timeout=5)
+        plain = requests.get(base + "/about", timeout=5)
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain.headers
+
+
 def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
     app_dir = copy_app(tmp_path)
     env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "PORT": str(free_port())}
