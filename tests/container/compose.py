@@ -86,7 +86,12 @@ class Project:
         return int(docker("inspect", "--format", "{{.State.ExitCode}}", self.container(service)).stdout)
 
     def started_at(self, service: str) -> str:
-        return docker("inspect", "--format", "{{.State.StartedAt}}", self.container(service)).stdout.strip()
+        """When the service's container started; "" while compose is replacing it (it may vanish mid-call)."""
+        ids = self.compose("ps", "--all", "--quiet", service).stdout.split()
+        if not ids:
+            return ""
+        result = docker("inspect", "--format", "{{.State.StartedAt}}", ids[0], check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.base + path, timeout=5, **kwargs)
