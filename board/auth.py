@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import ceil
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
+from . import throttle
 from .extensions import db, login_manager
 from .forms import LoginForm, RegisterForm
 from .models import Author
@@ -65,15 +67,22 @@ def register():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
-    failed = False
     if form.validate_on_submit():
-        author = db.session.scalar(sa.select(Author).where(Author.email == form.email.data.lower()))
+        email = form.email.data.lower()
+        wait = throttle.locked_for(email)
+        if wait is not None:
+            current_app.logger.warning("login refused: too many failures for one address")
+            minutes = ceil(wait.total_seconds() / 60)
+            form.form_errors.append(f"Too many wrong passwords for this address. Try again in {minutes} "
+                                    f"minute{'s' if minutes != 1 else ''}.")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(minutes * 60)}
+        author = db.session.scalar(sa.select(Author).where(Author.email == email))
         if author is not None and author.check_password(form.password.data):
+            throttle.forget(email)
             login_user(author, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")) or url_for("pages.index"))
-        failed = True
+        throttle.record_failure(email)
         current_app.logger.info("failed login")
-    if failed:
         form.form_errors.append(BAD_LOGIN)
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
 

@@ -65,3 +65,13 @@ class Post(db.Model):
         Index("ix_posts_created_at_id", "created_at", "id"),
         Index("ix_posts_author_id_created_at_id", "author_id", "created_at", "id"),
     )
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per email address (known or not), so passwords cannot be guessed at speed."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), primary_key=True)  # lower-cased, as stored on authors
+    failures: Mapped[int]
+    since: Mapped[datetime] = mapped_column(DateTime)  # the first failure of the current window

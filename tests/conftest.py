@@ -93,7 +93,8 @@ def database_url(request, tmp_path):
     yield url
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE posts, authors RESTART IDENTITY CASCADE"))
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -23,3 +23,10 @@ def copy_tree(destination: Path) -> Path:
         # copy2 keeps mtimes, so make sees the venv's install stamps as current.
         shutil.copy2(ROOT / name, target)
     return destination
+
+
+def migration_head() -> str:
+    """The newest revision in migrations/, which a fresh `flask db upgrade` reaches."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()

@@ -3,7 +3,8 @@
 import pytest
 
 from board.auth import BAD_LOGIN, safe_next
-from board.models import Author
+from board.extensions import db
+from board.models import Author, LoginThrottle
 from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
 
 
@@ -126,3 +127,48 @@ def test_a_nul_in_the_login_email_is_a_form_error_not_a_crash(client):
     response = submit(client, "/login", {"email": "ada\x00@example.com", "password": PASSWORD})
     assert response.status_code == 422
     assert "invisible control characters" in response.get_data(as_text=True)
+
+
+def test_ten_wrong_passwords_lock_the_address_for_a_while_even_to_the_right_one(app, client):
+    from board import throttle
+
+    register(client)
+    logout(client)
+    for _ in range(throttle.MAX_FAILURES):
+        assert login(client, password="not the password").status_code == 422
+    locked = login(client)
+    assert locked.status_code == 429
+    assert "Too many wrong passwords for this address. Try again in 15 minutes." in locked.get_data(as_text=True)
+    assert locked.headers["Retry-After"] == "900"
+    assert client.get("/posts/new").status_code == 302  # still logged out
+    assert login(client, email="someone@example.com").status_code == 422  # other addresses are not affected
+
+    with app.app_context():  # the window passes
+        row = db.session.get(LoginThrottle, "ada@example.com")
+        row.since -= throttle.WINDOW
+        db.session.commit()
+    assert login(client).status_code == 302
+    logout(client)
+    assert login(client, password="not the password").status_code == 422  # the count started again
+
+
+def test_unknown_addresses_lock_the_same_way_so_a_lock_reveals_no_account(client):
+    from board import throttle
+
+    for _ in range(throttle.MAX_FAILURES):
+        assert login(client, email="nobody@example.com").status_code == 422
+    assert login(client, email="NOBODY@example.com").status_code == 429
+
+
+def test_a_good_login_clears_earlier_failures(app, client):
+    from board import throttle
+
+    register(client)
+    logout(client)
+    for _ in range(throttle.MAX_FAILURES - 1):
+        login(client, password="not the password")
+    assert login(client).status_code == 302
+    logout(client)
+    for _ in range(throttle.MAX_FAILURES - 1):
+        login(client, password="not the password")
+    assert login(client).status_code == 302

@@ -1,5 +1,6 @@
 from tests.conftest import make_app
 from tests.pgcluster import free_port
+from tests.tree import migration_head
 
 
 def unreachable_database_app():
@@ -29,4 +30,4 @@ def test_readyz_is_ok_with_database(client):
 def test_version_shows_label_and_migration_head(app, client):
     app.config["APP_VERSION"] = "v42-abc123"
     body = client.get("/version").get_json()
-    assert body == {"version": "v42-abc123", "schema": "0001"}
+    assert body == {"version": "v42-abc123", "schema": migration_head()}

@@ -4,11 +4,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tree import ROOT, migration_head
 
 
 def flask_db(url: str, *args: str) -> subprocess.Popen:
@@ -53,6 +52,7 @@ UPGRADE_AT_SIGNAL = """
 import sys, time
 from pathlib import Path
 from board import create_app
+from tests.tree import migration_head
 from flask_migrate import upgrade
 app = create_app()
 Path(sys.argv[2]).touch()
@@ -81,6 +81,7 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
     engine = sa.create_engine(postgres_database)
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+            assert versions == [migration_head()]
     finally:
         engine.dispose()

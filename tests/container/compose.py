@@ -87,7 +87,8 @@ class Project:
 
     def started_at(self, service: str) -> str:
         """When the service's container started; "" while compose is replacing it (it may vanish mid-call)."""
-        ids = self.compose("ps", "--all", "--quiet", service).stdout.split()
+        listed = self.compose("ps", "--all", "--quiet", service, check=False)
+        ids = listed.stdout.split() if listed.returncode == 0 else []
         if not ids:
             return ""
         result = docker("inspect", "--format", "{{.State.StartedAt}}", ids[0], check=False)

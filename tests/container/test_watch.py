@@ -7,19 +7,20 @@ import time
 import pytest
 
 from tests.container.compose import wait_for
+from tests.tree import migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-MIGRATION = '''"""watch probe
+MIGRATION = f'''"""watch probe
 
 Revision ID: 0002_watch_probe
-Revises: 0001
+Revises: {migration_head()}
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_watch_probe"
-down_revision = "0001"
+down_revision = "{migration_head()}"
 branch_labels = None
 depends_on = None
 

@@ -15,15 +15,15 @@ import uuid
 import pytest
 
 from tests.container.compose import docker, wait_for
-from tests.tree import ROOT
+from tests.tree import ROOT, migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
 STAGING_IMAGE = "aws_beanstalk/staging-app"
 PASSWORD = "p@ss:w/rd#1"  # noqa: S105 (RDS passwords carry URL metacharacters)
-BROKEN_MIGRATION = '''revision = "0002_broken"
-down_revision = "0001"
+BROKEN_MIGRATION = f'''revision = "0002_broken"
+down_revision = "{migration_head()}"
 from alembic import op
 
 
@@ -92,11 +92,11 @@ def schema(rds) -> str:
 def test_the_leader_migrates_to_head_and_a_second_run_is_harmless(staged_image, rds, host):
     first = host(leader=True)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert schema(rds) == "0001"
+    assert schema(rds) == migration_head()
     assert not host.marker.exists()  # the mark is spent with this deployment
     assert "schema is at the head revision" in host.log.read_text()
     again = host(leader=True)
-    assert again.returncode == 0 and schema(rds) == "0001"
+    assert again.returncode == 0 and schema(rds) == migration_head()
 
 
 def test_without_the_leader_marker_the_hook_does_nothing(staged_image, rds, host):
