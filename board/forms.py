@@ -43,8 +43,10 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[DataRequired("Please enter your email address."),
-                                                             printable()])
+    # No account has a longer address; the limit also bounds what the login throttle stores.
+    email = EmailField("Email", filters=[strip], validators=[
+        DataRequired("Please enter your email address."), printable(),
+        Length(max=EMAIL_MAX, message="No account has an email address that long.")])
     password = PasswordField("Password", validators=[DataRequired("Please enter your password.")])
     remember = BooleanField("Remember me")
 

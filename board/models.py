@@ -74,4 +74,4 @@ class LoginThrottle(db.Model):
 
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), primary_key=True)  # lower-cased, as stored on authors
     failures: Mapped[int]
-    since: Mapped[datetime] = mapped_column(DateTime)  # the first failure of the current window
+    since: Mapped[datetime] = mapped_column(DateTime, index=True)  # the window's first failure; ended ones are pruned

@@ -31,14 +31,16 @@ def locked_for(email: str) -> timedelta | None:
 
 
 def record_failure(email: str) -> None:
-    """Count one wrong password; concurrent failures all count (one atomic upsert)."""
+    """Count one wrong password; concurrent failures all count (an atomic upsert).
+
+    Windows that have ended are dropped first, this address's included, so the
+    table holds at most one window's worth of addresses however many are tried.
+    """
     now = utcnow()
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.since <= now - WINDOW))
     insert = (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(LoginThrottle)
-    expired = LoginThrottle.since <= now - WINDOW
     db.session.execute(insert.values(email=email, failures=1, since=now).on_conflict_do_update(
-        index_elements=[LoginThrottle.email],
-        set_={"failures": sa.case((expired, 1), else_=LoginThrottle.failures + 1),
-              "since": sa.case((expired, now), else_=LoginThrottle.since)}))
+        index_elements=[LoginThrottle.email], set_={"failures": LoginThrottle.failures + 1}))
     db.session.commit()
 
 

@@ -23,7 +23,12 @@ def upgrade():
     sa.Column('since', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('email', name=op.f('pk_login_throttles'))
     )
+    with op.batch_alter_table('login_throttles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_throttles_since'), ['since'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('login_throttles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_throttles_since'))
+
     op.drop_table('login_throttles')

@@ -172,3 +172,25 @@ def test_a_good_login_clears_earlier_failures(app, client):
     for _ in range(throttle.MAX_FAILURES - 1):
         login(client, password="not the password")
     assert login(client).status_code == 302
+
+
+def test_an_address_longer_than_any_account_is_refused_and_not_stored(app, client):
+    response = login(client, email="x" * 300 + "@example.com")
+    assert response.status_code == 422
+    assert "No account has an email address that long." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(LoginThrottle).count() == 0
+
+
+def test_ended_windows_are_dropped_so_tried_addresses_do_not_pile_up(app, client):
+    from board import throttle
+
+    for n in range(3):
+        login(client, email=f"guess{n}@example.com")
+    with app.app_context():
+        for row in db.session.query(LoginThrottle):
+            row.since -= throttle.WINDOW
+        db.session.commit()
+    login(client, email="guess0@example.com")
+    with app.app_context():
+        assert [(row.email, row.failures) for row in db.session.query(LoginThrottle)] == [("guess0@example.com", 1)]
