@@ -29,9 +29,9 @@ workers = _server["workers"]
 # Threads let one process overlap database waits; see default_workers() in
 # board/config.py for the process count. Measured by `make bench` on 2 CPUs
 # (bench/results/latest.md): (CPUs + 1) gthread workers x 4 threads served the
-# index 1.3x as fast as the seed's sync workers = CPUs. Once a page cost one
-# database round trip (board/database.py) the workers seldom wait, which caps
-# what threads can add. In side runs, 2 threads did a little better than 4 with
+# index faster than the seed's sync workers = CPUs (ratio there). Once a page
+# read cost a ping and one query (board/database.py) the workers seldom wait,
+# which caps what threads can add. In side runs, 2 threads did a little better than 4 with
 # the database on the same CPUs, and 8 did as well or better with it a network
 # hop away (as RDS is): 4 sits between, and run-to-run noise here is ~15%.
 # Each thread keeps one pooled connection (board/config.py), so an instance

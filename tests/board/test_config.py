@@ -109,6 +109,7 @@ def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
 
 def test_postgresql_engine_options(tmp_path):
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
+    assert options["pool_pre_ping"] is True
     assert options["pool_recycle"] == 300
     assert (options["pool_size"], options["max_overflow"]) == (4, 0)
 
