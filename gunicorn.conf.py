@@ -29,9 +29,10 @@ workers = _server["workers"]
 # Threads let one process overlap database waits; see default_workers() in
 # board/config.py for the process count. Measured by `make bench` on 2 CPUs
 # (bench/results/latest.md): (CPUs + 1) gthread workers x 4 threads served the
-# index faster than the seed's sync workers = CPUs (ratio there). Once a page
-# read cost a ping and one query (board/database.py) the workers seldom wait,
-# which caps what threads can add. In side runs, 2 threads did a little better than 4 with
+# index as fast as the seed's sync workers = CPUs with PostgreSQL on the same
+# CPUs, and about 1.4x as fast with it a millisecond away, as RDS is from EB:
+# the threads fill the time a worker waits on the database, and a page read
+# (a ping and one query, board/database.py) leaves little wait locally. In side runs, 2 threads did a little better than 4 with
 # the database on the same CPUs, and 8 did as well or better with it a network
 # hop away (as RDS is): 4 sits between, and run-to-run noise here is ~15%.
 # Each thread keeps one pooled connection (board/config.py), so an instance
