@@ -32,9 +32,10 @@ workers = _server["workers"]
 # index as fast as the seed's sync workers = CPUs with PostgreSQL on the same
 # CPUs, and about 1.4x as fast with it a millisecond away, as RDS is from EB:
 # the threads fill the time a worker waits on the database, and a page read
-# (a ping and one query, board/database.py) leaves little wait locally. In side runs, 2 threads did a little better than 4 with
-# the database on the same CPUs, and 8 did as well or better with it a network
-# hop away (as RDS is): 4 sits between, and run-to-run noise here is ~15%.
+# (a ping and one query, board/database.py) leaves little wait locally. In
+# side runs, 2 threads did a little better than 4 with the database on the same
+# CPUs, and 8 as well or better with it a hop away: 4 sits between, and
+# run-to-run noise here is ~15%.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.
