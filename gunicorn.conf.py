@@ -35,7 +35,7 @@ workers = _server["workers"]
 # (a ping and one query, board/database.py) leaves little wait locally. In
 # side runs, 2 threads did a little better than 4 with the database on the same
 # CPUs, and 8 as well or better with it a hop away: 4 sits between, and
-# run-to-run noise here is ~15%.
+# run-to-run noise here is 20% or more.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.
