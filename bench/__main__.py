@@ -79,12 +79,12 @@ SEED_SETTINGS = ("--worker-class", "sync", "--workers", str(os.cpu_count() or 1)
 @contextmanager
 def database_far_away(url: str, delay_ms: float):
     """The same database behind bench.latency_proxy: `delay_ms` more each way, as RDS is from EB."""
+    near = sa.engine.make_url(url)
     port = pgcluster.free_port()
-    host_port = url.split("@", 1)[1].split("/", 1)[0]
-    proxy = subprocess.Popen([sys.executable, "-m", "bench.latency_proxy", "--listen", str(port), "--to", host_port,
-                              "--delay-ms", str(delay_ms)], cwd=ROOT)
+    proxy = subprocess.Popen([sys.executable, "-m", "bench.latency_proxy", "--listen", str(port), "--to",
+                              f"{near.host}:{near.port}", "--delay-ms", str(delay_ms)], cwd=ROOT)
     try:
-        far = url.replace("@" + host_port + "/", f"@127.0.0.1:{port}/")
+        far = near.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
         engine = sa.create_engine(far, isolation_level="AUTOCOMMIT")
         deadline = time.monotonic() + 10
         while True:

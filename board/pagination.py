@@ -86,8 +86,9 @@ _CURSOR = sa.tuple_(sa.bindparam("cursor_at", type_=Post.created_at.type),
 
 
 @cache
-def listing(*, by_author: bool = False, with_content: bool = False, direction: str = "older") -> sa.Select:
-    """Posts newest first (or, for "newer", oldest first after a cursor) with their authors' names.
+def listing(*, by_author: bool, with_content: bool, direction: str) -> sa.Select:
+    """Posts with their authors' names: newest first from the top ("first") or before a cursor
+    ("older"), oldest first after one ("newer").
 
     One query, no N+1, plain rows rather than ORM objects: the ORM's bookkeeping
     for 20 posts and their authors cost more than the query did (see `make
@@ -100,12 +101,12 @@ def listing(*, by_author: bool = False, with_content: bool = False, direction: s
     query = sa.select(*columns, *([Post.content] if with_content else [])).join(Post.author)
     if by_author:
         query = query.where(Post.author_id == sa.bindparam("author_id"))
-    if direction == "first":
-        return query.order_by(Post.created_at.desc(), Post.id.desc()).limit(sa.bindparam("limit"))
     if direction == "older":
-        return query.where(_KEY < _CURSOR).order_by(Post.created_at.desc(), Post.id.desc()) \
-            .limit(sa.bindparam("limit"))
-    return query.where(_KEY > _CURSOR).order_by(Post.created_at.asc(), Post.id.asc()).limit(sa.bindparam("limit"))
+        query = query.where(_KEY < _CURSOR)
+    elif direction == "newer":
+        query = query.where(_KEY > _CURSOR)
+    order = sa.asc if direction == "newer" else sa.desc
+    return query.order_by(order(Post.created_at), order(Post.id)).limit(sa.bindparam("limit"))
 
 
 def fetch_page(limit: int, before: str | None = None, after: str | None = None, author_id: int | None = None,
@@ -115,19 +116,17 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
     Raises InvalidCursor for a cursor this app could not have made.
     """
     params: dict = {"limit": limit + 1, "author_id": author_id}
-    shape = {"by_author": author_id is not None, "with_content": with_content}
-    if after:
-        cursor = Cursor.decode(after)
+    if after or before:
+        cursor = Cursor.decode(after or before)
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
-        rows = db.session.execute(listing(**shape, direction="newer"), params).all()
+    direction = "newer" if after else "older" if before else "first"
+    query = listing(by_author=author_id is not None, with_content=with_content, direction=direction)
+    rows = db.session.execute(query, params).all()
+    if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
         return Page(posts, older=Cursor.of(posts[-1]).encode() if posts else None,
                     newer=Cursor.of(posts[0]).encode() if posts and more_newer else None)
-    if before:
-        cursor = Cursor.decode(before)
-        params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
-    rows = db.session.execute(listing(**shape, direction="older" if before else "first"), params).all()
     posts = list(rows[:limit])
     return Page(posts, older=Cursor.of(posts[-1]).encode() if len(rows) > limit else None,
                 newer=Cursor.of(posts[0]).encode() if before and posts else None)

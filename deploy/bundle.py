@@ -24,8 +24,13 @@ def ignored_by(root: Path) -> PathSpec:
     return PathSpec.from_lines("gitwildmatch", path.read_text(encoding="utf-8").splitlines())
 
 
+def _ignored_whole(spec: PathSpec, folder: str) -> bool:
+    """Whether every file below `folder` is ignored: the folder matches and no `!pattern` could
+    bring a file back (erring towards no)."""
+    return spec.match_file(folder + "/") and not _reopened_below(spec, folder)
+
+
 def _reopened_below(spec: PathSpec, folder: str) -> bool:
-    """Whether some `!pattern` could bring back a file below `folder` (erring towards yes)."""
     top = folder.split("/", 1)[0]
     for pattern in spec.patterns:
         if pattern.include is not False:
@@ -49,9 +54,7 @@ def bundle_files(root: Path) -> list[str]:
             continue
         # The EB CLI matches every file, .venv/ and node_modules/ too; skipping folders
         # ignored whole (no `!` line reaching in) picks the same files without the walk.
-        dirs[:] = sorted(name for name in dirs
-                         if not (spec.match_file(f"{(relative_folder / name).as_posix()}/")
-                                 and not _reopened_below(spec, (relative_folder / name).as_posix())))
+        dirs[:] = sorted(name for name in dirs if not _ignored_whole(spec, (relative_folder / name).as_posix()))
         for name in files:
             relative = (relative_folder / name).as_posix()
             if name.endswith("~") or relative == IGNORE_FILE or spec.match_file(relative):

@@ -77,21 +77,26 @@ class Project:
         self.compose("down", "--timeout", "5", *(["--volumes"] if volumes else []), "--remove-orphans",
                      check=False)
 
+    def container_id(self, service: str) -> str | None:
+        """The service's container, or None (also while compose is replacing it)."""
+        listed = self.compose("ps", "--all", "--quiet", service, check=False)
+        ids = listed.stdout.split() if listed.returncode == 0 else []
+        return ids[0] if ids else None
+
     def container(self, service: str) -> str:
-        ids = self.compose("ps", "--all", "--quiet", service).stdout.split()
-        assert ids, f"no container for {service}"
-        return ids[0]
+        container = self.container_id(service)
+        assert container, f"no container for {service}"
+        return container
 
     def exit_code(self, service: str) -> int:
         return int(docker("inspect", "--format", "{{.State.ExitCode}}", self.container(service)).stdout)
 
     def started_at(self, service: str) -> str:
         """When the service's container started; "" while compose is replacing it (it may vanish mid-call)."""
-        listed = self.compose("ps", "--all", "--quiet", service, check=False)
-        ids = listed.stdout.split() if listed.returncode == 0 else []
-        if not ids:
+        container = self.container_id(service)
+        if container is None:
             return ""
-        result = docker("inspect", "--format", "{{.State.StartedAt}}", ids[0], check=False)
+        result = docker("inspect", "--format", "{{.State.StartedAt}}", container, check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
     def get(self, path: str, **kwargs) -> requests.Response:

@@ -11,16 +11,17 @@ from tests.tree import migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
+HEAD = migration_head()  # the probe migration below follows it
 MIGRATION = f'''"""watch probe
 
 Revision ID: 0002_watch_probe
-Revises: {migration_head()}
+Revises: {HEAD}
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_watch_probe"
-down_revision = "{migration_head()}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
