@@ -4,58 +4,80 @@
 
 On Elastic Beanstalk the app reaches RDS over the network, a few tenths of a
 millisecond away; with PostgreSQL on the same machine a benchmark would never
-see a worker wait for it. Threads rather than asyncio because asyncio's timers
-round sub-millisecond waits up to a millisecond. Runs in its own process, so
-its CPU is not counted as the app's.
+see a worker wait for it. Linux's netem would add the delay without using CPU,
+but it needs kernel modules a container seldom has.
+
+One thread around select(): a thread per socket made the proxy itself the
+bottleneck (a dozen pooled connections contending for one GIL), and select()
+takes its timeout in microseconds where epoll and asyncio's timers round
+sub-millisecond waits up to a whole one. It runs in its own process, so its CPU
+is not counted as the app's, though it shares the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import queue
+import heapq
+import itertools
+import selectors
 import socket
-import threading
 import time
 
 
-def pipe(source: socket.socket, target: socket.socket, delay: float) -> None:
-    """Copy source to target, each chunk sent `delay` seconds after it arrived, in order."""
-    chunks: queue.SimpleQueue = queue.SimpleQueue()
+class Proxy:
+    def __init__(self, listen: int, upstream: tuple[str, int], delay: float) -> None:
+        self.upstream, self.delay = upstream, delay
+        self.selector = selectors.SelectSelector()
+        self.server = socket.create_server(("127.0.0.1", listen))
+        self.selector.register(self.server, selectors.EVENT_READ)
+        self.due: list[tuple[float, int, socket.socket, bytes | None]] = []  # heap: (when, order, to, data)
+        self.order = itertools.count()  # equal times leave in arrival order
 
-    def send() -> None:
-        try:
-            while (item := chunks.get()) is not None:
-                due, data = item
-                if (wait := due - time.monotonic()) > 0:
-                    time.sleep(wait)
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            target.close()
-
-    threading.Thread(target=send, daemon=True).start()
-    try:
-        while data := source.recv(65536):
-            chunks.put((time.monotonic() + delay, data))
-    except OSError:
-        pass
-    chunks.put(None)
-
-
-def serve(listen: int, host: str, port: int, delay: float) -> None:
-    with socket.create_server(("127.0.0.1", listen)) as server:
+    def run(self) -> None:
         while True:
-            client, _ = server.accept()
-            try:
-                upstream = socket.create_connection((host, port))
-            except OSError:
-                client.close()
+            timeout = max(self.due[0][0] - time.monotonic(), 0) if self.due else None
+            for key, _ in self.selector.select(timeout):
+                if key.fileobj is self.server:
+                    self.accept()
+                else:
+                    self.receive(key.fileobj, key.data)
+            self.deliver()
+
+    def accept(self) -> None:
+        client, _ = self.server.accept()
+        try:
+            upstream = socket.create_connection(self.upstream)
+        except OSError:
+            client.close()
+            return
+        for end, other in ((client, upstream), (upstream, client)):
+            end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.selector.register(end, selectors.EVENT_READ, other)
+
+    def receive(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+        except OSError:
+            data = b""
+        if not data:  # closed: pass the close on after the delay, like any byte
+            self.selector.unregister(source)
+            source.close()
+        heapq.heappush(self.due, (time.monotonic() + self.delay, next(self.order), target, data or None))
+
+    def deliver(self) -> None:
+        now = time.monotonic()
+        while self.due and self.due[0][0] <= now:
+            _, _, target, data = heapq.heappop(self.due)
+            if target.fileno() == -1:  # already closed
                 continue
-            for conn in (client, upstream):
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=pipe, args=(client, upstream, delay), daemon=True).start()
-            threading.Thread(target=pipe, args=(upstream, client, delay), daemon=True).start()
+            try:
+                if data is None:
+                    raise ConnectionResetError
+                target.sendall(data)  # a blocking socket: the kernel buffer takes a database reply at once
+            except OSError:
+                if target in self.selector.get_map():
+                    self.selector.unregister(target)
+                target.close()
 
 
 def main() -> None:
@@ -65,7 +87,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0.25, help="added each way (default 0.25)")
     args = parser.parse_args()
     host, _, port = args.to.rpartition(":")
-    serve(args.listen, host, int(port), args.delay_ms / 1000)
+    Proxy(args.listen, (host, int(port)), args.delay_ms / 1000).run()
 
 
 if __name__ == "__main__":

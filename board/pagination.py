@@ -121,7 +121,9 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
     direction = "newer" if after else "older" if before else "first"
     query = listing(by_author=author_id is not None, with_content=with_content, direction=direction)
-    rows = db.session.execute(query, params).all()
+    # Core execution on the session's connection: the session's own execute would
+    # run these plain columns through the ORM's loading machinery for nothing.
+    rows = db.session.connection().execute(query, params).all()
     if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
