@@ -28,14 +28,16 @@ bind = f"0.0.0.0:{_server['port']}"
 workers = _server["workers"]
 # Threads let one process overlap database waits; see default_workers() in
 # board/config.py for the process count. Measured by `make bench` on 2 CPUs
-# (bench/results/latest.md): (CPUs + 1) gthread workers x 4 threads served the
-# index as fast as the seed's sync workers = CPUs with PostgreSQL on the same
-# CPUs, and about 1.4x as fast with it a millisecond away, as RDS is from EB:
-# the threads fill the time a worker waits on the database, and a page read
-# (a ping and one query, board/database.py) leaves little wait locally. In
-# side runs, 2 threads did a little better than 4 with the database on the same
-# CPUs, and 8 as well or better with it a hop away: 4 sits between, and
-# run-to-run noise here is 20% or more.
+# (bench/results/latest.md): with the database 0.9 ms away, as RDS is from EB,
+# (CPUs + 1) gthread workers x 4 threads served the index 1.66x as fast as the
+# seed's sync workers = CPUs, filling the time a sync worker waits. With
+# PostgreSQL on the same CPUs there is little wait to fill, and the threads'
+# turns at the GIL after every database reply cost CPU: about even with sync
+# workers (0.93x), using 0.5 ms more CPU a request. Interleaved side runs with
+# the database far: 2 threads 1.6x, 4 threads 1.7x, 8 threads 1.8x; near, all
+# three within noise. 4 keeps the connection count down. gevent (with
+# psycogreen) did no better than threads near or far, for two more packages.
+# Run-to-run noise here is 20% or more.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.

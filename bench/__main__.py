@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from tests import pgcluster  # noqa: E402  (the same throwaway cluster the tests use)
 
 
@@ -60,17 +61,25 @@ def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), **env
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise SystemExit(f"bench: gunicorn did not start ({app} {' '.join(extra)})") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
 
 
-def load(url: str, seconds: float, connections: int = 16) -> dict:
+def load(url: str, seconds: float, connections: int = 16, server_pid: int | None = None,
+         database_pid: int | None = None) -> dict:
+    """The load generator's figures, plus the CPU per request of the server and the database when given."""
     requests.get(url, timeout=10)  # warm
+    watched = {name: pid for name, pid in (("app_cpu_ms", server_pid), ("db_cpu_ms", database_pid))
+               if pid and cpu.available()}
+    before = {name: cpu.tree_seconds(pid) for name, pid in watched.items()}
     out = subprocess.run([sys.executable, "-m", "bench.load", url, "--duration", str(seconds), "--connections",
                           str(connections)], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+    result = json.loads(out)
+    for name, pid in watched.items():
+        result[name] = round((cpu.tree_seconds(pid) - before[name]) * 1000 / max(result["requests"], 1), 3)
+    return result
 
 
 SEED_SETTINGS = ("--worker-class", "sync", "--workers", str(os.cpu_count() or 1), "--threads", "1")
@@ -103,24 +112,29 @@ def database_far_away(url: str, delay_ms: float):
         proxy.wait(10)
 
 
-def p1(url: str, seconds: float, rounds: int, delay_ms: float) -> dict:
+def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float) -> dict:
     say(f"P1: throughput of the index and the API (10,000 posts, 20 a page), {rounds} interleaved rounds")
     with database_far_away(url, delay_ms) as (far, round_trip_ms), ExitStack() as servers:
-        bases = {
-            "index": servers.enter_context(gunicorn(url)) + "/",
-            "api": servers.enter_context(gunicorn(url)) + "/api/posts?limit=20",
-            "trivial": servers.enter_context(gunicorn(url)) + "/healthz",
-            "index_from_memory": servers.enter_context(gunicorn(url, app="bench.apps:memory_app()"))
-            + "/bench/index-from-memory",
-            "index_seed_settings": servers.enter_context(gunicorn(url, extra=SEED_SETTINGS)) + "/",
-            "index_db_far": servers.enter_context(gunicorn(far)) + "/",
-            "index_db_far_seed_settings": servers.enter_context(gunicorn(far, extra=SEED_SETTINGS)) + "/",
+        scenarios = {  # name: (database, gunicorn arguments, path)
+            "index": (url, {}, "/"),
+            "api": (url, {}, "/api/posts?limit=20"),
+            "trivial": (url, {}, "/healthz"),
+            "index_from_memory": (url, {"app": "bench.apps:memory_app()"}, "/bench/index-from-memory"),
+            "index_seed_settings": (url, {"extra": SEED_SETTINGS}, "/"),
+            "index_db_far": (far, {}, "/"),
+            "index_db_far_seed_settings": (far, {"extra": SEED_SETTINGS}, "/"),
         }
+        targets = {}
+        for name, (database, arguments, path) in scenarios.items():
+            base, pid = servers.enter_context(gunicorn(database, **arguments))
+            targets[name] = (base + path, pid)
+        for target, _ in targets.values():  # every worker compiles its templates and warms up before the clock
+            load(target, 1)
         # Every scenario once per round, so a slow spell on a shared machine hits them all alike.
-        runs: dict[str, list[dict]] = {name: [] for name in bases}
+        runs: dict[str, list[dict]] = {name: [] for name in targets}
         for _ in range(rounds):
-            for name, target in bases.items():
-                runs[name].append(load(target, seconds))
+            for name, (target, pid) in targets.items():
+                runs[name].append(load(target, seconds, server_pid=pid, database_pid=database_pid))
     results = {name: sorted(done, key=lambda r: r["rps"])[len(done) // 2] for name, done in runs.items()}
     results["rounds"] = rounds
     results["db_round_trip_far_ms"] = round_trip_ms
@@ -129,6 +143,12 @@ def p1(url: str, seconds: float, rounds: int, delay_ms: float) -> dict:
     results["index_vs_seed_settings_db_far"] = round(
         results["index_db_far"]["rps"] / results["index_db_far_seed_settings"]["rps"], 2)
     results["queries_per_index_page"] = count_queries(url)
+    index, memory = results["index"], results["index_from_memory"]
+    if "db_cpu_ms" in index:
+        page_cpu = index["app_cpu_ms"] + index["db_cpu_ms"]
+        results["index_cpu"] = {"db_share": round(1 - memory["app_cpu_ms"] / page_cpu, 3),
+                                "postgresql_share": round(index["db_cpu_ms"] / page_cpu, 3),
+                                "app_side_of_db_ms": round(index["app_cpu_ms"] - memory["app_cpu_ms"], 3)}
     return results
 
 
@@ -168,7 +188,7 @@ def p2(url: str, depth: int) -> dict:
         offset_ms = timed(lambda: conn.execute(offset_sql, {"n": min(depth, total - 21)}).all(), runs=5)
     engine.dispose()
     cursor = Cursor(at, post_id).encode()
-    with gunicorn(url) as base, requests.Session() as http:
+    with gunicorn(url) as (base, _), requests.Session() as http:
         first_ms = timed(lambda: http.get(base + "/", timeout=30).raise_for_status())
         deep_ms = timed(lambda: http.get(base + f"/?before={cursor}", timeout=30).raise_for_status())
     return {"posts": total, "depth": depth, "first_page_ms": first_ms, "deep_page_ms": deep_ms,
@@ -203,6 +223,15 @@ def docker_figures() -> dict:
             "image_over_base_mb": round((size - base) / 1e6, 1)}
 
 
+def cpu_split(p1r: dict) -> str:
+    if "index_cpu" not in p1r:
+        return ""
+    split = p1r["index_cpu"]
+    return (f" Counted in CPU time, the database takes {split['db_share']:.0%} of the index page: PostgreSQL's own "
+            f"work is {split['postgresql_share']:.0%} (on these shared CPUs; RDS has its own), and the app's side "
+            f"of it (pool ping, driver, rows) {split['app_side_of_db_ms']} ms a request.")
+
+
 def markdown(results: dict) -> str:
     p1r, p2r = results["p1"], results["p2"]
     rows = [("index page, production settings", p1r["index"]), ("/api/posts?limit=20", p1r["api"]),
@@ -213,13 +242,15 @@ def markdown(results: dict) -> str:
             (f"index, seed settings, database {p1r['db_round_trip_far_ms']} ms away",
              p1r["index_db_far_seed_settings"])]
     lines = [f"Measured {results['when']} on {results['machine']} with `make bench`.", "",
-             "| P1 (10,000 posts, 20 a page) | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |" for name, r in rows]
+             "| P1 (10,000 posts, 20 a page) | req/s | p50 ms | p99 ms | errors | CPU ms a request: gunicorn "
+             "| PostgreSQL |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r.get('app_cpu_ms', '–')} "
+              f"| {r.get('db_cpu_ms', '–')} |" for name, r in rows]
     lines += ["", f"Each row is the median of {p1r['rounds']} interleaved runs; the database is on the same CPUs "
               f"unless said otherwise, and \"{p1r['db_round_trip_far_ms']} ms away\" is the measured `SELECT 1` "
               "round trip through bench/latency_proxy.py (RDS is a network hop from EB).", "",
               f"- Database share of the index page: {p1r['db_share_of_index']:.0%} (target ≤ 20%); "
-              f"{p1r['queries_per_index_page']} query per page.",
+              f"{p1r['queries_per_index_page']} query per page." + cpu_split(p1r),
               f"- Production settings vs the seed's: {p1r['index_vs_seed_settings']}× with the database on the same "
               f"CPUs, {p1r['index_vs_seed_settings_db_far']}× with it {p1r['db_round_trip_far_ms']} ms away "
               "(target ≥ 1.5×).",
@@ -264,7 +295,7 @@ def main() -> None:
                    "machine": f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"}
         say("seeding 10,000 posts")
         flask(url, "seed", "--authors", "100", "--posts", "10000")
-        results["p1"] = p1(url, args.seconds, args.rounds, args.db_delay_ms)
+        results["p1"] = p1(url, cluster.pid, args.seconds, args.rounds, args.db_delay_ms)
         say(f"seeding up to {args.depth:,} posts")
         results["seed"] = {"posts": args.depth - 10_000,
                            "seconds": round(flask(url, "seed", "--authors", "1000", "--posts",

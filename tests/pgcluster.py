@@ -43,6 +43,11 @@ class Cluster:
     def url(self) -> str:
         return f"postgresql+psycopg2://{SUPERUSER}:{PASSWORD}@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+
     def url_for(self, database: str) -> str:
         return self.url.rsplit("/", 1)[0] + "/" + database
 
