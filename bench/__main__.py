@@ -232,9 +232,10 @@ def cpu_split(p1r: dict) -> str:
     if "index_cpu" not in p1r:
         return ""
     split = p1r["index_cpu"]
-    return (f" Counted in CPU time, the database takes {split['db_share']:.0%} of the index page: PostgreSQL's own "
-            f"work is {split['postgresql_share']:.0%} (on these shared CPUs; RDS has its own), and the app's side "
-            f"of it (pool ping, driver, rows) {split['app_side_of_db_ms']} ms a request.")
+    return (f" Counted in CPU time, the database takes {split['db_share']:.0%} of the index page: PostgreSQL's "
+            f"own work is {split['postgresql_share']:.0%} (on these shared CPUs; RDS has its own), and the app's "
+            f"side of it (the ping, the driver, rows, threads waiting their turn at the GIL) "
+            f"{split['app_side_of_db_ms']} ms a request.")
 
 
 def markdown(results: dict) -> str:
