@@ -137,9 +137,11 @@ def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float
             load(target, 1)
         # Every scenario once per round, so a slow spell on a shared machine hits them all alike.
         runs: dict[str, list[dict]] = {name: [] for name in targets}
-        for _ in range(rounds):
+        for round_number in range(1, rounds + 1):
             for name, (target, pid) in targets.items():
                 runs[name].append(load(target, seconds, server_pid=pid, database_pid=database_pid))
+            say(f"  round {round_number}/{rounds}, req/s: "
+                + ", ".join(f"{name} {done[-1]['rps']:.0f}" for name, done in runs.items()))
     results = {}
     for name, done in runs.items():
         results[name] = sorted(done, key=lambda r: r["rps"])[len(done) // 2]
