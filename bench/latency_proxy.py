@@ -17,11 +17,10 @@ is not counted as the app's, though it shares the machine's cores.
 from __future__ import annotations
 
 import argparse
-import heapq
-import itertools
 import selectors
 import socket
 import time
+from collections import deque
 
 
 class Proxy:
@@ -30,8 +29,8 @@ class Proxy:
         self.selector = selectors.SelectSelector()
         self.server = socket.create_server(("127.0.0.1", listen))
         self.selector.register(self.server, selectors.EVENT_READ)
-        self.due: list[tuple[float, int, socket.socket, bytes | None]] = []  # heap: (when, order, to, data)
-        self.order = itertools.count()  # equal times leave in arrival order
+        # (when, to, data): one fixed delay, so chunks fall due in the order they arrived.
+        self.due: deque[tuple[float, socket.socket, bytes]] = deque()
 
     def run(self) -> None:
         while True:
@@ -60,24 +59,27 @@ class Proxy:
         except OSError:
             data = b""
         if not data:  # closed: pass the close on after the delay, like any byte
-            self.selector.unregister(source)
-            source.close()
-        heapq.heappush(self.due, (time.monotonic() + self.delay, next(self.order), target, data or None))
+            self.close(source)
+        self.due.append((time.monotonic() + self.delay, target, data))
 
     def deliver(self) -> None:
         now = time.monotonic()
         while self.due and self.due[0][0] <= now:
-            _, _, target, data = heapq.heappop(self.due)
+            _, target, data = self.due.popleft()
             if target.fileno() == -1:  # already closed
                 continue
-            try:
-                if data is None:
-                    raise ConnectionResetError
-                target.sendall(data)  # a blocking socket: the kernel buffer takes a database reply at once
-            except OSError:
-                if target in self.selector.get_map():
-                    self.selector.unregister(target)
-                target.close()
+            if data:
+                try:
+                    target.sendall(data)  # a blocking socket: the kernel buffer takes a database reply at once
+                    continue
+                except OSError:
+                    pass
+            self.close(target)
+
+    def close(self, end: socket.socket) -> None:
+        if end in self.selector.get_map():
+            self.selector.unregister(end)
+        end.close()
 
 
 def main() -> None:
