@@ -107,15 +107,15 @@ def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
         config.server_config({"AUTO_RELOAD": "ture"})
 
 
-def test_postgresql_engine_options(tmp_path):
+def test_postgresql_engine_options():
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
     assert options["pool_pre_ping"] is True
     assert options["pool_recycle"] == 300
     assert (options["pool_size"], options["max_overflow"]) == (4, 0)
+    assert options["connect_args"] == {"connect_timeout": 5}
 
 
 def test_each_gunicorn_thread_keeps_one_database_connection():
     options = config.engine_options({"GUNICORN_THREADS": "8"}, "postgresql+psycopg2://u:p@h/d")
     assert (options["pool_size"], options["max_overflow"]) == (8, 0)
     assert config.server_config({"GUNICORN_THREADS": "8"})["threads"] == 8
-    assert options["connect_args"] == {"connect_timeout": 5}

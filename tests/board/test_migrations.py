@@ -52,7 +52,6 @@ UPGRADE_AT_SIGNAL = """
 import sys, time
 from pathlib import Path
 from board import create_app
-from tests.tree import migration_head
 from flask_migrate import upgrade
 app = create_app()
 Path(sys.argv[2]).touch()
@@ -85,4 +84,3 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
             assert versions == [migration_head()]
     finally:
         engine.dispose()
-
