@@ -26,18 +26,17 @@ except _config.ConfigError as error:
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
-# Threads let one process overlap database waits; see default_workers() in
-# board/config.py for the process count. Measured by `make bench` on 2 CPUs
-# (bench/results/latest.md): with the database about 1 ms away, as RDS is from
-# EB, (CPUs + 1) gthread workers x 4 threads served the index 1.4x to 1.7x as
-# fast as the seed's sync workers = CPUs, filling the time a sync worker waits.
-# With PostgreSQL on the same CPUs there is little wait to fill, and the
-# threads' turns at the GIL after every database reply cost CPU: 0.9x to 1.1x,
-# using 0.3 to 0.5 ms more CPU a request. Interleaved side runs with the
-# database far: 2 threads 1.6x, 4 threads 1.7x, 8 threads 1.8x; near, all three
-# within noise. 4 keeps the connection count down. gevent (with psycogreen) did
-# no better than threads near or far, for two more packages. Run-to-run noise
-# here is 20% or more.
+# One process per CPU, each with 8 threads: threads overlap the waits on the
+# database, processes use the CPUs (default_workers() in board/config.py).
+# Measured by `make bench` with gunicorn on a CPU of its own and PostgreSQL on
+# another, as RDS is from EB (bench/results/latest.md):
+# - against the seed's sync workers = CPUs, about 1.5x to 1.7x the index's
+#   throughput with the database 1 ms away, and 1.3x to 1.5x with it 0.15 ms
+#   away: a sync worker idles while it waits;
+# - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
+#   1.4x on a page rendered from memory (no second address space to switch to);
+# - 8 threads against 4: about 1.15x; 16 was no better than 8.
+# gevent (with psycogreen) did no better than threads. Runs here vary by 20%.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.

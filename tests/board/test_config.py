@@ -1,5 +1,6 @@
 """Configuration from the environment: what EB gives the app, and what a person gets wrong."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,11 +112,22 @@ def test_postgresql_engine_options():
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
     assert options["pool_pre_ping"] is True
     assert options["pool_recycle"] == 300
-    assert (options["pool_size"], options["max_overflow"]) == (4, 0)
+    assert (options["pool_size"], options["max_overflow"]) == (8, 0)
     assert options["connect_args"] == {"connect_timeout": 5}
 
 
 def test_each_gunicorn_thread_keeps_one_database_connection():
-    options = config.engine_options({"GUNICORN_THREADS": "8"}, "postgresql+psycopg2://u:p@h/d")
-    assert (options["pool_size"], options["max_overflow"]) == (8, 0)
-    assert config.server_config({"GUNICORN_THREADS": "8"})["threads"] == 8
+    options = config.engine_options({"GUNICORN_THREADS": "3"}, "postgresql+psycopg2://u:p@h/d")
+    assert (options["pool_size"], options["max_overflow"]) == (3, 0)
+    assert config.server_config({"GUNICORN_THREADS": "3"})["threads"] == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_default_workers_follow_the_cpus_the_process_may_use():
+    # As under `docker run --cpuset-cpus=0`: one usable CPU, one worker, whatever the machine has.
+    one_cpu = min(os.sched_getaffinity(0))
+    script = "from board.config import server_config; print(server_config({})['workers'])"
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                         preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout  # noqa: PLW1509
+    assert int(out) == 1
+    assert config.server_config({"WEB_CONCURRENCY": "7"})["workers"] == 7
