@@ -7,6 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from board.config import engine_options
 from board.extensions import db
 from board.models import Author, Post
 from tests.conftest import make_app, upgrade
@@ -87,6 +88,23 @@ def test_writes_keep_their_transaction_after_reads_used_the_same_connection(pg_a
         db.session.remove()
     with pg_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).where(Post.title == "changed")) == 0
+
+
+def test_a_thread_holds_one_connection_even_where_a_page_reads_the_session_and_a_list(pg_app, postgres_database):
+    # The pool keeps one connection per thread and opens no more: an author's page (the author through the
+    # session, then the posts) must not take a second one, or every thread could wait on the others.
+    options = {**engine_options({"GUNICORN_THREADS": "1"}, postgres_database), "pool_timeout": 2}
+    app = make_app(postgres_database, SQLALCHEMY_ENGINE_OPTIONS=options)
+    client = app.test_client()
+    try:
+        for page in ("/authors/1", "/", "/api/posts", "/authors/1?before=" + client.get("/api/posts?limit=3")
+                     .get_json()["next_cursor"]):
+            assert client.get(page).status_code == 200, page
+        with app.app_context():
+            assert (db.engine.pool.size(), db.engine.pool.checkedout()) == (1, 0)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_connections_the_server_closed_are_replaced_before_a_request_sees_them(pg_app, postgres_url,

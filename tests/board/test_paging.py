@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from board.extensions import db
 from board.models import Author, Post
-from board.pagination import Cursor, InvalidCursor
+from board.pagination import Cursor, InvalidCursor, fetch_page
 
 START = datetime(2026, 1, 1, 12, 0, 0)
 
@@ -88,6 +88,20 @@ def test_an_authors_page_is_paged_too(app, client):
     app.config["POSTS_PER_PAGE"] = 5
     add_posts(app, 12)
     assert len(walk(client, "/authors/1")) == 12
+
+
+def test_a_list_read_in_the_same_request_as_an_unsaved_write_shows_it(app):
+    # Lists read on the session's connection once it has one, so they see its transaction.
+    add_posts(app, 3)
+    with app.test_request_context("/posts/new", method="POST"):
+        author_id = db.session.scalar(sa.select(Author.id).limit(1))
+        db.session.add(Post(title="draft", slug="draft", content="c", author_id=author_id,
+                            created_at=START + timedelta(days=1)))
+        db.session.flush()
+        assert [post.slug for post in fetch_page(20).posts] == ["draft", "p-2", "p-1", "p-0"]
+        db.session.rollback()
+    with app.test_request_context("/"):
+        assert [post.slug for post in fetch_page(20).posts] == ["p-2", "p-1", "p-0"]
 
 
 def test_api_cursor_round_trip_walks_every_post_once(app, client):
