@@ -30,13 +30,16 @@ workers = _server["workers"]
 # database, processes use the CPUs (default_workers() in board/config.py).
 # Measured by `make bench` with gunicorn on a CPU of its own and PostgreSQL on
 # another, as RDS is from EB (bench/results/latest.md):
-# - against the seed's sync workers = CPUs, about 1.5x to 1.7x the index's
-#   throughput with the database 1 ms away, and 1.3x to 1.5x with it 0.15 ms
-#   away: a sync worker idles while it waits;
+# - against the seed's one sync worker per CPU, 2.3x the index's throughput
+#   with the database 0.85 ms away and 1.3x with it 0.1 ms away: a sync worker
+#   idles while it waits (against two sync workers per CPU, 1.45x to 1.7x far);
 # - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
 #   1.4x on a page rendered from memory (no second address space to switch to);
-# - 8 threads against 4: about 1.15x; 16 was no better than 8.
-# gevent (with psycogreen) did no better than threads. Runs here vary by 20%.
+# - with the database near, 4 to 12 threads all did the same; with it 0.85 ms
+#   away, 4 threads gave 0.9x of 8, and 12 about 1.07x (more connections to
+#   RDS, so 8 stays the default; raise GUNICORN_THREADS where RDS allows).
+# gevent (with psycogreen) did no better than threads; a longer GIL switch
+# interval changed nothing. Runs here vary by 20%.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.
