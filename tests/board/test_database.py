@@ -88,6 +88,11 @@ def test_writes_keep_their_transaction_after_reads_used_the_same_connection(pg_a
         db.session.remove()
     with pg_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).where(Post.title == "changed")) == 0
+        db.session.remove()
+    with pg_app.test_request_context("/", method="GET"), pg_app.app_context():  # and back, on the same connection
+        assert db.session.connection().connection.dbapi_connection is connection
+        assert connection.autocommit is True
+        db.session.remove()
 
 
 def test_a_thread_holds_one_connection_even_where_a_page_reads_the_session_and_a_list(pg_app, postgres_database):
