@@ -265,8 +265,8 @@ def cpu_split(p1r: dict) -> str:
         return ""
     split = p1r["index_cpu"]
     return (f" Counted in CPU time, the database takes {split['db_share']:.0%} of the index page: PostgreSQL's "
-            f"own work is {split['postgresql_share']:.0%}, and the app's side of it (the session, the pool's "
-            f"checkout and ping, the driver, rows, threads taking turns at the GIL) "
+            f"own work is {split['postgresql_share']:.0%}, and the app's side of it (the pool's checkout and "
+            f"ping, SQLAlchemy and the driver, rows, threads taking turns at the GIL) "
             f"{split['app_side_of_db_ms']} ms a request.")
 
 
