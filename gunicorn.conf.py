@@ -36,8 +36,8 @@ workers = _server["workers"]
 # - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
 #   1.4x on a page rendered from memory (no second address space to switch to);
 # - with the database near, 4 to 12 threads all did the same; with it 0.85 ms
-#   away, 4 threads gave 0.9x of 8, and 12 about 1.07x (more connections to
-#   RDS, so 8 stays the default; raise GUNICORN_THREADS where RDS allows).
+#   away, 4 threads gave 0.9x of 8, while 12 and 16 gave 1.0x to 1.09x over
+#   two A/Bs: not enough to hold more connections to RDS for.
 # gevent (with psycogreen) did no better than threads; a longer GIL switch
 # interval changed nothing. Runs here vary by 20%.
 # Each thread keeps one pooled connection (board/config.py), so an instance
