@@ -138,13 +138,14 @@ def database_far_away(url: str, delay_ms: float):
 def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float, app_cpus: set[int] | None) -> dict:
     say(f"P1: throughput of the index and the API (10,000 posts, 20 a page), {rounds} interleaved rounds")
     with database_far_away(url, delay_ms) as (far, far_round_trip_ms), ExitStack() as servers:
+        seed = {"extra": seed_settings(app_cpus)}
         # name: (database, gunicorn arguments, path); the pairs compared are run back to back.
         scenarios = {
             "index": (url, {}, "/"),
             "index_from_memory": (url, {"app": "bench.apps:memory_app()"}, "/bench/index-from-memory"),
-            "index_seed_settings": (url, {"extra": seed_settings(app_cpus)}, "/"),
+            "index_seed_settings": (url, seed, "/"),
             "index_db_far": (far, {}, "/"),
-            "index_db_far_seed_settings": (far, {"extra": seed_settings(app_cpus)}, "/"),
+            "index_db_far_seed_settings": (far, seed, "/"),
             "api": (url, {}, "/api/posts?limit=20"),
             "trivial": (url, {}, "/healthz"),
         }
