@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request, url_for
 
 from .models import Post
-from .pagination import InvalidCursor, Listed, fetch_page
+from .pagination import InvalidCursor, Whole, fetch_page
 from .posts import post_by_slug
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -17,7 +17,7 @@ def iso(moment) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
-def as_json(post: Listed | Post) -> dict:
+def as_json(post: Whole | Post) -> dict:
     return {
         "slug": post.slug,
         "title": post.title,
@@ -42,7 +42,7 @@ def requested_limit() -> int:
 def list_posts():
     limit = requested_limit()
     try:
-        page = fetch_page(limit, before=request.args.get("cursor"), with_content=True)
+        page = fetch_page(limit, before=request.args.get("cursor"), whole=True)
     except InvalidCursor:
         abort(400, "cursor is not one this API returned")
     return {"posts": [as_json(post) for post in page.posts], "next_cursor": page.older}

@@ -4,8 +4,10 @@ Measured with `make bench` (the index page, PostgreSQL on the same machine): a
 read paid four round trips (pool_pre_ping's SELECT 1, BEGIN, the query, and
 the ROLLBACK as the connection went back to the pool). A connection handed to
 a read request (GET, HEAD, OPTIONS) is in autocommit mode, which leaves the
-ping and the query. Reads here run one query each, or two that need no common
-snapshot; writes keep their transaction and savepoints. SQLAlchemy's own
+ping and the query, and no call to the driver's rollback as it goes back
+(skip_autocommit_rollback, board/config.py). Reads here run one query each,
+or two that need no common snapshot; writes keep their transaction and
+savepoints. SQLAlchemy's own
 isolation_level="AUTOCOMMIT" option would cost a SET on every return instead,
 so a checkout event sets psycopg2's flag directly.
 

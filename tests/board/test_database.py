@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 
@@ -93,6 +94,40 @@ def test_writes_keep_their_transaction_after_reads_used_the_same_connection(pg_a
         assert db.session.connection().connection.dbapi_connection is connection
         assert connection.autocommit is True
         db.session.remove()
+
+
+class CountingConnection(psycopg2.extensions.connection):
+    """psycopg2's connection, counting the rollbacks asked of it: each releases the GIL, even with nothing to undo."""
+
+    rollbacks = 0
+
+    def rollback(self) -> None:
+        CountingConnection.rollbacks += 1
+        super().rollback()
+
+
+def test_reads_hand_their_connection_back_without_a_rollback_and_unfinished_writes_are_rolled_back(
+        pg_app, postgres_database):
+    options = engine_options({}, postgres_database)
+    options["connect_args"] = {**options["connect_args"], "connection_factory": CountingConnection}
+    app = make_app(postgres_database, SQLALCHEMY_ENGINE_OPTIONS=options)
+    client = app.test_client()
+    try:
+        older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
+        CountingConnection.rollbacks = 0
+        for page in ("/", "/?before=" + older, "/api/posts", "/authors/1", "/posts/post-1"):
+            assert client.get(page).status_code == 200, page
+        assert CountingConnection.rollbacks == 0
+        with app.test_request_context("/posts/new", method="POST"), app.app_context():
+            db.session.execute(sa.update(Post).values(title="changed"))
+            db.session.remove()  # as a request that failed before its commit ends
+        assert CountingConnection.rollbacks >= 1
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).where(Post.title == "changed")) == 0
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_a_thread_holds_one_connection_even_where_a_page_reads_the_session_and_a_list(pg_app, postgres_database):

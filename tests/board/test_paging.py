@@ -122,6 +122,8 @@ def test_api_post_json(app, client):
     assert body["title"] == "p 0" and body["author"]["name"] == "Writer"
     assert body["created_at"] == "2026-01-01T12:00:00.000000Z"
     assert body["url"].endswith("/posts/p-0")
+    # A list gives each post whole, as the post's own URL does, though the pages' lists leave columns out.
+    assert client.get("/api/posts?limit=1").json["posts"] == [body]
 
 
 def opaque(plain: str) -> str:
