@@ -45,6 +45,11 @@ def record_failure(email: str) -> None:
 
 
 def forget(email: str) -> None:
-    """A successful login starts the count again."""
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.email == email))
-    db.session.commit()
+    """A successful login starts the count again.
+
+    Most logins follow no failure: locked_for() has just read that there is no
+    count, and the session remembers, so they write nothing.
+    """
+    if db.session.get(LoginThrottle, email) is not None:
+        db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.email == email))
+        db.session.commit()

@@ -1,6 +1,7 @@
 """Register, log in and out, remember me, safe redirects, CSRF."""
 
 import pytest
+import sqlalchemy as sa
 
 from board.auth import BAD_LOGIN, safe_next
 from board.extensions import db
@@ -172,6 +173,21 @@ def test_a_good_login_clears_earlier_failures(app, client):
     for _ in range(throttle.MAX_FAILURES - 1):
         login(client, password="not the password")
     assert login(client).status_code == 302
+
+
+def test_a_good_login_with_no_failures_to_clear_writes_nothing(app, client):
+    register(client)
+    logout(client)
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda _conn, _cursor, statement, *_: statements.append(statement.split()[0].upper())  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert login(client).status_code == 302
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert statements and set(statements) == {"SELECT"}
 
 
 def test_an_address_longer_than_any_account_is_refused_and_not_stored(app, client):
