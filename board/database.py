@@ -7,9 +7,8 @@ a read request (GET, HEAD, OPTIONS) is in autocommit mode, which leaves the
 ping and the query, and no call to the driver's rollback as it goes back
 (skip_autocommit_rollback, board/config.py). Reads here run one query each,
 or two that need no common snapshot; writes keep their transaction and
-savepoints. SQLAlchemy's own
-isolation_level="AUTOCOMMIT" option would cost a SET on every return instead,
-so a checkout event sets psycopg2's flag directly.
+savepoints. SQLAlchemy's own isolation_level="AUTOCOMMIT" option would cost a
+SET on every return instead, so a checkout event sets psycopg2's flag directly.
 
 Lists are read through read_connection(): a plain Core connection, without
 the ORM session's bookkeeping around it (about 4% of the index's throughput).

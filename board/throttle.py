@@ -47,8 +47,9 @@ def record_failure(email: str) -> None:
 def forget(email: str) -> None:
     """A successful login starts the count again.
 
-    Most logins follow no failure: locked_for() has just read that there is no
-    count, and the session remembers, so they write nothing.
+    Most logins follow no failure: they read that there is no count (by primary
+    key) and write nothing, where a DELETE would cost a commit and expire the
+    author just loaded.
     """
     if db.session.get(LoginThrottle, email) is not None:
         db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.email == email))
