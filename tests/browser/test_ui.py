@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
@@ -34,7 +35,9 @@ def navigate(browser, by: str, value: str) -> None:
     """Click a link or button and wait until the next page has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, value).click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    # Asked mid-navigation, Chromium may answer that the old node "does not belong to the document" rather
+    # than that it is stale: that is an answer to ask again, not a failure.
+    WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(page))
 
 
 def submit(browser) -> None:
