@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu, paired  # noqa: E402
 from tests import pgcluster  # noqa: E402  (the same throwaway cluster the tests use)
+from tests.statements import recorded  # noqa: E402
 
 
 def say(text: str) -> None:
@@ -195,9 +196,7 @@ def count_queries(url: str) -> int:
     from board.extensions import db
 
     app = create_app({"POSTS_PER_PAGE": 20}, {"APP_ENV": "test", "DATABASE_URL": url})
-    statements = []
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with app.app_context(), recorded(db.engine) as statements:
         app.test_client().get("/")
         db.engine.dispose()
     return len(statements)

@@ -1,12 +1,12 @@
 """Register, log in and out, remember me, safe redirects, CSRF."""
 
 import pytest
-import sqlalchemy as sa
 
 from board.auth import BAD_LOGIN, safe_next
 from board.extensions import db
 from board.models import Author, LoginThrottle
 from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
+from tests.statements import recorded
 
 
 def test_register_logs_the_new_author_in_and_stores_a_hash(app, client):
@@ -178,16 +178,11 @@ def test_a_good_login_clears_earlier_failures(app, client):
 def test_a_good_login_with_no_failures_to_clear_writes_nothing(app, client):
     register(client)
     logout(client)
-    statements = []
     with app.app_context():
         engine = db.engine
-    listener = lambda _conn, _cursor, statement, *_: statements.append(statement.split()[0].upper())  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded(engine) as statements:
         assert login(client).status_code == 302
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    assert statements and set(statements) == {"SELECT"}
+    assert statements and {statement.split()[0].upper() for statement in statements} == {"SELECT"}
 
 
 def test_an_address_longer_than_any_account_is_refused_and_not_stored(app, client):

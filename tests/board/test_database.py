@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from board.config import engine_options
 from board.extensions import db
@@ -96,6 +99,17 @@ def test_writes_keep_their_transaction_after_reads_used_the_same_connection(pg_a
         db.session.remove()
 
 
+@contextmanager
+def app_with_engine_options(database: str, options: dict) -> Iterator[Flask]:
+    """The app on `database` with its own engine options; its pool is closed afterwards."""
+    app = make_app(database, SQLALCHEMY_ENGINE_OPTIONS=options)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 class CountingConnection(psycopg2.extensions.connection):
     """psycopg2's connection, counting the rollbacks asked of it: each releases the GIL, even with nothing to undo."""
 
@@ -110,9 +124,8 @@ def test_reads_hand_their_connection_back_without_a_rollback_and_unfinished_writ
         pg_app, postgres_database):
     options = engine_options({}, postgres_database)
     options["connect_args"] = {**options["connect_args"], "connection_factory": CountingConnection}
-    app = make_app(postgres_database, SQLALCHEMY_ENGINE_OPTIONS=options)
-    client = app.test_client()
-    try:
+    with app_with_engine_options(postgres_database, options) as app:
+        client = app.test_client()
         older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
         CountingConnection.rollbacks = 0
         for page in ("/", "/?before=" + older, "/api/posts", "/authors/1", "/posts/post-1"):
@@ -125,26 +138,19 @@ def test_reads_hand_their_connection_back_without_a_rollback_and_unfinished_writ
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).where(Post.title == "changed")) == 0
             db.session.remove()
-    finally:
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_a_thread_holds_one_connection_even_where_a_page_reads_the_session_and_a_list(pg_app, postgres_database):
     # The pool keeps one connection per thread and opens no more: an author's page (the author through the
     # session, then the posts) must not take a second one, or every thread could wait on the others.
     options = {**engine_options({"GUNICORN_THREADS": "1"}, postgres_database), "pool_timeout": 2}
-    app = make_app(postgres_database, SQLALCHEMY_ENGINE_OPTIONS=options)
-    client = app.test_client()
-    try:
+    with app_with_engine_options(postgres_database, options) as app:
+        client = app.test_client()
         older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
         for page in ("/authors/1", "/", "/api/posts", "/authors/1?before=" + older):
             assert client.get(page).status_code == 200, page
         with app.app_context():
             assert (db.engine.pool.size(), db.engine.pool.checkedout()) == (1, 0)
-    finally:
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_connections_the_server_closed_are_replaced_before_a_request_sees_them(pg_app, postgres_url,
