@@ -7,7 +7,9 @@ module adds, to moto's own EB backend and response classes (so it serves both
 Grey → Green after `delay` seconds, events with timestamps and request ids and
 honoured filters, environment health, configuration settings, CNAME swap,
 termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
-turn its environment Red, to exercise rollbacks.
+turn its environment Red, to exercise rollbacks; `throttle(action, times)`
+refuses the next calls of an action with a Throttling error before they take
+effect, as AWS does.
 
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
@@ -20,6 +22,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
@@ -33,6 +36,7 @@ DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon 
 _lock = threading.RLock()
 settings = {"delay": 0.2}
 bad_versions: set[str] = set()
+throttled: dict[str, int] = {}  # action -> calls still to refuse
 
 
 class InvalidParameterValue(ServiceException):
@@ -55,8 +59,13 @@ def mark_bad(label: str) -> None:
     bad_versions.add(label)
 
 
+def throttle(action: str, times: int) -> None:
+    throttled[action] = times
+
+
 def reset() -> None:
     bad_versions.clear()
+    throttled.clear()
     settings["delay"] = 0.2
 
 
@@ -121,6 +130,12 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
     record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
 
 
+def error_response(status: int, code: str, message: str) -> tuple[int, dict, str]:
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    return status, {"status": str(status), "Content-Type": "text/xml"}, body
+
+
 def environment_dict(env: Environment) -> dict:
     return {"EnvironmentName": env.environment_name, "EnvironmentId": env.environment_id,
             "ApplicationName": env.application_name, "VersionLabel": env.version_label,
@@ -157,13 +172,18 @@ class Extension:
         return headers, body
 
     def call_action(self):
+        action = self._get_action()
+        with _lock:
+            refuse = throttled.get(action, 0) > 0
+            if refuse:
+                throttled[action] -= 1
+        if refuse:
+            return error_response(400, "Throttling", "Rate exceeded")
         try:
             return EBResponse._board_original_call_action(self)
         except NotImplementedError as missing:
             # A 400 the SDK understands, not moto's HTML 500 (which clients retry for minutes).
-            body = ("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
-                    f"<Message>{missing}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
-            return 400, {"status": "400", "Content-Type": "text/xml"}, body
+            return error_response(400, "InvalidAction", str(missing))
 
     def _environment(self, backend, app_name: str | None = None) -> Environment:
         name, env_id = self._get_param("EnvironmentName"), self._get_param("EnvironmentId")

@@ -2,6 +2,7 @@
 
 import pytest
 import requests
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
@@ -45,3 +46,18 @@ def server(aws_env):
         yield url
     finally:
         moto.stop()
+
+
+@pytest.fixture
+def backoff(monkeypatch):
+    """The delays botocore's retries choose, without jitter (the ceiling of each), slept at 1/100 to keep tests fast."""
+    chosen: list[float] = []
+    ceiling = ExponentialBackoff.delay_amount
+
+    def delay_amount(self, context):
+        self._random = lambda: 1.0
+        chosen.append(ceiling(self, context))
+        return chosen[-1] / 100
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", delay_amount)
+    return chosen

@@ -7,6 +7,7 @@ from botocore.awsrequest import AWSResponse
 
 from deploy import environment, provision, release
 from deploy.errors import USAGE, DeployError
+from tests.aws import eb_extension
 from tests.tree import ROOT
 
 pytestmark = pytest.mark.reliability
@@ -34,9 +35,11 @@ def ready(clients):
     return clients
 
 
-def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, tmp_path):
+def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, backoff, tmp_path):
     calls = []
 
+    # botocore emits before-send to every handler, so moto still stores each attempt's object; the
+    # client sees only the 500s, which is what the release reacts to.
     def s3_down(request, **_):
         if request.method == "PUT":
             calls.append(request.url)
@@ -49,22 +52,17 @@ def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, tmp
         release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
     assert failure.value.exit_code == USAGE
     assert "upload to s3://" in str(failure.value) and "no version was created" in str(failure.value)
-    assert len(calls) > 1  # retried before giving up
+    # Retried 10 times, backing off exponentially from 50 ms (botocore's scale for server errors) up to 20 s.
+    assert len(calls) == 11
+    assert backoff == pytest.approx([min(0.05 * 2 ** attempt, 20) for attempt in range(10)])
     assert ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"] == []
     assert environment.describe(ready.eb, APP, ENV).version is None
 
 
-def test_throttling_is_retried_with_backoff_and_the_release_succeeds(ready, tmp_path):
-    throttled = []
-
-    def throttle_twice(request, **_):
-        if len(throttled) < 2:
-            throttled.append(request.url)
-            return respond(400, b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                                b"<Message>Rate exceeded</Message></Error></ErrorResponse>")
-        return None
-
-    ready.eb.meta.events.register("before-send.elastic-beanstalk.UpdateEnvironment", throttle_twice)
+def test_throttling_is_retried_with_backoff_and_the_release_succeeds(ready, backoff, tmp_path):
+    # Refused by (moto's) Elastic Beanstalk itself, so a refused call has no effect, as on AWS.
+    eb_extension.throttle("UpdateEnvironment", 2)
     state = release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
-    assert len(throttled) == 2
+    assert eb_extension.throttled["UpdateEnvironment"] == 0
+    assert backoff == [1, 2]  # botocore's throttling backoff: up to 1 s, then up to 2 s
     assert (state.version, state.health) == ("v1", "Green")
