@@ -10,17 +10,21 @@ or two that need no common snapshot; writes keep their transaction and
 savepoints. SQLAlchemy's own isolation_level="AUTOCOMMIT" option would cost a
 SET on every return instead, so a checkout event sets psycopg2's flag directly.
 
-Lists are read through read_connection(): a plain Core connection, without
-the ORM session's bookkeeping around it (about 4% of the index's throughput).
+Lists are read through read_rows(): a plain Core connection, without the ORM
+session's bookkeeping around it (about 4% of the index's throughput), and on
+psycopg2 the driver's own cursor, without Core's execution layer (see there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
+import psycopg2
 import sqlalchemy as sa
 from flask import has_request_context, request
+from psycopg2.extras import NamedTupleCursor
 
 from .extensions import db
 
@@ -53,3 +57,34 @@ def read_connection() -> Iterator[sa.Connection]:
         return
     with db.engine.connect() as connection:
         yield connection
+
+
+def read_rows(query: sa.Select, params: dict) -> list:
+    """The rows of `query`, with attributes named as its columns, read through read_connection().
+
+    On psycopg2 the statement goes to the driver's own cursor: SQLAlchemy's
+    execution layer (its execution context, result and rows) cost about 70 µs
+    of CPU a query here, a fifth of what the index page pays for its database.
+    SQLAlchemy still compiles the SQL (once per statement), and its pool still
+    pings, sets the mode and takes the connection back. Errors are raised as
+    SQLAlchemy's, and a lost connection is invalidated, as Core would do. Other
+    drivers (SQLite) go through Core, which also converts their stored values.
+    """
+    with read_connection() as connection:
+        if connection.dialect.driver != "psycopg2":
+            return connection.execute(query, params).all()
+        sql = _compiled(query, connection.dialect)
+        pooled = connection.connection
+        try:
+            with pooled.cursor(cursor_factory=NamedTupleCursor) as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        except psycopg2.Error as error:
+            if connection.dialect.is_disconnect(error, pooled.dbapi_connection, None):
+                connection.invalidate()
+            raise sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error) from error
+
+
+@lru_cache(maxsize=64)
+def _compiled(query: sa.Select, dialect: sa.Dialect) -> str:
+    return query.compile(dialect=dialect).string

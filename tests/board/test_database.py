@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -15,6 +14,7 @@ from board.config import engine_options
 from board.extensions import db
 from board.models import Author, Post
 from tests.conftest import make_app, upgrade
+from tests.statements import PING, ROLLBACK, RecordingConnection, recording_options
 
 
 @pytest.fixture
@@ -110,34 +110,34 @@ def app_with_engine_options(database: str, options: dict) -> Iterator[Flask]:
             db.engine.dispose()
 
 
-class CountingConnection(psycopg2.extensions.connection):
-    """psycopg2's connection, counting the rollbacks asked of it: each releases the GIL, even with nothing to undo."""
-
-    rollbacks = 0
-
-    def rollback(self) -> None:
-        CountingConnection.rollbacks += 1
-        super().rollback()
-
-
 def test_reads_hand_their_connection_back_without_a_rollback_and_unfinished_writes_are_rolled_back(
         pg_app, postgres_database):
-    options = engine_options({}, postgres_database)
-    options["connect_args"] = {**options["connect_args"], "connection_factory": CountingConnection}
-    with app_with_engine_options(postgres_database, options) as app:
+    with app_with_engine_options(postgres_database, recording_options(postgres_database)) as app:
         client = app.test_client()
         older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
-        CountingConnection.rollbacks = 0
+        RecordingConnection.statements.clear()
         for page in ("/", "/?before=" + older, "/api/posts", "/authors/1", "/posts/post-1"):
             assert client.get(page).status_code == 200, page
-        assert CountingConnection.rollbacks == 0
+        assert ROLLBACK not in RecordingConnection.statements
         with app.test_request_context("/posts/new", method="POST"), app.app_context():
             db.session.execute(sa.update(Post).values(title="changed"))
             db.session.remove()  # as a request that failed before its commit ends
-        assert CountingConnection.rollbacks >= 1
+        assert ROLLBACK in RecordingConnection.statements
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).where(Post.title == "changed")) == 0
             db.session.remove()
+
+
+def test_list_pages_send_one_query_after_the_ping(pg_app, postgres_database):
+    with app_with_engine_options(postgres_database, recording_options(postgres_database)) as app:
+        client = app.test_client()
+        older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
+        # No N+1: the authors' names come with the posts; an author's page also reads the author.
+        for page, queries in (("/", 1), ("/?before=" + older, 1), ("/api/posts", 1), ("/authors/1", 2)):
+            RecordingConnection.statements.clear()
+            assert client.get(page).status_code == 200, page
+            assert RecordingConnection.statements[0] == PING, page
+            assert len(RecordingConnection.statements) == 1 + queries, (page, RecordingConnection.statements)
 
 
 def test_a_thread_holds_one_connection_even_where_a_page_reads_the_session_and_a_list(pg_app, postgres_database):
@@ -168,3 +168,28 @@ def test_connections_the_server_closed_are_replaced_before_a_request_sees_them(p
     time.sleep(0.2)  # the server's goodbye reaches the pooled connections' sockets
     for page in ("/", "/api/posts", "/readyz"):
         assert client.get(page).status_code == 200, page
+
+
+@pytest.mark.parametrize("page", ["/", "/api/posts"])
+def test_a_connection_lost_after_the_ping_is_a_clean_503_and_the_next_request_is_served(pg_app, postgres_url, page):
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    lost = []
+
+    def end_it_after_the_ping(dbapi_connection, _record, _proxy) -> None:
+        # A checkout listener runs after pool_pre_ping: the server goes away between the ping and the query.
+        if not lost:
+            lost.append(dbapi_connection.get_backend_pid())
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": lost[0]})
+            time.sleep(0.2)
+
+    client = pg_app.test_client()
+    assert client.get(page).status_code == 200
+    with pg_app.app_context():
+        sa.event.listen(db.engine, "checkout", end_it_after_the_ping)
+    response = client.get(page)
+    admin.dispose()
+    assert lost and response.status_code == 503
+    body = response.get_data(as_text=True)
+    assert "database is not reachable" in body and "Traceback" not in body and "psycopg2" not in body
+    assert client.get(page).status_code == 200
