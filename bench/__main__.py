@@ -156,10 +156,12 @@ def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float
             targets[name] = (base + path, pid)
         for target, _ in targets.values():  # every worker compiles its templates and warms up before the clock
             load(target, 1)
-        # Every scenario once per round, so a slow spell on a shared machine hits them all alike.
+        # Every scenario once per round, so a slow spell on a shared machine hits them all alike, in the
+        # reverse order every other round, so no scenario always follows the same one.
         runs: dict[str, list[dict]] = {name: [] for name in targets}
         for round_number in range(1, rounds + 1):
-            for name, (target, pid) in targets.items():
+            order = list(targets.items())
+            for name, (target, pid) in order if round_number % 2 else reversed(order):
                 runs[name].append(load(target, seconds, server_pid=pid, database_pid=database_pid))
             say(f"  round {round_number}/{rounds}, req/s: "
                 + ", ".join(f"{name} {done[-1]['rps']:.0f}" for name, done in runs.items()))
