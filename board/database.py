@@ -80,9 +80,10 @@ def read_rows(query: sa.Select, params: dict) -> list:
                 cursor.execute(sql, params)
                 return cursor.fetchall()
         except psycopg2.Error as error:
-            if connection.dialect.is_disconnect(error, pooled.dbapi_connection, None):
+            lost = connection.dialect.is_disconnect(error, pooled.dbapi_connection, None)
+            if lost:
                 connection.invalidate()
-            raise sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error) from error
+            raise sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error, connection_invalidated=lost) from error
 
 
 @lru_cache(maxsize=64)
