@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu, paired  # noqa: E402
 from tests import pgcluster  # noqa: E402  (the same throwaway cluster the tests use)
+from tests.servers import wait_until  # noqa: E402
 from tests.statements import PING, RecordingConnection, recording_options  # noqa: E402
 
 
@@ -66,16 +67,14 @@ def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), cpus:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)  # noqa: PLW1509
     base = f"http://127.0.0.1:{port}"
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: gunicorn did not start ({app} {' '.join(extra)})")
+        return requests.get(base + "/healthz", timeout=5).ok
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=5).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"bench: gunicorn did not start ({app} {' '.join(extra)})") from None
-                time.sleep(0.1)
+        wait_until(serving, 60, f"gunicorn ({app}) to serve /healthz")
         yield base, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
@@ -107,16 +106,9 @@ def seed_settings(app_cpus: set[int] | None) -> tuple[str, ...]:
 def round_trip_ms(url: str) -> float:
     """The median `SELECT 1` round trip to a database, as the app sees it (through SQLAlchemy)."""
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    deadline = time.monotonic() + 10
-    try:
-        while True:
-            try:
-                with engine.connect() as conn:
-                    return timed(lambda: conn.execute(sa.text("SELECT 1")).all(), runs=200)
-            except sa.exc.OperationalError:  # the proxy is still starting
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    try:  # the latency proxy may still be starting
+        with wait_until(engine.connect, 10, "the database to accept connections", ignoring=(sa.exc.OperationalError,)) as conn:
+            return timed(lambda: conn.execute(sa.text("SELECT 1")).all(), runs=200)
     finally:
         engine.dispose()
 

@@ -16,14 +16,16 @@ import requests
 from tests.pgcluster import free_port
 
 
-def wait_until(predicate, timeout: float, what: str):
+def wait_until(predicate, timeout: float, what: str, ignoring: tuple = (requests.ConnectionError, requests.Timeout)):
+    """What `predicate` returns once it is true; an error in `ignoring` means not yet (by default: not up
+    yet, or a first request slowed by a busy machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if predicate():
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not up yet, or a first request slowed by a busy machine
+            if result := predicate():
+                return result
+        except ignoring:
+            pass
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
