@@ -160,7 +160,7 @@ def test_connections_the_server_closed_are_replaced_before_a_request_sees_them(p
         assert client.get("/").status_code == 200
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:  # what a database restart or an RDS failover does to open connections
-        ended = conn.scalar(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        ended = conn.scalar(sa.text("SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
                                     "WHERE datname = :d AND pid <> pg_backend_pid()"),
                             {"d": postgres_database.rsplit("/", 1)[1]})
     admin.dispose()
@@ -180,7 +180,8 @@ def test_a_connection_lost_after_the_ping_is_a_clean_503_and_the_next_request_is
         if not lost:
             lost.append(dbapi_connection.get_backend_pid())
             with admin.connect() as conn:
-                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": lost[0]})
+                # With a timeout, it returns once the backend has exited, not merely been signalled.
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": lost[0]})
             time.sleep(0.2)
 
     client = pg_app.test_client()
