@@ -107,7 +107,8 @@ def round_trip_ms(url: str) -> float:
     """The median `SELECT 1` round trip to a database, as the app sees it (through SQLAlchemy)."""
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:  # the latency proxy may still be starting
-        with wait_until(engine.connect, 10, "the database to accept connections", ignoring=(sa.exc.OperationalError,)) as conn:
+        with wait_until(engine.connect, 10, "the database to accept connections",
+                        ignoring=(sa.exc.OperationalError,)) as conn:
             return timed(lambda: conn.execute(sa.text("SELECT 1")).all(), runs=200)
     finally:
         engine.dispose()
