@@ -57,10 +57,10 @@ def _recording(cursor_class: type) -> type:
     return Recording
 
 
-def recording_options(url: str, environ: dict | None = None) -> dict:
+def recording_options(url: str) -> dict:
     """The app's engine options for `url`, on RecordingConnection."""
     from board.config import engine_options
 
-    options = engine_options(environ or {}, url)
+    options = engine_options({}, url)
     options["connect_args"] = {**options["connect_args"], "connection_factory": RecordingConnection}
     return options
