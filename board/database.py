@@ -10,21 +10,21 @@ or two that need no common snapshot; writes keep their transaction and
 savepoints. SQLAlchemy's own isolation_level="AUTOCOMMIT" option would cost a
 SET on every return instead, so a checkout event sets psycopg2's flag directly.
 
-Lists are read through read_rows(): a plain Core connection, without the ORM
+Lists are read through read_rows(): a pooled connection, without the ORM
 session's bookkeeping around it (about 4% of the index's throughput), and on
-psycopg2 the driver's own cursor, without Core's execution layer (see there).
+psycopg2 the driver's own cursor, without SQLAlchemy's Connection and
+execution layer (see there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
+from collections import namedtuple
+from functools import lru_cache, partial
 
 import psycopg2
+import psycopg2.extensions
 import sqlalchemy as sa
 from flask import has_request_context, request
-from psycopg2.extras import NamedTupleCursor
 
 from .extensions import db
 
@@ -45,45 +45,70 @@ def _on_checkout(dbapi_connection, _record, _proxy) -> None:
         dbapi_connection.autocommit = autocommit
 
 
-@contextmanager
-def read_connection() -> Iterator[sa.Connection]:
-    """A connection for Core reads: the session's own if it holds one, else one from the pool until the block ends.
+def read_rows(query: sa.Select, params: dict) -> list:
+    """The rows of `query`, with attributes named as its columns.
 
-    The session's, so a read sees what the session wrote and a thread never
-    holds two connections: the pool keeps one per thread and opens no more.
+    Inside a session's transaction they are read on the session's connection,
+    so a read sees what the session wrote and a thread never holds two
+    connections (the pool keeps one per thread and opens no more).
+
+    On psycopg2 the statement goes to the driver's own cursor on a connection
+    from the pool: SQLAlchemy's Connection and execution layer (its execution
+    context, result and rows) cost about 100 µs of CPU a query here, a third of
+    what the index page pays for its database (`make bench`). SQLAlchemy still
+    compiles the SQL (once per statement), and its pool still pings, sets the
+    mode and takes the connection back. Errors are raised as SQLAlchemy's, and
+    a lost connection is invalidated, as Core would do. Other drivers (SQLite)
+    go through Core, which also converts their stored values.
     """
     if db.session.registry.has() and db.session().in_transaction():
-        yield db.session.connection()
-        return
-    with db.engine.connect() as connection:
-        yield connection
-
-
-def read_rows(query: sa.Select, params: dict) -> list:
-    """The rows of `query`, with attributes named as its columns, read through read_connection().
-
-    On psycopg2 the statement goes to the driver's own cursor: SQLAlchemy's
-    execution layer (its execution context, result and rows) cost about 70 µs
-    of CPU a query here, a fifth of what the index page pays for its database.
-    SQLAlchemy still compiles the SQL (once per statement), and its pool still
-    pings, sets the mode and takes the connection back. Errors are raised as
-    SQLAlchemy's, and a lost connection is invalidated, as Core would do. Other
-    drivers (SQLite) go through Core, which also converts their stored values.
-    """
-    with read_connection() as connection:
+        connection = db.session.connection()
         if connection.dialect.driver != "psycopg2":
             return connection.execute(query, params).all()
-        sql = _compiled(query, connection.dialect)
-        pooled = connection.connection
-        try:
-            with pooled.cursor(cursor_factory=NamedTupleCursor) as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-        except psycopg2.Error as error:
-            lost = connection.dialect.is_disconnect(error, pooled.dbapi_connection, None)
-            if lost:
-                connection.invalidate()
-            raise sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error, connection_invalidated=lost) from error
+        return _driver_rows(connection.connection, connection.dialect, query, params, connection.invalidate)
+    engine = db.engine
+    if engine.dialect.driver != "psycopg2":
+        with engine.connect() as connection:
+            return connection.execute(query, params).all()
+    try:
+        pooled = engine.raw_connection()
+    except psycopg2.Error as error:
+        raise _wrapped(error, engine.dialect, None, None, None) from error
+    try:
+        return _driver_rows(pooled, engine.dialect, query, params, pooled.invalidate)
+    finally:
+        pooled.close()
+
+
+def _driver_rows(pooled, dialect: sa.Dialect, query: sa.Select, params: dict, invalidate) -> list:
+    sql = _compiled(query, dialect)
+    try:
+        with pooled.cursor(cursor_factory=_RowCursor) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except psycopg2.Error as error:
+        wrapped = _wrapped(error, dialect, pooled.dbapi_connection, sql, params)
+        if wrapped.connection_invalidated:
+            invalidate()
+        raise wrapped from error
+
+
+def _wrapped(error: psycopg2.Error, dialect: sa.Dialect, dbapi_connection, sql, params) -> sa.exc.DBAPIError:
+    lost = dialect.is_disconnect(error, dbapi_connection, None)
+    return sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error, connection_invalidated=lost)
+
+
+class _RowCursor(psycopg2.extensions.cursor):
+    """A cursor whose rows are named tuples, made in C: psycopg2's NamedTupleCursor makes each
+    through namedtuple's Python-level _make (about 1 µs a row)."""
+
+    def fetchall(self) -> list:
+        return list(map(_row_maker(tuple(column.name for column in self.description)), super().fetchall()))
+
+
+@lru_cache(maxsize=64)
+def _row_maker(names: tuple[str, ...]):
+    return partial(tuple.__new__, namedtuple("Row", names, rename=True))
 
 
 @lru_cache(maxsize=64)
