@@ -31,7 +31,7 @@ workers = _server["workers"]
 # Measured by `make bench` with gunicorn on a CPU of its own and PostgreSQL on
 # another, as RDS is from EB (bench/results/latest.md):
 # - against the seed's one sync worker per CPU, 2.3x to 3.1x the index's
-#   throughput with the database 0.9 ms away and 1.56x to 1.9x with it 0.1 ms
+#   throughput with the database 0.9 ms away and 1.55x to 1.9x with it 0.1 ms
 #   away: a sync worker idles while it waits (against two sync workers per
 #   CPU, 1.45x to 1.7x far);
 # - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
