@@ -184,13 +184,16 @@ def test_a_connection_lost_after_the_ping_is_a_clean_503_and_the_next_request_is
                 conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": lost[0]})
             time.sleep(0.2)
 
+    invalidated = []
     client = pg_app.test_client()
     assert client.get(page).status_code == 200
     with pg_app.app_context():
         sa.event.listen(db.engine, "checkout", end_it_after_the_ping)
+        sa.event.listen(db.engine, "invalidate", lambda *_: invalidated.append(True))
     response = client.get(page)
     admin.dispose()
     assert lost and response.status_code == 503
     body = response.get_data(as_text=True)
     assert "database is not reachable" in body and "Traceback" not in body and "psycopg2" not in body
+    assert invalidated, "the lost connection went back to the pool as if it were sound"
     assert client.get(page).status_code == 200
