@@ -74,7 +74,7 @@ def read_rows(query: sa.Select, params: dict) -> list:
     try:
         pooled = engine.raw_connection()
     except psycopg2.Error as error:
-        raise _wrapped(error, engine.dialect, None, None, None) from error
+        raise _wrapped(error, engine.dialect) from error
     try:
         return _driver_rows(pooled, engine.dialect, query, params, pooled.invalidate)
     finally:
@@ -94,7 +94,9 @@ def _driver_rows(pooled, dialect: sa.Dialect, query: sa.Select, params: dict, in
         raise wrapped from error
 
 
-def _wrapped(error: psycopg2.Error, dialect: sa.Dialect, dbapi_connection, sql, params) -> sa.exc.DBAPIError:
+def _wrapped(error: psycopg2.Error, dialect: sa.Dialect, dbapi_connection=None, sql: str | None = None,
+             params: dict | None = None) -> sa.exc.DBAPIError:
+    """The driver's error as SQLAlchemy's, saying whether the connection was lost (no connection: it failed to open)."""
     lost = dialect.is_disconnect(error, dbapi_connection, None)
     return sa.exc.DBAPIError.instance(sql, params, error, psycopg2.Error, connection_invalidated=lost)
 
