@@ -3,7 +3,9 @@
 The shell blocks of that section, then those of docs/eb-database.md (which it links for a database apart),
 run in bash (`set -euo pipefail`) in a git checkout of this repo, with the real EB CLI and AWS CLI from the
 venv, against moto over HTTP with the EB extension. The one change the test makes: a `<placeholder>` the
-text tells the reader to replace becomes `test-<placeholder>-value`.
+text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
+AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
+in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
 """
 
 from __future__ import annotations
@@ -83,11 +85,21 @@ def laptop_commands() -> list[list[str]]:
     return [words for block in laptop_blocks() for words in commands(block)]
 
 
+def aws_shim(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    shim = folder / "aws"
+    aws = Path(sys.executable).parent / "aws"
+    shim.write_text(f'#!/bin/sh\nexec "{aws}" --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n')
+    shim.chmod(0o755)
+    return folder
+
+
 def run_block(tree: Path, endpoint: str, block: str) -> subprocess.CompletedProcess:
+    shims = aws_shim(tree.parent / "bin")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                    "HOME": str(tree.parent), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                    "HOME": str(tree.parent), "PATH": f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}",
                     "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     return subprocess.run(["bash", "-euo", "pipefail", "-c", fill(block)], cwd=tree, env=environ,
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
