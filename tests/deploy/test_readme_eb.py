@@ -10,6 +10,7 @@ in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridess
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -20,9 +21,6 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from ebcli.controllers import create as eb_create
-from ebcli.objects.platform import PlatformVersion
-from ebcli.objects.requests import CreateEnvironmentRequest
 
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_options
@@ -118,12 +116,21 @@ def ebextensions_options() -> dict[tuple[str, str], str]:
     return found
 
 
-def client_defaults(**request) -> list[dict]:
+def installed_ebcli(expression: str):
+    """A value computed with the installed EB CLI, in a process of its own: importing ebcli patches botocore's
+    response parser (ebcli.lib.botopatch), which would break the in-process moto tests that run after."""
+    script = ("import json\nfrom ebcli.controllers import create\nfrom ebcli.objects.platform import PlatformVersion\n"
+              "from ebcli.objects.requests import CreateEnvironmentRequest\n"
+              f"print(json.dumps({expression}))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(result.stdout)
+
+
+def client_defaults(elb_type: str = "application") -> list[dict]:
     """What the installed EB CLI's `eb create` sends besides the user's flags (add_client_defaults)."""
-    create = CreateEnvironmentRequest(app_name="board", env_name=ENV, platform=PlatformVersion(DOCKER_AL2023),
-                                      **request)
-    create.add_client_defaults()
-    return create.option_settings
+    return installed_ebcli(
+        f"(lambda r: (r.add_client_defaults(), r.option_settings)[1])(CreateEnvironmentRequest("
+        f"app_name='board', env_name={ENV!r}, platform=PlatformVersion({DOCKER_AL2023!r}), elb_type={elb_type!r}))")
 
 
 def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
@@ -181,7 +188,8 @@ def test_readme_eb_create_names_the_load_balancer_and_a_database_rds_accepts():
     flags = dict(zip(create, create[1:] + [""], strict=True))
     # The installed CLI picks application only when it cannot ask; asked, a reader may pick classic,
     # where MatcherHTTPCode does not apply. Naming it keeps .ebextensions' health check in force.
-    assert eb_create.get_elb_type_from_customer(interactive=False, single=False, tier=None) == "application"
+    assert installed_ebcli("create.get_elb_type_from_customer(interactive=False, single=False, tier=None)") == \
+        "application"
     assert flags.get("--elb-type") == "application"
     values = {(eb_options.RDS, "DBEngine"): flags.get("--database.engine", "mysql"),
               (eb_options.RDS, "DBInstanceClass"): flags.get("--database.instance", "db.t2.micro")}
