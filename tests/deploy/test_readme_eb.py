@@ -92,13 +92,23 @@ def aws_shim(folder: Path) -> Path:
     return folder
 
 
+def quick_polls(folder: Path) -> Path:
+    """A sitecustomize that makes the CLIs' polling sleeps (the EB CLI waits 5 s between event reads) a tenth
+    as long; their timeouts are measured on the clock, so nothing else changes."""
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import time\n_sleep = time.sleep\ntime.sleep = lambda seconds: _sleep(seconds / 10)\n")
+    return folder
+
+
 def run_block(tree: Path, endpoint: str, block: str) -> subprocess.CompletedProcess:
     shims = aws_shim(tree.parent / "bin")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
                     "HOME": str(tree.parent), "PATH": f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}",
-                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                    "PYTHONPATH": str(quick_polls(tree.parent / "site"))})
     return subprocess.run(["bash", "-euo", "pipefail", "-c", fill(block)], cwd=tree, env=environ,
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
