@@ -132,7 +132,8 @@ def create_security_groups(account_id: str, region: str, env_name: str, env_id: 
     """The groups the environment's stack creates, tagged as EB and CloudFormation tag them."""
     ec2 = ec2_backends[account_id][region]
     stack = f"awseb-{env_id}-stack"
-    for logical_id in ["AWSEBSecurityGroup"] + (["AWSEBLoadBalancerSecurityGroup"] if load_balanced else []):
+    # The load balancer's first: a lookup by the environment's tags alone then finds the wrong group, as it may on AWS.
+    for logical_id in (["AWSEBLoadBalancerSecurityGroup"] if load_balanced else []) + ["AWSEBSecurityGroup"]:
         ec2.create_security_group(
             f"{stack}-{logical_id}-{uuid.uuid4().hex[:12].upper()}", f"Elastic Beanstalk {logical_id}",
             tags={"elasticbeanstalk:environment-name": env_name, "elasticbeanstalk:environment-id": env_id,

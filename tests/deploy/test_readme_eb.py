@@ -48,7 +48,8 @@ def shell_blocks(markdown: str) -> list[str]:
     for line in markdown.splitlines() + [""]:
         if fence is not None:
             if line.startswith("```"):
-                blocks.append("\n".join(current)) if fence in ("sh", "bash", "shell", "console") else None
+                if fence in ("sh", "bash", "shell"):
+                    blocks.append("\n".join(current) + "\n")
                 current, fence = [], None
             else:
                 current.append(line)
@@ -193,17 +194,22 @@ def test_readme_removes_every_override_eb_create_sends_for_an_ebextensions_optio
     assert all(f"`{option}`" in text for _, option in overridden), "the README names what eb create overrides"
 
 
-def test_readme_eb_create_names_the_load_balancer_and_a_database_rds_accepts():
+def eb_create_flags() -> dict[str, str]:
     [create] = [words for words in laptop_commands() if words[:2] == ["eb", "create"]]
-    flags = dict(zip(create, create[1:] + [""], strict=True))
-    # The installed CLI picks application only when it cannot ask; asked, a reader may pick classic,
-    # where MatcherHTTPCode does not apply. Naming it keeps .ebextensions' health check in force.
+    return dict(zip(create, create[1:] + [""], strict=True))
+
+
+def test_readme_eb_create_chooses_the_application_load_balancer():
+    # The installed CLI picks application only when it cannot ask (an environment name given); asked, a
+    # reader may pick classic, where the health check's MatcherHTTPCode does not apply.
     assert installed_ebcli("create.get_elb_type_from_customer(interactive=False, single=False, tier=None)") == \
         "application"
-    assert flags.get("--elb-type") == "application"
-    values = {(eb_options.RDS, "DBEngine"): flags.get("--database.engine", "mysql"),
-              (eb_options.RDS, "DBInstanceClass"): flags.get("--database.instance", "db.t2.micro")}
-    if "--database.version" in flags:
-        values[(eb_options.RDS, "DBEngineVersion")] = flags["--database.version"]
-    assert "--database.instance" in flags and "--database.version" in flags
-    assert eb_options.database_refusal(values) is None
+    assert eb_create_flags().get("--elb-type") == "application"
+
+
+def test_readme_eb_create_names_a_database_class_and_version_rds_accepts():
+    flags = eb_create_flags()
+    assert "--database.instance" in flags and "--database.version" in flags, "EB's defaults: db.t2.micro"
+    assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): flags["--database.engine"],
+                                        (eb_options.RDS, "DBInstanceClass"): flags["--database.instance"],
+                                        (eb_options.RDS, "DBEngineVersion"): flags["--database.version"]}) is None
