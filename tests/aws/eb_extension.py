@@ -9,7 +9,11 @@ honoured filters, environment health, configuration settings, CNAME swap,
 termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
 turn its environment Red, to exercise rollbacks; `throttle(action, times)`
 refuses the next calls of an action with a Throttling error before they take
-effect, as AWS does.
+effect, as AWS does. Option settings follow EB's precedence and checks (rules in
+eb_options.py): configuration settings report the values in force (API, then the
+running version's .ebextensions, then defaults); a launch creates the stack's
+security groups, CloudWatch log groups when streaming, and one instance for
+`eb health`, and fails as EB does when RDS refuses the database's class.
 
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
