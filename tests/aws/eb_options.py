@@ -55,6 +55,16 @@ def as_text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def config_file_settings(text: str | bytes) -> list[dict]:
+    """The option_settings of one .ebextensions config file (either of the two forms EB accepts)."""
+    options = (yaml.safe_load(text) or {}).get("option_settings") or {}
+    if isinstance(options, dict):
+        items = [(ns, opt, val) for ns, values in options.items() for opt, val in (values or {}).items()]
+    else:
+        items = [(o.get("namespace"), o["option_name"], o.get("value")) for o in options]
+    return [{"Namespace": ns, "OptionName": opt, "Value": as_text(val)} for ns, opt, val in items]
+
+
 def ebextensions_settings(bundle: bytes) -> list[dict]:
     """The option_settings of a source bundle's .ebextensions/*.config files, in the order EB applies them."""
     found: dict[tuple[str, str], dict] = {}
@@ -62,13 +72,7 @@ def ebextensions_settings(bundle: bytes) -> list[dict]:
         names = sorted(n for n in archive.namelist() if n.startswith(".ebextensions/") and n.endswith(".config")
                        and n.count("/") == 1)
         for name in names:
-            options = (yaml.safe_load(archive.read(name)) or {}).get("option_settings") or {}
-            if isinstance(options, dict):
-                items = [(ns, opt, val) for ns, values in options.items() for opt, val in (values or {}).items()]
-            else:
-                items = [(o.get("namespace"), o["option_name"], o.get("value")) for o in options]
-            for namespace, option, value in items:
-                found[(namespace, option)] = {"Namespace": namespace, "OptionName": option, "Value": as_text(value)}
+            found.update({key(o): o for o in config_file_settings(archive.read(name))})
     return list(found.values())
 
 

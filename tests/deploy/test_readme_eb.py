@@ -20,7 +20,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_options
@@ -122,8 +121,7 @@ def in_force(eb, app: str, env: str) -> dict[tuple[str, str], str]:
 def ebextensions_options() -> dict[tuple[str, str], str]:
     found = {}
     for path in sorted((ROOT / ".ebextensions").glob("*.config")):
-        for namespace, values in (yaml.safe_load(path.read_text()).get("option_settings") or {}).items():
-            found.update({(namespace, name): eb_options.as_text(value) for name, value in values.items()})
+        found.update({eb_options.key(o): o["Value"] for o in eb_options.config_file_settings(path.read_text())})
     return found
 
 
