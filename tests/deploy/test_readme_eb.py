@@ -1,6 +1,6 @@
 """The README's "Deploy from your laptop (EB CLI)" section, run as a reader pastes it, against local AWS.
 
-The shell blocks of that section, then those of docs/eb-database.md (which it links for a database apart),
+The shell blocks of that section, then those of docs/eb-laptop.md (which it links for a database apart),
 run in bash (`set -euo pipefail`) in a git checkout of this repo, with the real EB CLI and AWS CLI from the
 venv, against moto over HTTP with the EB extension. The one change the test makes: a `<placeholder>` the
 text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
@@ -28,7 +28,7 @@ from tests.aws.ebcli import git
 pytestmark = pytest.mark.slow
 
 SECTION = "Deploy from your laptop (EB CLI)"
-DOCS = ["docs/eb-database.md"]
+DOCS = ["docs/eb-laptop.md"]
 PLACEHOLDER = re.compile(r"<([a-z][a-z0-9-]*)>")
 ENV = "board-prod"
 DOCKER_AL2023 = "arn:aws:elasticbeanstalk:us-east-1::platform/Docker running on 64bit Amazon Linux 2023/4.10.0"
