@@ -74,9 +74,8 @@ class Engine:
 
     def flush_log(self) -> None:
         if self.lines:
-            text = "\n".join(self.lines) + "\n"
+            self.instance.append_file("/var/log/eb-engine.log", "\n".join(self.lines) + "\n")
             self.lines.clear()
-            self.instance.run('cat >> /var/log/eb-engine.log <<"EOF_ENGINE"\n' + text + "EOF_ENGINE", workdir="/")
 
     def sh(self, step: str, script: str, env: dict | None = None, workdir: str = APP_STAGING,
            what: str | None = None, timeout: float = 900) -> str:
@@ -95,7 +94,8 @@ class Engine:
 
     def configure(self, properties: dict[str, str], secrets: dict[str, str], config: dict) -> Outcome:
         """A configuration deployment: same image, new properties; `.platform/confighooks/` instead of hooks."""
-        return self._guarded("config-deploy", lambda: self._configure(properties, secrets, config))
+        with tempfile.TemporaryDirectory(prefix="eb-current-") as folder:
+            return self._guarded("config-deploy", lambda: self._configure(Path(folder), properties, secrets, config))
 
     def _guarded(self, command: str, work) -> Outcome:
         outcome = Outcome(self.instance.id, ok=False)
@@ -164,10 +164,9 @@ class Engine:
         self.instance.run(f"rm -rf /var/app/current && cp -a {APP_STAGING} /var/app/current", workdir="/")
         return self._health(extensions, config)
 
-    def _configure(self, properties, secrets, config) -> str:
+    def _configure(self, current: Path, properties, secrets, config) -> str:
         if self.container is None:
             raise DeployError("no application version is deployed on this instance yet")
-        current = Path(tempfile.mkdtemp(prefix="eb-current-"))
         extensions = read_extensions(self._pull_current(current))
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
@@ -243,7 +242,7 @@ class Engine:
 
     def _append_hooks_log(self, text: str) -> None:
         if text:
-            self.instance.run('cat >> /var/log/eb-hooks.log <<"EOF_HOOKS"\n' + text + "\nEOF_HOOKS", workdir="/")
+            self.instance.append_file("/var/log/eb-hooks.log", text if text.endswith("\n") else text + "\n")
 
     def _address(self) -> str | None:
         if self.container is None:

@@ -71,6 +71,9 @@ class Instance:
         self._pipe(content.encode(), "bash", "-c", f'mkdir -p "$(dirname "$0")" && cat > "$0" && chmod {mode} "$0"',
                    path)
 
+    def append_file(self, path: str, content: str) -> None:
+        self._pipe(content.encode(), "bash", "-c", 'cat >> "$0"', path)
+
     def write_config(self, kind: str, data: dict) -> None:
         """What `get-config KIND` prints on this instance."""
         self.write_file(f"{CONFIG_DIR}/{kind}.json", json.dumps(data))

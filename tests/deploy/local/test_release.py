@@ -9,11 +9,13 @@ import sys
 
 import boto3
 import pytest
+import requests
 
 from deploy.local import Fleet
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
+from tests.aws.ebcli import eb_ready_checkout, git, run_eb
 
 from .conftest import BROKEN_MIGRATION, version
 
@@ -48,3 +50,17 @@ def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engin
         state = eb.describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"][0]
         assert (state["VersionLabel"], state["Health"]) == ("v1", "Green")
         assert version(fleet.url) == "v1"
+
+
+def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_engine, server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach("board-eb", fleet)
+        eb_ready_checkout(tree, server)  # eb init, eb create: the first version deploys on the instance
+        assert requests.get(fleet.url + "/healthz", timeout=5).ok
+        (tree / "board" / "templates" / "about.html").write_text("{% extends 'base.html' %}"
+                                                                  "{% block content %}deployed by eb{% endblock %}")
+        git(tree, "commit", "-qam", "second")
+        deployed = run_eb(tree, server, "deploy", "--timeout", "5")
+        assert "Environment update completed successfully." in deployed
+        assert "deployed by eb" in requests.get(fleet.url + "/about", timeout=5).text
