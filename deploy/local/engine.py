@@ -157,9 +157,9 @@ class Engine:
         self._test_proxy()
 
         self.log("Executing instruction: stop running app")
-        self._switch(image, f"{self.instance.name}-app-{self.deployments}", properties)
+        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
         self.sh("Docker Specific Start App", f"docker tag {image} {CURRENT_TAG}:{self.instance.name}")
-        self._start_proxy(bundle_dir, port)
+        self._start_proxy(port)
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets)
         self.instance.run(f"rm -rf /var/app/current && cp -a {APP_STAGING} /var/app/current", workdir="/")
         return self._health(extensions, config)
@@ -173,11 +173,13 @@ class Engine:
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, "/var/app/current")
         self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, "/var/app/current")
+        port = exposed_port(current)
+        self._stage_proxy(current, self._address(), port)  # what is deployed, not a failed deployment's staging
+        self._test_proxy()
         self.log("Executing instruction: stop running app")
         self.deployments += 1
-        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", properties)
-        port = exposed_port(current)
-        self._start_proxy(current, port, reuse_staged=True)
+        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
+        self._start_proxy(port)
         self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
                     "/var/app/current")
         return self._health(extensions, config)
@@ -261,6 +263,7 @@ class Engine:
                 workdir="/")
 
     def _switch(self, image: str, name: str, properties: dict[str, str]) -> None:
+        """Stop the running container, start `image` with the properties (and secrets) as its environment."""
         if self.container:
             self.sh("stop running app", f"docker stop --time 30 {self.container} >/dev/null && "
                     f"docker rm {self.container} >/dev/null", workdir="/")
@@ -271,7 +274,7 @@ class Engine:
                 what=f"docker run -d --name {name} --env <environment properties> {image}")
         self.container, self.image = name, image
 
-    def _start_proxy(self, bundle_dir: Path, port: int, reuse_staged: bool = False) -> None:
+    def _start_proxy(self, port: int) -> None:
         self.log("Executing instruction: start proxy with new configuration")
         upstream = proxy.upstream(self._address(), port)
         self.instance.write_file(f"{PROXY_STAGING}/{proxy.UPSTREAM_FILE}", upstream)

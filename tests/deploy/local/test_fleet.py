@@ -81,3 +81,20 @@ def test_a_configuration_update_runs_confighooks_and_restarts_with_new_propertie
     assert "POSTS_PER_PAGE=7" in environment
     assert version(fleet.url) == "v1"
     assert any("RunConfigDeployPreDeployHooks" in line for line in result.outcomes[0].log)
+
+
+def test_environment_secrets_reach_the_container_and_an_unresolved_one_fails_the_deploy(fleet, make_bundle):
+    def add_secret(tree):
+        (tree / ".ebextensions/04-secret.config").write_text(
+            "option_settings:\n  aws:elasticbeanstalk:application:environmentsecrets:\n"
+            "    BOARD_TEST_SECRET: arn:aws:ssm:us-east-1:111122223333:parameter/board/test\n")
+
+    bundle = make_bundle("secret", add_secret)
+    unresolved = fleet.deploy(bundle, label="v-unresolved")
+    assert not unresolved.ok and "BOARD_TEST_SECRET" in unresolved.failure.message
+    assert version(fleet.url) != "v-unresolved"
+    result = fleet.deploy(bundle, secrets={"BOARD_TEST_SECRET": "line one\nline two"}, label="v-secret")
+    assert result.ok, result.failure
+    environment = docker("inspect", "--format", "{{json .Config.Env}}", fleet.engines[0].container).stdout
+    assert "BOARD_TEST_SECRET=line one\\nline two" in environment
+    assert version(fleet.url) == "v-secret"
