@@ -24,7 +24,7 @@ from .engine import Engine, Outcome
 from .instance import Instance, build_image
 from .staging import unzip
 
-INSTANCE_IMAGE = "board-local-eb-instance:latest"
+INSTANCE_IMAGE = "board-local-eb-instance"  # tagged with its context's digest
 DATABASE_IMAGE = "postgres:16"
 LABEL = "board.local"
 HEALTH_COLOURS = {"Ok": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
@@ -79,15 +79,15 @@ class Fleet:
     def start(self) -> Fleet:
         try:
             self.echo(f"starting local environment {self.name}: {self.count} instance(s) behind {self.url}")
-            build_image(INSTANCE_IMAGE)
+            image = build_image(INSTANCE_IMAGE)
             labels = {LABEL: self.name}
             if self.wants_database:
                 self.defaults = self._start_database()
             self.defaults.setdefault("SECRET_KEY", random.token_urlsafe(32))
             for number in range(1, self.count + 1):
-                self.engines.append(Engine(Instance(f"{self.name}-{number}", INSTANCE_IMAGE, labels), self.echo,
+                self.engines.append(Engine(Instance(f"{self.name}-{number}", image, labels), self.echo,
                                            self.name))
-            self.balancer = Instance(f"{self.name}-lb", INSTANCE_IMAGE, labels,
+            self.balancer = Instance(f"{self.name}-lb", image, labels,
                                      publish=f"127.0.0.1:{self.port}:80")
             self._balance()
         except BaseException:

@@ -6,6 +6,7 @@ here as root, against the host's engine through the mounted Docker socket.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -30,8 +31,13 @@ class Output:
         return self.code == 0
 
 
-def build_image(tag: str) -> str:
-    """Build the instance image (BuildKit caches it: a rebuild of an unchanged context is instant)."""
+def build_image(repository: str) -> str:
+    """Build the instance image, tagged with its context's digest: checkouts of different versions sharing one
+    engine never run each other's instance (BuildKit caches it: a rebuild of an unchanged context is instant)."""
+    digest = hashlib.sha256()
+    for path in sorted(IMAGE_CONTEXT.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + bytes([path.stat().st_mode & 0o111 != 0]))
+    tag = f"{repository}:{digest.hexdigest()[:12]}"
     docker("build", "--quiet", "--tag", tag, str(IMAGE_CONTEXT), env={"DOCKER_BUILDKIT": "1"})
     return tag
 
