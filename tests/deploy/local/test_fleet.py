@@ -74,13 +74,23 @@ def test_a_hook_without_the_executable_bit_fails_the_deploy(fleet, make_bundle):
     assert version(fleet.url) == "v1"
 
 
-def test_a_configuration_update_runs_confighooks_and_restarts_with_new_properties(fleet):
+def test_a_configuration_update_runs_confighooks_and_restarts_with_new_properties(fleet, make_bundle):
+    def add_confighook(tree):
+        hook = tree / ".platform/confighooks/predeploy/01_note.sh"
+        hook.parent.mkdir(parents=True)
+        hook.write_text("#!/bin/bash\n/opt/elasticbeanstalk/bin/get-config environment -k POSTS_PER_PAGE"
+                        " >> /var/log/confighook-ran\n")
+        hook.chmod(0o755)
+
+    assert fleet.deploy(make_bundle("confighooks", add_confighook), label="v-config").ok
+    instance = fleet.engines[0].instance
+    assert not instance.run("test -e /var/log/confighook-ran", workdir="/").ok  # an app deployment skips them
     result = fleet.configure({"POSTS_PER_PAGE": "7"})
     assert result.ok, result.failure
+    assert instance.run("cat /var/log/confighook-ran", workdir="/").text.strip() == "7"
     environment = docker("inspect", "--format", "{{json .Config.Env}}", fleet.engines[0].container).stdout
     assert "POSTS_PER_PAGE=7" in environment
-    assert version(fleet.url) == "v1"
-    assert any("RunConfigDeployPreDeployHooks" in line for line in result.outcomes[0].log)
+    assert version(fleet.url) == "v-config"
 
 
 def test_environment_secrets_reach_the_container_and_an_unresolved_one_fails_the_deploy(fleet, make_bundle):
