@@ -25,6 +25,7 @@ from .instance import Instance
 from .staging import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, exposed_port, hooks, mode, read_extensions
 
 APP_STAGING = "/var/app/staging"
+APP_CURRENT = "/var/app/current"
 PROXY_STAGING = "/var/proxy/staging/nginx"
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
@@ -160,8 +161,9 @@ class Engine:
         self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
         self.sh("Docker Specific Start App", f"docker tag {image} {CURRENT_TAG}:{self.instance.name}")
         self._start_proxy(port)
-        self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets)
-        self.instance.run(f"rm -rf /var/app/current && cp -a {APP_STAGING} /var/app/current", workdir="/")
+        self.instance.run(f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}", workdir="/")
+        # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
+        self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
 
     def _configure(self, current: Path, properties, secrets, config) -> str:
@@ -171,8 +173,8 @@ class Engine:
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
         secrets = self._secrets(extensions, secrets)
-        self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, "/var/app/current")
-        self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, "/var/app/current")
+        self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
+        self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
         port = exposed_port(current)
         self._stage_proxy(current, self._address(), port)  # what is deployed, not a failed deployment's staging
         self._test_proxy()
@@ -181,7 +183,7 @@ class Engine:
         self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
         self._start_proxy(port)
         self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
-                    "/var/app/current")
+                    APP_CURRENT)
         return self._health(extensions, config)
 
     # --- steps -------------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ class Engine:
         self.instance.write_config("container", {"environment_name": config.get("environment", "local"),
                                                  "instance_port": "80", "app_staging_dir": APP_STAGING})
         self.instance.write_config("platformconfig", {"AppStagingDir": APP_STAGING + "/",
-                                                      "AppDeployDir": "/var/app/current/",
+                                                      "AppDeployDir": APP_CURRENT + "/",
                                                       "ProxyServer": "nginx"})
         self.instance.write_config("optionsettings", extensions.options)
 
@@ -287,7 +289,7 @@ class Engine:
 
     def _pull_current(self, destination: Path) -> Path:
         """The deployed bundle as the instance holds it (/var/app/current), for a configuration deployment."""
-        data = subprocess.run(["docker", "exec", self.instance.name, "tar", "-c", "-C", "/var/app/current", "."],
+        data = subprocess.run(["docker", "exec", self.instance.name, "tar", "-c", "-C", APP_CURRENT, "."],
                               capture_output=True, check=True, timeout=120).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(destination, filter="tar")
