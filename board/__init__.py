@@ -35,7 +35,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
 
     db.init_app(app)
     with app.app_context():
-        database.tune(db.engine)
+        database.init_engine(db.engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -123,10 +123,6 @@ def engine_options(environ, url: str) -> dict:
         # server dropped is replaced before a request sees it. Its round trip is one of a page read's
         # two; it cost about 3% of the index's throughput in an A/B on a quiet VM (10% on a busy one).
         "pool_pre_ping": True,
-        # Read requests run in autocommit (board/database.py), where there is nothing to roll back; psycopg2's
-        # rollback still releases the GIL, so under load it hands the CPU to another thread on every read
-        # (measured: 0.2 µs a call alone, 50 µs with a busy thread waiting). Writes still roll back.
-        "skip_autocommit_rollback": True,
         # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
         # keeps workers x threads connections to RDS, never reconnecting under load.
         "pool_size": threads(environ),

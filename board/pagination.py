@@ -18,7 +18,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from .database import read_rows
+from .extensions import db
 from .models import Author, Post
 
 _CURSOR_MAX = 64  # an encoded cursor is ~32 characters; anything longer is not ours
@@ -129,8 +129,7 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
     direction = "newer" if after else "older" if before else "first"
     query = listing(by_author=author_id is not None, whole=whole, direction=direction)
-    # Not the session's execute, which would run these plain columns through the ORM's loading machinery.
-    rows = read_rows(query, params)
+    rows = db.session.execute(query, params).all()
     if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
