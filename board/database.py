@@ -8,14 +8,16 @@ database itself, on PostgreSQL and SQLite alike, so a write there fails at
 once on both instead of passing unnoticed:
 
 - PostgreSQL: SQLAlchemy's `postgresql_readonly` execution option, which
-  makes psycopg2 open the transaction with BEGIN READ ONLY; SQLAlchemy turns
-  it off again when the connection goes back to the pool.
+  makes psycopg2 open the transaction with BEGIN READ ONLY.
 - SQLite: `PRAGMA query_only`, which belongs to the connection rather than
-  the transaction, so it is turned off again as the connection goes back.
-"""
+  the transaction.
+
+Both are undone as the connection goes back to the pool (_writable), so the
+next request, a write perhaps, gets an ordinary connection."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from functools import wraps
 
@@ -43,8 +45,19 @@ def read_only(view: Callable) -> Callable:
 
 
 def init_engine(engine: sa.Engine) -> None:
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "reset", lambda dbapi_connection, *_: _set_query_only(dbapi_connection, False))
+    sa.event.listen(engine, "checkin", _writable)
+
+
+def _writable(dbapi_connection, _record) -> None:
+    """Undo @read_only as a connection goes back to the pool (after SQLAlchemy's own reset)."""
+    if dbapi_connection is None:  # invalidated: it is not coming back
+        return
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        _set_query_only(dbapi_connection, False)
+    else:
+        # SQLAlchemy resets psycopg2's flag to False rather than to None (the server's default), and with False
+        # every later pool_pre_ping, which switches to autocommit and back, makes psycopg2 send a SET.
+        dbapi_connection.readonly = None
 
 
 def _set_query_only(dbapi_connection, on: bool) -> None:

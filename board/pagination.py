@@ -129,7 +129,8 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
     direction = "newer" if after else "older" if before else "first"
     query = listing(by_author=author_id is not None, whole=whole, direction=direction)
-    rows = db.session.execute(query, params).all()
+    # Core on the session's connection (same transaction): plain rows, without the ORM's result processing.
+    rows = db.session.connection().execute(query, params).all()
     if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
