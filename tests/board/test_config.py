@@ -95,8 +95,8 @@ def test_unknown_app_env_is_rejected(tmp_path):
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("1", True), ("true", True), ("YES", True), ("On", True),
-    ("0", False), ("false", False), ("", False), (None, False), ("off", False),
+    *((word, True) for word in config.TRUTHY), *((word, False) for word in config.FALSY), ("YES", True), ("On", True),
+    (None, False),
 ])
 def test_auto_reload_flag_reads_yes_and_no_words(value, expected):
     environ = {} if value is None else {"AUTO_RELOAD": value}
@@ -108,12 +108,22 @@ def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
         config.server_config({"AUTO_RELOAD": "ture"})
 
 
-def test_postgresql_engine_options():
+def test_postgresql_engine_options_come_from_their_variables():
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
     assert options["pool_pre_ping"] is True
-    assert options["pool_recycle"] == 300
-    assert (options["pool_size"], options["max_overflow"]) == (8, 0)
-    assert options["connect_args"] == {"connect_timeout": 5}
+    assert options["pool_recycle"] == config.DB_POOL_RECYCLE.default
+    assert (options["pool_size"], options["max_overflow"]) == (config.GUNICORN_THREADS.default, 0)
+    assert options["connect_args"] == {"connect_timeout": config.DB_CONNECT_TIMEOUT.default}
+    options = config.engine_options({"DB_POOL_RECYCLE": "60", "DB_CONNECT_TIMEOUT": "2"}, "postgresql://u:p@h/d")
+    assert (options["pool_recycle"], options["connect_args"]["connect_timeout"]) == (60, 2)
+
+
+@pytest.mark.parametrize("variable", [v for v in config.VARIABLES if v.low is not None], ids=lambda v: v.name)
+def test_every_number_setting_refuses_values_outside_its_range(variable):
+    for value in (str(variable.low - 1), str(variable.high + 1), "many"):
+        with pytest.raises(config.ConfigError, match=variable.name):
+            variable.read({variable.name: value})
+    assert variable.read({variable.name: f" {variable.high} "}) == variable.high
 
 
 def test_each_gunicorn_thread_keeps_one_database_connection():
