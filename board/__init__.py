@@ -27,9 +27,10 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import database, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import database, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
+    logs.configure(app)
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
 

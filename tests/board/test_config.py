@@ -138,6 +138,6 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
     one_cpu = min(os.sched_getaffinity(0))
     script = "from board.config import server_config; print(server_config({})['workers'])"
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
-                         preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout  # noqa: PLW1509
+                         preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout
     assert int(out) == 1
     assert config.server_config({"WEB_CONCURRENCY": "7"})["workers"] == 7

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
 STAGING_IMAGE = "aws_beanstalk/staging-app"
-PASSWORD = "p@ss:w/rd#1"  # noqa: S105 (RDS passwords carry URL metacharacters)
+PASSWORD = "p@ss:w/rd#1"
 BROKEN_MIGRATION = f'''revision = "0002_broken"
 down_revision = "{migration_head()}"
 from alembic import op
