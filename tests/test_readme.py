@@ -26,3 +26,11 @@ def test_readme_leads_with_the_two_commands():
 def test_readme_shows_the_latest_bench_figures():
     latest = (README.parent / "bench" / "results" / "latest.md").read_text()
     assert latest.strip() in README.read_text(), "paste bench/results/latest.md into the README's Figures section"
+
+
+def test_readme_states_the_login_lockout_the_code_enforces():
+    from board import throttle
+
+    match = re.search(r"(\d+) wrong passwords for one address lock it for (\d+) minutes", README.read_text())
+    assert match, "the README no longer says when logins lock"
+    assert (int(match[1]), int(match[2])) == (throttle.MAX_FAILURES, throttle.WINDOW.total_seconds() // 60)

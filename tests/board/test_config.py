@@ -12,6 +12,7 @@ from board import config
 
 ROOT = Path(__file__).resolve().parents[2]
 HARD_PASSWORD = "p@ss/w:rd%#?&=+ é"
+HARD_USER = "rds:us@er/é %"  # each of these breaks a URL unless escaped
 
 
 def test_rds_variables_build_a_postgresql_url(tmp_path):
@@ -29,22 +30,22 @@ def test_no_database_settings_fall_back_to_sqlite_in_instance_folder(tmp_path):
     assert config.database_url({}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
 
 
-def test_rds_password_with_special_characters_connects(postgres_url):
+def test_rds_username_and_password_with_special_characters_connect(postgres_url):
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP ROLE IF EXISTS \"rds user\""))
-        conn.execute(sa.text("CREATE ROLE \"rds user\" LOGIN PASSWORD :pw"), {"pw": HARD_PASSWORD})
+        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{HARD_USER}"'))
+        conn.execute(sa.text(f'CREATE ROLE "{HARD_USER}" LOGIN PASSWORD :pw'), {"pw": HARD_PASSWORD})
     server = sa.engine.make_url(postgres_url)
     environ = {"RDS_HOSTNAME": server.host, "RDS_PORT": str(server.port), "RDS_DB_NAME": "postgres",
-               "RDS_USERNAME": "rds user", "RDS_PASSWORD": HARD_PASSWORD}
+               "RDS_USERNAME": HARD_USER, "RDS_PASSWORD": HARD_PASSWORD}
     engine = sa.create_engine(config.database_url(environ, "/nonexistent"))
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT current_user")).scalar() == "rds user"
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == HARD_USER
     finally:
         engine.dispose()
         with admin.connect() as conn:
-            conn.execute(sa.text("DROP ROLE \"rds user\""))
+            conn.execute(sa.text(f'DROP ROLE "{HARD_USER}"'))
         admin.dispose()
 
 
