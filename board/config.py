@@ -94,7 +94,7 @@ GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker 
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn reloads on code and template changes.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
-                               "trusted (EB's nginx is local; compose sets `*`).")
+                               "trusted (the image sets `*`: only the proxy in front reaches it).")
 
 VARIABLES = tuple(value for value in list(globals().values()) if isinstance(value, Variable))
 
