@@ -42,6 +42,18 @@ def test_a_write_in_a_read_only_view_fails_and_stores_nothing(app):
     assert count(app, Author) == 0
 
 
+def test_read_only_refuses_a_session_already_in_use_rather_than_ignore_its_setting(app):
+    @read_only
+    def late():
+        return "read"
+
+    with app.test_request_context("/"):
+        db.session.execute(sa.select(1))
+        with pytest.raises(RuntimeError, match="before @read_only"):
+            late()
+        db.session.remove()
+
+
 def test_a_row_flushed_during_a_read_is_gone_after_a_rollback(app):
     # The same on both databases: nothing a request did not commit outlives it.
     with app.test_request_context("/"):
