@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from functools import wraps
 
+import psycopg2.extensions
 import sqlalchemy as sa
 
 from .extensions import db
@@ -54,7 +55,7 @@ def _writable(dbapi_connection, _record) -> None:
         return
     if isinstance(dbapi_connection, sqlite3.Connection):
         _set_query_only(dbapi_connection, False)
-    else:
+    elif isinstance(dbapi_connection, psycopg2.extensions.connection) and not dbapi_connection.closed:
         # SQLAlchemy resets psycopg2's flag to False rather than to None (the server's default), and with False
         # every later pool_pre_ping, which switches to autocommit and back, makes psycopg2 send a SET.
         dbapi_connection.readonly = None
