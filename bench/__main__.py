@@ -358,6 +358,8 @@ def main() -> None:
                         help="added each way for the 'database far away' rows (default 0.25)")
     parser.add_argument("--depth", type=int, default=1_000_000, help="posts for the depth figure (default 1M)")
     parser.add_argument("--no-docker", action="store_true", help="skip the image figures")
+    parser.add_argument("--p1-only", action="store_true",
+                        help="only P1, printed as JSON; bench/results/ is left as it is (for A/B runs of a change)")
     args = parser.parse_args()
     placement = split_cpus()
     if placement:  # this process's children (PostgreSQL, the proxy, the load generator) inherit it
@@ -377,6 +379,9 @@ def main() -> None:
         flask(url, "seed", "--authors", "100", "--posts", "10000")
         results["p1"] = p1(url, cluster.pid, args.seconds, args.rounds, args.db_delay_ms,
                            placement[0] if placement else None)
+        if args.p1_only:
+            print(json.dumps(results, indent=2))
+            return
         say(f"seeding up to {args.depth:,} posts")
         results["seed"] = {"posts": args.depth - 10_000,
                            "seconds": round(flask(url, "seed", "--authors", "1000", "--posts",
