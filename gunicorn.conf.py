@@ -67,19 +67,42 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 # forked workers share them, so a worker restarted by a reload only loads board's
 # own modules (measured: about half of a worker's boot), and memory is shared.
 for _library in ("flask", "flask_sqlalchemy", "flask_migrate", "flask_login", "flask_wtf", "sqlalchemy",
-                 "sqlalchemy.dialects.postgresql.psycopg2", "email_validator", "alembic.script"):
+                 "sqlalchemy.dialects.postgresql.psycopg2", "psycopg2.extensions", "email_validator", "alembic.script"):
     importlib.import_module(_library)
 
 reload = _server["auto_reload"]
 if reload:
-    _root = Path(__file__).parent / "board"
-    # Python modules are watched by the reloader itself; templates and static
-    # files are not imported, so they are named here. gunicorn >= 26.1 expands
-    # the globs again on every check, so files added later are watched too.
-    reload_extra_files = [str(_root / "templates" / "**" / "*.html"), str(_root / "static" / "**")]
+    # Python modules are watched by the reloader itself. Templates are not
+    # named: in development Flask reads a changed template again by itself
+    # (TEMPLATES_AUTO_RELOAD, board/config.py), and static files are served
+    # from disk, so neither restarts a worker.
     try:
         import inotify.adapters  # noqa: F401
 
         reload_engine = "inotify"
     except ImportError:
         reload_engine = "poll"
+
+    def worker_int(worker):
+        """gunicorn's reloader calls this as it stops a worker for an edit.
+
+        gthread's loop would see the stop only at its next event, up to a
+        second later, and would first take one more connection on the old
+        code: wake it now, as its SIGTERM handler does, so it stops accepting.
+        """
+        queue = getattr(worker, "method_queue", None)
+        if queue is not None:
+            queue.defer(lambda: None)
+
+    def worker_exit(server, worker):
+        """A booted worker ends without Python's teardown.
+
+        The new worker is forked only once the old one has been reaped, and
+        freeing every module of a loaded app takes a noticeable part of a
+        second, which an exiting process does not need. A worker that failed
+        to boot exits normally, so its exit code still stops the master.
+        """
+        if worker.booted:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)

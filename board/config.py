@@ -58,7 +58,8 @@ VARIABLES = (
     Variable("WEB_CONCURRENCY", "(usable CPUs)", "gunicorn worker processes: one per CPU the container may use."),
     Variable("GUNICORN_THREADS", "8", "Threads per gunicorn worker (and database connections each keeps)."),
     Variable("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is killed and restarted."),
-    Variable("AUTO_RELOAD", "false", "`1/true/yes/on`: gunicorn reloads on code and template changes."),
+    Variable("AUTO_RELOAD", "false",
+             "`1/true/yes/on`: gunicorn restarts workers on code changes; templates are re-read without one."),
     Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1",
              "Proxies whose X-Forwarded-* headers are trusted (EB's nginx is local; compose sets `*`)."),
 )
@@ -173,6 +174,9 @@ def app_config(instance_path: str, environ=None) -> dict:
         "APP_VERSION": (environ.get("APP_VERSION") or DEFAULTS["APP_VERSION"]).strip(),
         "LOG_LEVEL": (environ.get("LOG_LEVEL") or DEFAULTS["LOG_LEVEL"]).strip().upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
+        # With AUTO_RELOAD a changed template is read again on its next render, so
+        # gunicorn need not restart workers for it (gunicorn.conf.py).
+        "TEMPLATES_AUTO_RELOAD": flag("AUTO_RELOAD", environ.get("AUTO_RELOAD")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
