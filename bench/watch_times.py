@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.container.compose import Project, wait_for
+from testkit.compose import Project, wait_for
 
 EDITS = 8
 SETTLE_S = 1.0  # after each edit: the replaced workers finish booting before the next save
