@@ -43,7 +43,8 @@ VARIABLES = (
     Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too)."),
     Variable("SECRET_KEY", "(required in production)",
              "Signs sessions and CSRF tokens. Development keeps a generated one in `instance/`."),
-    Variable("DATABASE_URL", "", "SQLAlchemy URL; wins over `RDS_*`."),
+    Variable("DATABASE_URL", "",
+             "SQLAlchemy URL; wins over `RDS_*`. Production needs one of the two; elsewhere SQLite in `instance/`."),
     Variable("RDS_HOSTNAME", "", "Set by Elastic Beanstalk when RDS is attached; selects PostgreSQL."),
     Variable("RDS_PORT", "5432", "PostgreSQL port."),
     Variable("RDS_DB_NAME", "ebdb", "Database name."),
@@ -113,6 +114,11 @@ def database_url(environ, instance_path: str) -> str:
         # RDS passwords may hold @ / : and the like: escape everything but letters and digits.
         credentials = quote(user, safe="") + ":" + quote(environ.get("RDS_PASSWORD") or "", safe="")
         return f"postgresql+psycopg2://{credentials}@{host}:{port}/{quote(name, safe='')}"
+    if app_env(environ) == "production":
+        # A SQLite file here would live in the container: lost at every deploy, and
+        # a different database on every instance.
+        raise ConfigError("no database is configured; production needs DATABASE_URL, or RDS_HOSTNAME with "
+                          "RDS_USERNAME and RDS_PASSWORD (Elastic Beanstalk sets RDS_* for an attached database)")
     return "sqlite:///" + str(Path(instance_path) / "board.sqlite")
 
 
@@ -163,11 +169,12 @@ def app_config(instance_path: str, environ=None) -> dict:
     """Flask settings from the environment; raises ConfigError on bad input."""
     environ = os.environ if environ is None else environ
     env = app_env(environ)
+    key = secret_key(environ, env, instance_path)
     url = database_url(environ, instance_path)
     return {
         "APP_ENV": env,
         "TESTING": env == "test",
-        "SECRET_KEY": secret_key(environ, env, instance_path),
+        "SECRET_KEY": key,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
         "POSTS_PER_PAGE": integer("POSTS_PER_PAGE", environ.get("POSTS_PER_PAGE"), 10, 1, 100),
@@ -177,12 +184,13 @@ def app_config(instance_path: str, environ=None) -> dict:
         # With AUTO_RELOAD a changed template is read again on its next render, so
         # gunicorn need not restart workers for it (gunicorn.conf.py).
         "TEMPLATES_AUTO_RELOAD": flag("AUTO_RELOAD", environ.get("AUTO_RELOAD")),
+        # Secure is not set here: cookies are Secure exactly when the request came
+        # over HTTPS (board/security.py), so the app also works at a plain http://
+        # address such as a new Elastic Beanstalk environment's.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": env == "production",
     }
 
 

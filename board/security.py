@@ -8,6 +8,7 @@ import sys
 import uuid
 from urllib.parse import unquote_to_bytes
 
+import flask
 from flask import Flask, abort, g, has_request_context, request
 from flask.logging import default_handler
 
@@ -35,6 +36,22 @@ def request_id() -> str:
     return uuid.uuid4().hex
 
 
+class Response(flask.Response):
+    """Every cookie the app sets (the session, Flask-Login's remember-me) is
+    Secure exactly when the request came over HTTPS.
+
+    Behind EB's load balancer gunicorn learns the scheme from X-Forwarded-Proto,
+    trusted only from FORWARDED_ALLOW_IPS. A new environment is served at a
+    plain http:// address, where a browser would drop Secure cookies and every
+    form would fail as expired; over HTTPS they never travel unencrypted.
+    """
+
+    def set_cookie(self, key: str, *args, **kwargs) -> None:
+        if has_request_context() and request.is_secure:
+            kwargs["secure"] = True
+        super().set_cookie(key, *args, **kwargs)
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
@@ -57,6 +74,7 @@ class _StdoutHandler(logging.StreamHandler):
 
 
 def register(app: Flask) -> None:
+    app.response_class = Response
     configure_logging(app)
 
     @app.before_request

@@ -78,14 +78,6 @@ def test_access_log_carries_the_request_id(tmp_path):
     assert '"GET /about HTTP/1.1" 200' in log and "rid=trace-me-42" in log
 
 
-def test_hsts_only_when_the_proxy_in_front_says_the_request_came_over_https(tmp_path):
-    with gunicorn(copy_app(tmp_path)) as (base, _):
-        secure = requests.get(base + "/about", headers={"X-Forwarded-Proto": "https"}, timeout=5)
-        plain = requests.get(base + "/about", timeout=5)
-    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
-    assert "Strict-Transport-Security" not in plain.headers
-
-
 def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
     app_dir = copy_app(tmp_path)
     env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "PORT": str(free_port())}
@@ -94,3 +86,17 @@ def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("board: configuration error: SECRET_KEY is not set")
     assert "Traceback" not in result.stderr
+
+
+def test_production_without_a_database_stops_gunicorn_with_one_line_naming_the_variables(tmp_path):
+    app_dir = copy_app(tmp_path)
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "SECRET_KEY": "k", "PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "board:create_app()"],
+                            cwd=app_dir, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("board: configuration error: no database is configured")
+    assert "DATABASE_URL" in last and "RDS_HOSTNAME" in last
+    assert "Traceback" not in result.stderr
+    assert not list(app_dir.rglob("*.sqlite"))
+
