@@ -43,13 +43,44 @@ def test_gunicorn_serves_healthz_with_the_project_config(tmp_path):
         assert response.json() == {"status": "ok"}
 
 
-def test_auto_reload_serves_an_edited_python_file_without_restart(tmp_path):
-    app_dir = copy_app(tmp_path)
-    with gunicorn(app_dir, AUTO_RELOAD="1") as (base, process):
+def workers(master: subprocess.Popen) -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()}
+
+
+def booted_workers(master: subprocess.Popen, count: int) -> set[int]:
+    """The workers, once there are `count` of them with their reloader thread running (an edit made before
+    a worker's reloader watches the files is not seen by that worker)."""
+    def ready():
+        pids = workers(master)
+        return len(pids) == count and all(len(list(Path(f"/proc/{pid}/task").iterdir())) > 1 for pid in pids)
+
+    wait_until(ready, 15, f"{count} booted workers")
+    time.sleep(0.5)  # the reloader thread's first act is to add its watches
+    return workers(master)
+
+
+def test_auto_reload_serves_an_edited_python_file_from_new_workers(tmp_path):
+    app_dir = copy_app(tmp_path / "app")  # its log outside: gunicorn watches the config file's folder
+    with gunicorn(app_dir, tmp_path / "gunicorn.log", AUTO_RELOAD="1", WEB_CONCURRENCY="2") as (base, process):
+        before = booted_workers(process, 2)
         edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="reloaded")')
         wait_until(lambda: requests.get(base + "/healthz", timeout=2).json()["status"] == "reloaded",
                    15, "the edited /healthz")
         assert process.poll() is None
+        wait_until(lambda: len(workers(process)) == 2 and not workers(process) & before, 15,
+                   "both workers replaced")
+
+
+def test_once_a_worker_sees_an_edit_it_serves_no_more_requests_on_the_old_code(tmp_path):
+    # Without the wake-up in gunicorn.conf.py's worker_int, the stopping worker takes the next connection
+    # (up to a second later) and answers it with the code it loaded.
+    app_dir = copy_app(tmp_path / "app")
+    log = tmp_path / "gunicorn.log"  # outside the app: gunicorn's reloader watches the config file's folder
+    with gunicorn(app_dir, log, AUTO_RELOAD="1", WEB_CONCURRENCY="1") as (base, _):
+        assert requests.get(base + "/healthz", timeout=5).json()["status"] == "ok"
+        edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
+        wait_until(lambda: "Worker reloading" in log.read_text(), 15, "the reloader to see the edit")
+        assert requests.get(base + "/healthz", timeout=15).json()["status"] == "edited"
 
 
 def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
@@ -60,14 +91,21 @@ def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
         assert requests.get(base + "/healthz", timeout=2).json()["status"] == "ok"
 
 
-def test_auto_reload_serves_an_edited_template_without_restart(tmp_path):
-    app_dir = copy_app(tmp_path)
-    with gunicorn(app_dir, AUTO_RELOAD="1") as (base, process):
-        assert "About board" in requests.get(base + "/about", timeout=5).text
+def test_auto_reload_serves_an_edited_template_from_the_same_workers(tmp_path):
+    app_dir = copy_app(tmp_path / "app")  # its log outside: gunicorn watches the config file's folder
+    with gunicorn(app_dir, tmp_path / "gunicorn.log", AUTO_RELOAD="1", WEB_CONCURRENCY="2") as (base, process):
+        before = booted_workers(process, 2)
+        for _ in range(4):  # every worker renders (and caches) the page first
+            assert "About board" in requests.get(base + "/about", timeout=5).text
         edit(app_dir / "board" / "templates" / "about.html", "About board", "About this edited board")
-        wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
-                   15, "the edited about page")
-        assert process.poll() is None
+        for _ in range(4):
+            wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
+                       15, "the edited about page")
+        edit(app_dir / "board" / "static" / "style.css", "box-sizing", "box-sizing: border-box; --edited: 1;"
+             " box-sizing")
+        assert "--edited: 1" in requests.get(base + "/static/style.css", timeout=5).text
+        time.sleep(1)  # a restart, were one triggered, would have replaced the workers by now
+        assert workers(process) == before
 
 
 def test_access_log_carries_the_request_id(tmp_path):
