@@ -59,6 +59,12 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # EB's nginx (and compose's port mapping) sit in front; trust their X-Forwarded-*.
 forwarded_allow_ips = _server["forwarded_allow_ips"]
 
+# No control socket (gunicorn >= 25's `gunicornc`, unused here): the master
+# stops and restarts its thread around every fork, which delays each worker a
+# reload starts, and its default path ($HOME/.gunicorn) is not writable in the
+# image, so every worker start logged an error.
+control_socket_disable = True
+
 # Heartbeat files on tmpfs: a slow disk (EBS, overlayfs) can make workers look dead.
 if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn creates private files)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
@@ -66,8 +72,11 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 # The libraries (never the board package) are imported once here in the master:
 # forked workers share them, so a worker restarted by a reload only loads board's
 # own modules (measured: about half of a worker's boot), and memory is shared.
-for _library in ("flask", "flask_sqlalchemy", "flask_migrate", "flask_login", "flask_wtf", "sqlalchemy",
-                 "sqlalchemy.dialects.postgresql.psycopg2", "psycopg2.extensions", "email_validator", "alembic.script"):
+# tests/board/test_gunicorn.py checks that the app imports no library missing here.
+LIBRARIES = ("flask", "flask_sqlalchemy", "flask_sqlalchemy.cli", "flask_migrate", "flask_migrate.cli", "flask_login",
+             "flask_wtf", "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.sqlite",
+             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script")
+for _library in LIBRARIES:
     importlib.import_module(_library)
 
 reload = _server["auto_reload"]

@@ -138,3 +138,21 @@ def test_production_without_a_database_stops_gunicorn_with_one_line_naming_the_v
     assert "Traceback" not in result.stderr
     assert not list(app_dir.rglob("*.sqlite"))
 
+
+def test_the_master_imports_every_library_the_app_loads(tmp_path):
+    # Workers forked after a reload then load only board's own modules, fresh from disk.
+    script = """
+import runpy, sys
+settings = runpy.run_path("gunicorn.conf.py")
+before = set(sys.modules)
+from board import create_app
+create_app()
+libraries = {name for name in set(sys.modules) - before
+             if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ("board", "_board_config")}
+print(sorted(libraries))
+"""
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "DATABASE_URL": "postgresql+psycopg2://u:p@h/d"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=copy_app(tmp_path), env=env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]", "add these to LIBRARIES in gunicorn.conf.py: " + result.stdout
+
