@@ -92,6 +92,12 @@ if reload:
     except ImportError:
         reload_engine = "poll"
 
+    # No kept-alive connections in development: a browser keeps one open to
+    # the worker that served it, and a worker stopping for an edit would wait
+    # for it (up to two seconds) before the new one is forked, answering a
+    # request sent on it meanwhile with the old code.
+    keepalive = 0
+
     def worker_int(worker):
         """gunicorn's reloader calls this as it stops a worker for an edit.
 

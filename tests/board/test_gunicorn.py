@@ -72,14 +72,17 @@ def test_auto_reload_serves_an_edited_python_file_from_new_workers(tmp_path):
 
 
 def test_once_a_worker_sees_an_edit_it_serves_no_more_requests_on_the_old_code(tmp_path):
-    # Without the wake-up in gunicorn.conf.py's worker_int, the stopping worker takes the next connection
-    # (up to a second later) and answers it with the code it loaded.
+    # gunicorn.conf.py in development: the stopping worker is woken at once (else it would take the next new
+    # connection, up to a second later, on the code it loaded), and keeps no connection open (else a browser's
+    # next request on its kept-alive connection would be answered by it).
     app_dir = copy_app(tmp_path / "app")
     log = tmp_path / "gunicorn.log"  # outside the app: gunicorn's reloader watches the config file's folder
     with gunicorn(app_dir, log, AUTO_RELOAD="1", WEB_CONCURRENCY="1") as (base, _):
-        assert requests.get(base + "/healthz", timeout=5).json()["status"] == "ok"
+        browser = requests.Session()  # keeps its connection open when the server allows it
+        assert browser.get(base + "/healthz", timeout=5).json()["status"] == "ok"
         edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
         wait_until(lambda: "Worker reloading" in log.read_text(), 15, "the reloader to see the edit")
+        assert browser.get(base + "/healthz", timeout=15).json()["status"] == "edited"
         assert requests.get(base + "/healthz", timeout=15).json()["status"] == "edited"
 
 
@@ -147,8 +150,8 @@ settings = runpy.run_path("gunicorn.conf.py")
 before = set(sys.modules)
 from board import create_app
 create_app()
-libraries = {name for name in set(sys.modules) - before
-             if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in ("board", "_board_config")}
+own = set(sys.stdlib_module_names) | {"board", "_board_config"}
+libraries = {name for name in set(sys.modules) - before if name.split(".")[0] not in own}
 print(sorted(libraries))
 """
     env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "DATABASE_URL": "postgresql+psycopg2://u:p@h/d"}
