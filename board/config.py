@@ -56,7 +56,8 @@ VARIABLES = (
     Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it."),
     Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout)."),
     Variable("PORT", str(CONTAINER_PORT), "Port gunicorn binds on all interfaces (the container port)."),
-    Variable("WEB_CONCURRENCY", "(usable CPUs)", "gunicorn worker processes: one per CPU the container may use."),
+    Variable("WEB_CONCURRENCY", "(usable CPUs; 1 with AUTO_RELOAD)",
+             "gunicorn worker processes: one per CPU the container may use; one while developing."),
     Variable("GUNICORN_THREADS", "8", "Threads per gunicorn worker (and database connections each keeps)."),
     Variable("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is killed and restarted."),
     Variable("AUTO_RELOAD", "false",
@@ -217,12 +218,16 @@ def default_workers(cpu_count: int) -> int:
 def server_config(environ=None) -> dict:
     """gunicorn's settings from the environment (read by gunicorn.conf.py)."""
     environ = os.environ if environ is None else environ
+    auto_reload = flag("AUTO_RELOAD", environ.get("AUTO_RELOAD"))
+    # While developing, every .py edit boots all workers again at once; one
+    # worker (its threads serve a developer's requests) boots alone, without
+    # its siblings competing for the CPUs.
+    workers = 1 if auto_reload else default_workers(usable_cpus())
     return {
         "port": integer("PORT", environ.get("PORT"), CONTAINER_PORT, 1, 65535),
-        "workers": integer("WEB_CONCURRENCY", environ.get("WEB_CONCURRENCY"),
-                           default_workers(usable_cpus()), 1, 64),
+        "workers": integer("WEB_CONCURRENCY", environ.get("WEB_CONCURRENCY"), workers, 1, 64),
         "threads": threads(environ),
         "timeout": integer("GUNICORN_TIMEOUT", environ.get("GUNICORN_TIMEOUT"), 30, 1, 3600),
-        "auto_reload": flag("AUTO_RELOAD", environ.get("AUTO_RELOAD")),
+        "auto_reload": auto_reload,
         "forwarded_allow_ips": (environ.get("FORWARDED_ALLOW_IPS") or DEFAULTS["FORWARDED_ALLOW_IPS"]).strip(),
     }

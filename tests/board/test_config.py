@@ -146,3 +146,9 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
                          preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout  # noqa: PLW1509
     assert int(out) == 1
     assert config.server_config({"WEB_CONCURRENCY": "7"})["workers"] == 7
+
+
+def test_development_with_auto_reload_runs_one_worker_unless_told_otherwise():
+    assert config.server_config({"AUTO_RELOAD": "1"})["workers"] == 1
+    assert config.server_config({"AUTO_RELOAD": "1", "WEB_CONCURRENCY": "3"})["workers"] == 3
+    assert config.server_config({})["workers"] == config.default_workers(config.usable_cpus())
