@@ -7,6 +7,7 @@ and container_commands run in the alphabetical order of their names.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,7 @@ def procfile(staging: Path) -> dict[str, str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             name, separator, command = line.partition(":")
-            if not separator or not name.strip() or not command.strip():
+            if not separator or not re.fullmatch(r"[A-Za-z0-9_]+", name.strip()) or not command.strip():
                 raise DeployError(f"Procfile: {line.strip()!r} is not `name: command`")
             processes[name.strip()] = command.strip()
     if "web" not in processes:

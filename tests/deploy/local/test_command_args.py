@@ -27,3 +27,10 @@ def test_bad_counts_and_ports_are_one_line(capsys):
     assert main(["local", "--instances", "0", "--label", "x"]) == 2
     assert capsys.readouterr().err.strip() == "deploy: --instances must be at least 1 and --port a TCP port"
     assert main(["local", "--port", "70000", "--label", "x"]) == 2
+
+
+def test_an_unknown_platform_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["local", "--platform", "ruby", "--label", "x"])
+    assert exit_.value.code == 2
+    assert "argument --platform: invalid choice: 'ruby'" in capsys.readouterr().err
