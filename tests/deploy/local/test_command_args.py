@@ -34,3 +34,25 @@ def test_an_unknown_platform_is_refused_with_the_choices(capsys):
         main(["local", "--platform", "ruby", "--label", "x"])
     assert exit_.value.code == 2
     assert "argument --platform: invalid choice: 'ruby'" in capsys.readouterr().err
+
+
+def test_the_platform_switch_reaches_the_local_fleet(monkeypatch, tmp_path):
+    from deploy.local import command
+
+    made = {}
+
+    class StoppedFleet:
+        def __init__(self, **kwargs):
+            made.update(kwargs)
+
+        def start(self):
+            raise KeyboardInterrupt  # as if Ctrl-C came before anything started
+
+        def stop(self):
+            made["stopped"] = True
+
+    monkeypatch.setattr(command, "Fleet", StoppedFleet)
+    monkeypatch.setattr(command.docker, "available", lambda: None)
+    (tmp_path / "local.env").write_text("SECRET_KEY=x\n")
+    assert main(["local", "--platform", "python", "--label", "x", "--env-file", str(tmp_path / "local.env")]) == 0
+    assert made["platform"] == "python" and made["stopped"]
