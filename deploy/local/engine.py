@@ -287,6 +287,9 @@ class Engine:
                 what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
         self.nginx_started = True
 
+    def _app_output(self) -> str:
+        return self.instance.run(f"docker logs --tail 30 {self.container} 2>&1", workdir="/").text
+
     def _pull_current(self, destination: Path) -> Path:
         """The deployed bundle as the instance holds it (/var/app/current), for a configuration deployment."""
         data = subprocess.run(["docker", "exec", self.instance.name, "tar", "-c", "-C", APP_CURRENT, "."],
@@ -314,7 +317,6 @@ class Engine:
         if code == expected:
             self.log(f"Health check {path}: {code}: Ok")
             return "Ok"
-        logs = self.instance.run(f"docker logs --tail 30 {self.container} 2>&1", workdir="/").text
-        self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); container output:\n"
-                 f"{logs.strip()}", "WARN")
+        self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); the app's output:\n"
+                 f"{self._app_output().strip()}", "WARN")
         return "Degraded" if code and code != "0" else "Severe"

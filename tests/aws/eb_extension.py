@@ -48,6 +48,9 @@ from tests.aws import eb_options
 
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
+PYTHON_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Python 3.12",
+                 "64bit Amazon Linux 2023 v4.10.0 running Python 3.12",
+                 "64bit Amazon Linux 2023 v4.11.0 running Python 3.11"]
 _lock = threading.RLock()
 settings = {"delay": 0.2}
 bad_versions: set[str] = set()
@@ -608,6 +611,8 @@ PLATFORMS = [
              "64bit Amazon Linux 2023 v4.3.0 running Docker", "Docker"),
     platform("Docker running on 64bit Amazon Linux 2", "4.1.0", "64bit Amazon Linux 2 v4.1.0 running Docker",
              "Docker", "Deprecated"),
+    *(platform(f"Python {stack.rsplit(' ', 1)[1]} running on 64bit Amazon Linux 2023", stack.split()[4][1:], stack,
+               "Python") for stack in PYTHON_STACKS),
 ]
 OPERATORS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "contains": lambda a, b: b in a,
              "begins_with": lambda a, b: a.startswith(b), "ends_with": lambda a, b: a.endswith(b),
@@ -677,7 +682,7 @@ def install() -> None:
                 setattr(EBResponse, name, member)
     known = {s["SolutionStackName"] for s in eb_responses.SOLUTION_STACK_DETAILS}
     eb_responses.SOLUTION_STACK_DETAILS.extend({"SolutionStackName": name, "PermittedFileTypes": ["zip"]}
-                                               for name in DOCKER_STACKS if name not in known)
+                                               for name in DOCKER_STACKS + PYTHON_STACKS if name not in known)
     EBResponse._board_extended = True
 
 
