@@ -86,15 +86,11 @@ class PythonEngine(Engine):
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
 
-    def _configure(self, current: Path, properties, secrets, config) -> str:
-        if self.venv is None:
-            raise DeployError("no application version is deployed on this instance yet")
-        extensions = read_extensions(self._pull_current(current))
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
-        secrets = self._secrets(extensions, secrets)
-        self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
-        self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
+    def _deployed(self) -> bool:
+        return self.venv is not None
+
+    def _restart(self, current: Path, properties, secrets, extensions: Extensions, config: dict) -> None:
+        """The Procfile's processes restarted with the new properties, behind a re-staged proxy."""
         try:
             port = proxy_port(properties)
         except DeployError as error:
@@ -105,8 +101,6 @@ class PythonEngine(Engine):
         self._stop_processes()
         self._start_processes({**properties, **secrets})
         self._start_python_proxy()
-        self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets, APP_CURRENT)
-        return self._health(extensions, config)
 
     # --- the Python platform's own steps -------------------------------------------------------------
     def _install(self, bundle_dir: Path) -> str:
