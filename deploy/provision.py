@@ -70,11 +70,13 @@ def provision(clients, app: str, env: str, out=print) -> None:
     if not eb.describe_applications(ApplicationNames=[app])["Applications"]:
         eb.create_application(ApplicationName=app, Description="board, a Flask message board")
         out(f"created application {app}")
+    # DeleteSourceFromS3 stays off: bundles are content-addressed, so one object serves many labels and EB
+    # would delete it with the first of them; `prune` removes bundles no version uses.
     eb.update_application_resource_lifecycle(ApplicationName=app, ResourceLifecycleConfig={
         "ServiceRole": service_role,
         "VersionLifecycleConfig": {
-            "MaxCountRule": {"Enabled": True, "MaxCount": KEEP_VERSIONS, "DeleteSourceFromS3": True},
-            "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": True}}})
+            "MaxCountRule": {"Enabled": True, "MaxCount": KEEP_VERSIONS, "DeleteSourceFromS3": False},
+            "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": False}}})
     out(f"version lifecycle: keep the newest {KEEP_VERSIONS}")
     existing = [e for e in eb.describe_environments(ApplicationName=app, EnvironmentNames=[env])["Environments"]
                 if e["Status"] != "Terminated"]

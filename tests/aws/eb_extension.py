@@ -6,10 +6,20 @@ module adds, to moto's own EB backend and response classes (so it serves both
 (checked against S3), update_environment with Updating → Ready and health
 Grey → Green after `delay` seconds, events with timestamps and request ids and
 honoured filters, environment health, configuration settings, CNAME swap,
-termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
-turn its environment Red, to exercise rollbacks; `throttle(action, times)`
-refuses the next calls of an action with a Throttling error before they take
-effect, as AWS does.
+termination, lifecycle policy (applied on each new version, as EB does), DNS
+check, tags on application versions, instance health, AbortEnvironmentUpdate.
+Versions created with Process=True are PROCESSING for `processing` seconds,
+then PROCESSED, or FAILED (with an application event naming the bad file) when
+an `.ebextensions/*.config` is not YAML or the bundle has no Dockerfile,
+Dockerrun.aws.json or docker-compose.yml; UpdateEnvironment refuses a version
+that is not processed.
+
+Fault knobs: `mark_bad(label)` makes a version turn its environment Red, to
+exercise rollbacks; `health_after(label, (seconds, status), ...)` scripts the
+enhanced health a version shows once deployed (Warning at once, Degraded a
+while after Ok); `throttle(action, times)` refuses the next calls of an action
+with a Throttling error before they take effect, as AWS does; `set_delay` and
+`set_processing` stretch updates and version processing.
 
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
@@ -17,13 +27,16 @@ mishandles exception classes defined in modules whose names start with "moto".
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import time
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+import yaml
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.elasticbeanstalk import responses as eb_responses
@@ -34,9 +47,14 @@ from moto.s3.models import s3_backends
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
 _lock = threading.RLock()
-settings = {"delay": 0.2}
+settings = {"delay": 0.2, "processing": None}  # processing None: as long as `delay`
 bad_versions: set[str] = set()
 throttled: dict[str, int] = {}  # action -> calls still to refuse
+health_scripts: dict[str, list[tuple[float, str]]] = {}  # label -> (seconds after the previous step, status)
+COLOURS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
+CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the requests are failing with HTTP 5xx.",
+          "Degraded": "Impaired services on 1 out of 1 instance. 25.0 % of the requests are failing with HTTP 5xx.",
+          "Severe": "100.0 % of the requests are failing with HTTP 5xx."}
 
 
 class InvalidParameterValue(ServiceException):
@@ -59,14 +77,24 @@ def mark_bad(label: str) -> None:
     bad_versions.add(label)
 
 
+def set_processing(seconds: float) -> None:
+    settings["processing"] = seconds
+
+
 def throttle(action: str, times: int) -> None:
     throttled[action] = times
+
+
+def health_after(label: str, *steps: tuple[float, str]) -> None:
+    """Once `label` is deployed, its health goes through `steps`: (seconds after the previous step, status)."""
+    health_scripts[label] = list(steps)
 
 
 def reset() -> None:
     bad_versions.clear()
     throttled.clear()
-    settings["delay"] = 0.2
+    health_scripts.clear()
+    settings.update(delay=0.2, processing=None)
 
 
 def now() -> datetime:
@@ -81,6 +109,8 @@ class Extra:
         self.events: list[dict] = []
         self.lifecycle: dict[str, dict] = {}
         self.settings: dict[tuple[str, str], list[dict]] = {}
+        self.processing: dict[tuple[str, str], tuple[float, str | None]] = {}  # -> (done at, failure or None)
+        self.tags: dict[str, dict[str, str]] = {}  # application version ARN -> tags
 
 
 def extra(backend: EBBackend) -> Extra:
@@ -104,6 +134,10 @@ def schedule(env: Environment, after: float, finish) -> None:
 def advance(backend: EBBackend) -> None:
     """Apply transitions whose time has come (checked on every request)."""
     with _lock:
+        for key, (done_at, failure) in list(extra(backend).processing.items()):
+            if time.monotonic() >= done_at:
+                del extra(backend).processing[key]
+                finish_processing(backend, *key, failure)
         for app in list(backend.applications.values()):
             for env in list(app.environments.values()):
                 pending = getattr(env, "_board_pending", None)
@@ -119,6 +153,7 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
     app = env.application_name
     if label and label in bad_versions:
         env.health, env.health_status = "Red", "Severe"
+        env._board_causes = [CAUSES["Severe"]]
         record(backend, app, env.environment_name, "Instance deployment failed. For details, see 'eb-engine.log'.",
                request_id, "ERROR", label)
         record(backend, app, env.environment_name, f"Failed to deploy application version {label}.", request_id,
@@ -127,7 +162,94 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
                "100.0 % of the requests are failing with HTTP 5xx.", request_id, "WARN", label)
         return
     env.health, env.health_status = "Green", "Ok"
+    env._board_causes = []
     record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
+    follow_script(backend, env, list(health_scripts.get(label, [])), request_id)
+
+
+def follow_script(backend, env: Environment, steps: list[tuple[float, str]], request_id: str) -> None:
+    """The version's scripted health, one step at a time; a later update replaces the pending step."""
+    if not steps:
+        return
+    after, status = steps[0]
+
+    def step():
+        before = env.health_status
+        env.health, env.health_status = COLOURS[status], status
+        env._board_causes = [CAUSES[status]] if status in CAUSES else []
+        severity = "INFO" if status in ("Ok", "Info") else "WARN"
+        record(backend, env.application_name, env.environment_name,
+               f"Environment health has transitioned from {before} to {status}. {' '.join(env._board_causes)}".strip(),
+               request_id, severity)
+        follow_script(backend, env, steps[1:], request_id)
+
+    if after <= 0:
+        step()
+    else:
+        schedule(env, after, step)
+
+
+def deploy_step(backend, env: Environment, label: str | None, request_id: str) -> None:
+    """What the instances do with the version (here: nothing but a verdict); the one place a real
+    instance (deploy local) would plug in: run the bundle, then settle health from its outcome."""
+    env.version_label = label
+    settle_health(backend, env, label, request_id, "Environment update")
+
+
+def bundle_problem(data: bytes) -> str | None:
+    """Why EB's processing would reject this bundle (None when it would not)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return "the source bundle is not a valid zip file"
+    names = set(archive.namelist())
+    for name in sorted(names):
+        if name.startswith(".ebextensions/") and name.endswith(".config"):
+            try:
+                yaml.safe_load(archive.read(name))
+            except yaml.YAMLError as error:
+                return f"{name} is not valid YAML or JSON: {str(error).splitlines()[0]}"
+    if not names & {"Dockerfile", "Dockerrun.aws.json", "docker-compose.yml"}:
+        return "Dockerfile is missing: the bundle has neither Dockerfile, Dockerrun.aws.json nor docker-compose.yml"
+    return None
+
+
+def finish_processing(backend, app: str, label: str, failure: str | None) -> None:
+    version = extra(backend).versions.get((app, label))
+    if version is None:
+        return
+    version["Status"], version["DateUpdated"] = ("FAILED" if failure else "PROCESSED"), now()
+    if failure:
+        record(backend, app, None, f"Unable to process application version {label}: {failure}", str(uuid.uuid4()),
+               "ERROR", label)
+
+
+def apply_lifecycle(backend, app: str) -> None:
+    """EB applies the MaxCountRule whenever a version is created: oldest versions no environment runs go
+    first, their S3 objects too when DeleteSourceFromS3 says so."""
+    rule = (extra(backend).lifecycle.get(app, {}).get("VersionLifecycleConfig") or {}).get("MaxCountRule") or {}
+    if str(rule.get("Enabled")).lower() != "true":
+        return
+    versions = sorted((v for (a, _), v in extra(backend).versions.items() if a == app), key=lambda v: v["DateCreated"])
+    in_use = {e.version_label for e in backend.applications[app].environments.values() if e.status != "Terminated"}
+    excess = len(versions) - int(rule.get("MaxCount", 200))
+    for version in [v for v in versions if v["VersionLabel"] not in in_use][:max(excess, 0)]:
+        if str(rule.get("DeleteSourceFromS3")).lower() == "true":
+            delete_source(backend, version)
+        del extra(backend).versions[(app, version["VersionLabel"])]
+
+
+def delete_source(backend, version: dict) -> None:
+    s3 = s3_backends[backend.account_id]["global"]
+    source = version["SourceBundle"]
+    if source["S3Key"] in s3.buckets[source["S3Bucket"]].keys:
+        s3.delete_object(source["S3Bucket"], source["S3Key"])
+
+
+def causes(env: Environment) -> list[str]:
+    if env.health == "Red" and not getattr(env, "_board_causes", None):
+        return [CAUSES["Severe"]]
+    return list(getattr(env, "_board_causes", None) or [])
 
 
 def error_response(status: int, code: str, message: str) -> tuple[int, dict, str]:
@@ -219,12 +341,18 @@ class Extension:
                 "Reason: Not Found")
         if sum(1 for (a, _) in extra(backend).versions if a == app) >= 1000:
             raise TooManyApplicationVersions("You cannot have more than 1000 Application Versions.")
+        process = str(self._get_param("Process")).lower() == "true"
         version = {"ApplicationName": app, "VersionLabel": label, "Description": self._get_param("Description") or "",
                    "SourceBundle": {"S3Bucket": source["S3Bucket"], "S3Key": source["S3Key"]},
-                   "DateCreated": now(), "DateUpdated": now(), "Status": "PROCESSED",
+                   "DateCreated": now(), "DateUpdated": now(), "Status": "PROCESSING" if process else "UNPROCESSED",
                    "ApplicationVersionArn": f"arn:aws:elasticbeanstalk:{backend.region_name}:{backend.account_id}:"
                                             f"applicationversion/{app}/{label}"}
         extra(backend).versions[(app, label)] = version
+        if process:
+            seconds = settings["processing"] if settings["processing"] is not None else settings["delay"]
+            failure = bundle_problem(bucket.keys[source["S3Key"]].value)
+            extra(backend).processing[(app, label)] = (time.monotonic() + seconds, failure)
+        apply_lifecycle(backend, app)
         return ActionResult({"ApplicationVersion": version})
 
     def describe_application_versions(self):
@@ -261,12 +389,40 @@ class Extension:
             raise InvalidParameterValue(f"Unable to delete application version {label} because it is being used by "
                                         f"environment(s): {', '.join(users)}")
         if str(self._get_param("DeleteSourceBundle")).lower() == "true":
-            s3 = s3_backends[backend.account_id]["global"]
-            source = version["SourceBundle"]
-            if source["S3Key"] in s3.buckets[source["S3Bucket"]].keys:
-                s3.delete_object(source["S3Bucket"], source["S3Key"])
+            delete_source(backend, version)  # whoever else points at the object: EB does not check
         del extra(backend).versions[(app, label)]
+        extra(backend).tags.pop(version["ApplicationVersionArn"], None)
         return EmptyResult()
+
+    def update_tags_for_resource(self):
+        backend = self._backend()
+        arn = self._get_param("ResourceArn")
+        version = self._tagged_version(backend, arn)
+        if version is None:
+            return EBResponse._board_moto_update_tags(self)
+        tags = extra(backend).tags.setdefault(arn, {})
+        tags.update({tag["Key"]: tag["Value"] for tag in self._get_param("TagsToAdd", [])})
+        for key in self._get_param("TagsToRemove", []):
+            tags.pop(key, None)
+        if len(tags) > 50:
+            raise InvalidParameterValue("A resource can have at most 50 tags.")
+        return EmptyResult()
+
+    def list_tags_for_resource(self):
+        backend = self._backend()
+        arn = self._get_param("ResourceArn")
+        if self._tagged_version(backend, arn) is None:
+            return EBResponse._board_moto_list_tags(self)
+        tags = extra(backend).tags.get(arn, {})
+        return ActionResult({"ResourceArn": arn, "ResourceTags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    def _tagged_version(self, backend, arn: str) -> dict | None:
+        if ":applicationversion/" not in arn:
+            return None
+        for version in extra(backend).versions.values():
+            if version["ApplicationVersionArn"] == arn:
+                return version
+        raise InvalidParameterValue(f"Resource '{arn}' not found.")
 
     def update_application_resource_lifecycle(self):
         backend = self._backend()
@@ -348,6 +504,10 @@ class Extension:
         label = self._get_param("VersionLabel")
         if label and (app_name, label) not in extra(backend).versions:
             raise InvalidParameterValue(f"No Application Version named '{label}' found.")
+        status = extra(backend).versions[(app_name, label)]["Status"] if label else "PROCESSED"
+        if status in ("PROCESSING", "BUILDING", "FAILED"):
+            raise InvalidParameterValue(f"Application version {label} is {status}: only a processed (or unprocessed) "
+                                        "version can be deployed.")
         options = self._get_param("OptionSettings") or []
         if options:
             stored = extra(backend).settings.setdefault((app_name, env.environment_name), [])
@@ -362,12 +522,30 @@ class Extension:
             record(backend, app_name, env.environment_name, f"Deploying new version {label} to instance(s).",
                    request_id, label=label)
 
-        def finish():
-            env.version_label = target
-            settle_health(backend, env, target, request_id, "Environment update")
-
-        schedule(env, settings["delay"], finish)
+        env._board_previous = env.version_label
+        schedule(env, settings["delay"], lambda: deploy_step(backend, env, target, request_id))
         return ActionResult(environment_dict(env))
+
+    def abort_environment_update(self):
+        backend = self._backend()
+        request_id = self._new_request_id()
+        env = self._environment(backend)
+        if env.status != "Updating" or not env.abortable_operation_in_progress:
+            raise InvalidParameterValue(f"Environment named {env.environment_name} has no operation in progress "
+                                        "that can be aborted.")
+        env.abortable_operation_in_progress = False
+        record(backend, env.application_name, env.environment_name, "Environment update is being aborted.",
+               request_id, "WARN")
+        previous = getattr(env, "_board_previous", env.version_label)
+
+        def back():
+            deploy_step(backend, env, previous, request_id)
+            record(backend, env.application_name, env.environment_name,
+                   "Environment update was aborted; the environment is back on its previous version.", request_id,
+                   "WARN", previous)
+
+        schedule(env, settings["delay"], back)
+        return EmptyResult()
 
     def terminate_environment(self):
         backend = self._backend()
@@ -417,10 +595,17 @@ class Extension:
     def describe_environment_health(self):
         backend = self._backend()
         env = self._environment(backend)
-        causes = ["100.0 % of the requests are failing with HTTP 5xx."] if env.health == "Red" else []
         return ActionResult({"EnvironmentName": env.environment_name, "HealthStatus": env.health_status or "No Data",
-                             "Status": env.status, "Color": env.health, "Causes": causes,
+                             "Status": env.status, "Color": env.health, "Causes": causes(env),
                              "RefreshedAt": now()})
+
+    def describe_instances_health(self):
+        backend = self._backend()
+        env = self._environment(backend)
+        instance = {"InstanceId": "i-" + env.environment_id[2:].ljust(17, "0"), "HealthStatus": env.health_status
+                    or "No Data", "Color": env.health, "Causes": causes(env), "LaunchedAt": env.date_created,
+                    "AvailabilityZone": f"{backend.region_name}a", "InstanceType": "t3.small"}
+        return ActionResult({"InstanceHealthList": [instance], "RefreshedAt": now()})
 
     def describe_configuration_settings(self):
         backend = self._backend()
@@ -520,6 +705,8 @@ def install() -> None:
     if getattr(EBResponse, "_board_extended", False):
         return
     EBResponse._board_original_call_action = EBResponse.call_action
+    EBResponse._board_moto_update_tags = EBResponse.update_tags_for_resource
+    EBResponse._board_moto_list_tags = EBResponse.list_tags_for_resource
     for part in (Extension, Platforms):
         for name, member in vars(part).items():
             if not name.startswith("__"):
