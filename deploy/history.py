@@ -1,6 +1,6 @@
 """Which version ran healthy in which environment, kept on EB as tags of the application version.
 
-One tag per environment (`board:healthy:<env>` = UTC time), so a release to
+One tag per environment (`board:healthy:<env>` = UTC time, ISO 8601, sortable), so a release to
 production never overwrites staging's record. Versions deployed by other
 means (`eb deploy`, the console) are recorded whenever this tool sees them
 running healthy: before a release, on `status`, `watch` and `rollback`.
@@ -25,7 +25,7 @@ def mark_healthy(eb, app: str, env: str, label: str | None) -> None:
     found = eb.describe_application_versions(ApplicationName=app, VersionLabels=[label])["ApplicationVersions"]
     if not found:
         return  # e.g. the sample application EB launches with
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     eb.update_tags_for_resource(ResourceArn=found[0]["ApplicationVersionArn"],
                                 TagsToAdd=[{"Key": tag_key(env), "Value": stamp}])
 
