@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.tree import ROOT
 
 IAM = ROOT / "deploy" / "iam"
-RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py"]  # provision runs as an administrator
+RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]  # provision runs as an administrator
 
 
 def allowed_actions() -> set[str]:
