@@ -5,8 +5,8 @@ import pytest
 from board.auth import BAD_LOGIN, safe_next
 from board.extensions import db
 from board.models import Author, LoginThrottle
+from testkit.statements import recorded
 from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
-from tests.statements import recorded
 
 
 def test_register_logs_the_new_author_in_and_stores_a_hash(app, client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deploy import environment, provision, release
-from tests.tree import ROOT
+from testkit.tree import ROOT
 
 APP, ENV = "board", "board-test"
 POLL = 0.02

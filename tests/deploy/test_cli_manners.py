@@ -12,9 +12,9 @@ import pytest
 from deploy import cli, release
 from deploy.aws import Clients
 from deploy.errors import DEPLOY_FAILED, USAGE
+from testkit.tree import ROOT
 from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, ship
-from tests.tree import ROOT
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -9,9 +9,9 @@ import pytest
 
 from deploy import release
 from deploy.errors import DEPLOY_FAILED, INTERRUPTED, USAGE, DeployError
+from testkit.tree import ROOT
 from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, POLL, ship, state
-from tests.tree import ROOT
 
 
 def events(clients) -> list[str]:

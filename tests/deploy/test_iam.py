@@ -4,10 +4,11 @@ import json
 import re
 from pathlib import Path
 
-from tests.tree import ROOT
+from testkit.tree import ROOT
 
 IAM = ROOT / "deploy" / "iam"
-RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]  # provision runs as an administrator
+# provision runs as an administrator
+RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]
 
 
 def allowed_actions() -> set[str]:
