@@ -99,7 +99,15 @@ def parser() -> argparse.ArgumentParser:
                            "unless --yes)", env=False)
     old.add_argument("--keep", type=int, default=50, help="newest versions to keep (default 50)")
     old.add_argument("--yes", action="store_true", help="really delete")
-    command("provision", "create the application, roles and a Docker AL2023 environment if missing")
+    prov = command("provision", "create what a first release needs (application, roles, SECRET_KEY, PostgreSQL, "
+                                "a Docker AL2023 environment behind an ALB) and wait until it is Ready")
+    where = prov.add_mutually_exclusive_group()
+    where.add_argument("--database", choices=["create"], default="create",
+                       help="create an RDS PostgreSQL instance for this environment (the default)")
+    where.add_argument("--database-url", metavar="URL", help="use this database (kept in Secrets Manager)")
+    where.add_argument("--rds-instance", metavar="ID", help="adopt this RDS instance (its master password in "
+                                                            "Secrets Manager as APP/ENV/db-password)")
+    prov.add_argument("--timeout", type=positive, default=1800, help="seconds to wait until Ready (default 1800)")
     return top
 
 
@@ -157,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         versions.require_application(clients.eb, args.app)
         prune.prune(clients, args.app, args.keep, args.yes)
     elif args.command == "provision":
-        provision.provision(clients, args.app, args.env)
+        choice = provision.DatabaseChoice(url=args.database_url, rds_instance=args.rds_instance)
+        provision.provision(clients, args.app, args.env, choice, args.timeout, args.poll, wait_ready=True)
     return 0
 
 

@@ -19,7 +19,8 @@ exercise rollbacks; `health_after(label, (seconds, status), ...)` scripts the
 enhanced health a version shows once deployed (Warning at once, Degraded a
 while after Ok); `throttle(action, times)` refuses the next calls of an action
 with a Throttling error before they take effect, as AWS does; `set_delay` and
-`set_processing` stretch updates and version processing.
+`set_processing` stretch updates and version processing; `refuse(action, times,
+code, message)` answers the next calls with any other error.
 
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
@@ -50,6 +51,7 @@ _lock = threading.RLock()
 settings = {"delay": 0.2, "processing": None}  # processing None: as long as `delay`
 bad_versions: set[str] = set()
 throttled: dict[str, int] = {}  # action -> calls still to refuse
+refusals: dict[str, list] = {}  # action -> [calls still to refuse, error code, message]
 health_scripts: dict[str, list[tuple[float, str]]] = {}  # label -> (seconds after the previous step, status)
 COLOURS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
 CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the requests are failing with HTTP 5xx.",
@@ -85,6 +87,11 @@ def throttle(action: str, times: int) -> None:
     throttled[action] = times
 
 
+def refuse(action: str, times: int, code: str, message: str) -> None:
+    """Refuse the next `times` calls of `action` with this error (e.g. IAM not yet consistent)."""
+    refusals[action] = [times, code, message]
+
+
 def health_after(label: str, *steps: tuple[float, str]) -> None:
     """Once `label` is deployed, its health goes through `steps`: (seconds after the previous step, status)."""
     health_scripts[label] = list(steps)
@@ -93,6 +100,7 @@ def health_after(label: str, *steps: tuple[float, str]) -> None:
 def reset() -> None:
     bad_versions.clear()
     throttled.clear()
+    refusals.clear()
     health_scripts.clear()
     settings.update(delay=0.2, processing=None)
 
@@ -296,10 +304,14 @@ class Extension:
     def call_action(self):
         action = self._get_action()
         with _lock:
-            refuse = throttled.get(action, 0) > 0
-            if refuse:
+            refused = throttled.get(action, 0) > 0
+            if refused:
                 throttled[action] -= 1
-        if refuse:
+            other = refusals.get(action)
+            if not refused and other and other[0] > 0:
+                other[0] -= 1
+                return error_response(400, other[1], other[2])
+        if refused:
             return error_response(400, "Throttling", "Rate exceeded")
         try:
             return EBResponse._board_original_call_action(self)
