@@ -31,9 +31,14 @@ def mark_healthy(eb, app: str, env: str, label: str | None) -> None:
 
 
 def note(eb, app: str, state) -> None:
-    """Record the environment's current version when it is Ready and healthy."""
+    """Record the environment's current version when it is Ready and healthy (best effort: a caller with
+    read-only rights, e.g. for `status`, just records nothing)."""
     if state.status == "Ready" and state.healthy:
-        mark_healthy(eb, app, state.name, state.version)
+        try:
+            mark_healthy(eb, app, state.name, state.version)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("AccessDenied", "AccessDeniedException"):
+                raise
 
 
 def healthy_in(eb, app: str, env: str) -> list[tuple[str, str]]:

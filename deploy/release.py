@@ -317,6 +317,10 @@ def recover(clients, app: str, env: str, label: str, before: environment.State, 
     if not policy.rollback or not previous:
         reason = "--no-rollback" if not policy.rollback else "no earlier healthy version to return to"
         return DeployError(f"{failure} (not rolled back: {reason})", NEEDS_ATTENTION)
+    if failure.state.version == previous and failure.state.healthy:
+        # EB itself kept or put back the previous version: redeploying it would only cost another update.
+        return DeployError(f"{failure}; {env} is back on {previous} and healthy: nothing to roll back",
+                           DEPLOY_FAILED)
     out(f"rolling back to {previous}")
     try:
         deploy(clients, app, env, previous, replace(policy, soak=0), out)

@@ -15,7 +15,8 @@ Dockerrun.aws.json or docker-compose.yml; UpdateEnvironment refuses a version
 that is not processed.
 
 Fault knobs: `mark_bad(label)` makes a version turn its environment Red, to
-exercise rollbacks; `health_after(label, (seconds, status), ...)` scripts the
+exercise rollbacks; `keep_out(label)` fails its deployment with the environment
+left on its previous version (Immutable); `health_after(label, (seconds, status), ...)` scripts the
 enhanced health a version shows once deployed (Warning at once, Degraded a
 while after Ok); `throttle(action, times)` refuses the next calls of an action
 with a Throttling error before they take effect, as AWS does; `set_delay` and
@@ -50,6 +51,7 @@ DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon 
 _lock = threading.RLock()
 settings = {"delay": 0.2, "processing": None}  # processing None: as long as `delay`
 bad_versions: set[str] = set()
+kept_out: set[str] = set()  # versions whose deployment fails with the environment kept on its old version
 throttled: dict[str, int] = {}  # action -> calls still to refuse
 refusals: dict[str, list] = {}  # action -> [calls still to refuse, error code, message]
 health_scripts: dict[str, list[tuple[float, str]]] = {}  # label -> (seconds after the previous step, status)
@@ -79,6 +81,11 @@ def mark_bad(label: str) -> None:
     bad_versions.add(label)
 
 
+def keep_out(label: str) -> None:
+    """Deploying `label` fails and the environment stays on its previous version, as Immutable deploys do."""
+    kept_out.add(label)
+
+
 def set_processing(seconds: float) -> None:
     settings["processing"] = seconds
 
@@ -99,6 +106,7 @@ def health_after(label: str, *steps: tuple[float, str]) -> None:
 
 def reset() -> None:
     bad_versions.clear()
+    kept_out.clear()
     throttled.clear()
     refusals.clear()
     health_scripts.clear()
@@ -200,6 +208,10 @@ def follow_script(backend, env: Environment, steps: list[tuple[float, str]], req
 def deploy_step(backend, env: Environment, label: str | None, request_id: str) -> None:
     """What the instances do with the version (here: nothing but a verdict); the one place a real
     instance (deploy local) would plug in: run the bundle, then settle health from its outcome."""
+    if label in kept_out:  # an Immutable deployment whose new instances failed: the old ones stay
+        record(backend, env.application_name, env.environment_name, f"Failed to deploy application version "
+               f"{label}; the environment keeps version {env.version_label}.", request_id, "ERROR", label)
+        label = env.version_label
     env.version_label = label
     settle_health(backend, env, label, request_id, "Environment update")
 

@@ -138,3 +138,13 @@ def test_watch_of_a_failing_update_exits_1_with_the_causes(ready, tmp_path):
     with pytest.raises(release.Failed) as failed:
         release.watch(ready, APP, ENV, release.Policy(timeout=5, poll=POLL), out=lambda line: None)
     assert failed.value.exit_code == DEPLOY_FAILED and "100.0 % of the requests are failing" in str(failed.value)
+
+
+def test_a_failed_deploy_that_left_the_old_version_running_is_not_redeployed(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.keep_out("v2")
+    with pytest.raises(DeployError) as failure:
+        ship(ready, tmp_path, "v2")
+    assert failure.value.exit_code == DEPLOY_FAILED
+    assert "board-test is back on v1 and healthy: nothing to roll back" in str(failure.value)
+    assert sum("Deploying new version v1" in message for message in events(ready)) == 1  # v1's own release only
