@@ -18,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from . import ci, environment, history, provision, prune, release, versions
+from . import ci, environment, follow, history, provision, prune, release, versions
 from .aws import Clients
 from .errors import DEPLOY_FAILED, USAGE, DeployError
 
@@ -111,8 +111,8 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def policy(args: argparse.Namespace) -> release.Policy:
-    return release.Policy(timeout=args.timeout, poll=args.poll, accept_warning=args.accept_warning,
+def policy(args: argparse.Namespace) -> follow.Policy:
+    return follow.Policy(timeout=args.timeout, poll=args.poll, accept_warning=args.accept_warning,
                           soak=getattr(args, "soak", 0), rollback=not getattr(args, "no_rollback", False),
                           abort=args.abort, wait_ready=args.wait_ready)
 
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         return status(clients, args.app, args.env)
     elif args.command == "watch":
-        release.watch(clients, args.app, args.env, policy(args))
+        follow.watch(clients, args.app, args.env, policy(args))
     elif args.command == "rollback":
         release.roll_back(clients, args.app, args.env, args.to, policy(args))
     elif args.command == "prune":

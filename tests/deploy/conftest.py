@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import environment, provision, release
+from deploy import environment, follow, provision, release
 from testkit.tree import ROOT
 
 APP, ENV = "board", "board-test"
@@ -21,7 +21,7 @@ def ready(clients):
 def ship(clients, workdir, label, lines=None, root=ROOT, env=ENV, **policy):
     """release() as the command line calls it, its lines collected in `lines`."""
     out = lines.append if lines is not None else (lambda line: None)
-    return release.release(clients, root, APP, env, label, release.Policy(**{"timeout": 5, "poll": POLL, **policy}),
+    return release.release(clients, root, APP, env, label, follow.Policy(**{"timeout": 5, "poll": POLL, **policy}),
                            workdir, out=out)
 
 

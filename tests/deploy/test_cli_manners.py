@@ -12,7 +12,7 @@ import pytest
 
 from deploy import cli, release
 from deploy.aws import Clients
-from deploy.errors import DEPLOY_FAILED, USAGE
+from deploy.errors import DEPLOY_FAILED, USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, ship
@@ -50,7 +50,7 @@ def test_a_mistyped_region_fails_at_once_in_one_line(aws_env, capsys):
 def test_status_exits_non_zero_when_the_environment_is_not_healthy(ready, tmp_path, capsys):
     ship(ready, tmp_path, "v1")
     eb_extension.mark_bad("v2")
-    with pytest.raises(release.DeployError):
+    with pytest.raises(DeployError):
         ship(ready, tmp_path, "v2", rollback=False)
     code, out, _ = run(capsys, "status", "--app", APP, "--env", ENV)
     assert code == DEPLOY_FAILED
@@ -113,7 +113,7 @@ def test_a_label_conflict_is_found_before_any_upload(ready, tmp_path):
     (tree / "Dockerfile").write_text("FROM python:3.12-slim\n")
     bucket = ready.eb.create_storage_location()["S3Bucket"]
     objects = ready.s3.list_objects_v2(Bucket=bucket)["KeyCount"]
-    with pytest.raises(release.DeployError, match="version v1 already exists with a different bundle"):
+    with pytest.raises(DeployError, match="version v1 already exists with a different bundle"):
         ship(ready, tmp_path, "v1", root=tree)
     assert ready.s3.list_objects_v2(Bucket=bucket)["KeyCount"] == objects
 
@@ -125,7 +125,7 @@ def test_the_size_limit_is_checked_on_the_file_list_before_zipping(tmp_path, mon
         raise AssertionError("zipped")
 
     monkeypatch.setattr(release, "write_bundle", never)
-    with pytest.raises(release.DeployError, match=r"files hold [\d.]+ MiB; Elastic Beanstalk takes at most 0.0 MiB"):
+    with pytest.raises(DeployError, match=r"files hold [\d.]+ MiB; Elastic Beanstalk takes at most 0.0 MiB"):
         release.build_bundle(ROOT, tmp_path / "b.zip")
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from deploy import release
+from deploy import follow, release
 from deploy.errors import DEPLOY_FAILED, INTERRUPTED, USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
@@ -51,7 +51,7 @@ def test_an_update_throttled_past_the_retries_is_refused_and_not_rolled_back(rea
     ship(ready, tmp_path, "v1")
     before = len(events(ready))
     eb_extension.throttle("UpdateEnvironment", 20)  # more than the 10 attempts
-    with pytest.raises(release.Refused) as refused:
+    with pytest.raises(follow.Refused) as refused:
         ship(ready, tmp_path, "v2")
     assert refused.value.exit_code == USAGE
     assert "refused to deploy v2 to board-test (Throttling: Rate exceeded); the environment was left as it was" \
@@ -69,8 +69,8 @@ def test_an_update_refused_because_another_started_is_exit_2_without_rollback(re
             eb_extension.set_delay(5)
             ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
 
-    with pytest.raises(release.Refused) as refused:
-        release.release(ready, ROOT, APP, ENV, "v2", release.Policy(timeout=5, poll=POLL), tmp_path, out=meanwhile)
+    with pytest.raises(follow.Refused) as refused:
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=5, poll=POLL), tmp_path, out=meanwhile)
     assert "is in an invalid state for this operation. Must be Ready" in str(refused.value)
     assert not any("Deploying new version v2" in message for message in events(ready))
 
@@ -98,7 +98,7 @@ def test_abort_on_timeout_brings_the_environment_back(ready, tmp_path):
             eb_extension.set_delay(0.05)
 
     with pytest.raises(DeployError) as failure:
-        release.release(ready, ROOT, APP, ENV, "v2", release.Policy(timeout=0.3, poll=POLL, abort=True), tmp_path,
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=0.3, poll=POLL, abort=True), tmp_path,
                         out=out)
     assert failure.value.exit_code == DEPLOY_FAILED
     assert "timed out after 0 s" in str(failure.value) and "aborted: board-test: Ready" in str(failure.value)
@@ -116,7 +116,7 @@ def test_ctrl_c_aborts_with_abort_and_otherwise_says_how_to_reattach(ready, tmp_
             raise KeyboardInterrupt
 
     with pytest.raises(DeployError) as stopped:
-        release.release(ready, ROOT, APP, ENV, "v2", release.Policy(timeout=5, poll=POLL, abort=abort), tmp_path,
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=5, poll=POLL, abort=abort), tmp_path,
                         out=out)
     if abort:
         assert stopped.value.exit_code == DEPLOY_FAILED and "interrupted; aborted" in str(stopped.value)
@@ -125,7 +125,7 @@ def test_ctrl_c_aborts_with_abort_and_otherwise_says_how_to_reattach(ready, tmp_
         assert stopped.value.exit_code == INTERRUPTED
         assert "python -m deploy watch --app board --env board-test" in str(stopped.value)
         lines = []
-        watched = release.watch(ready, APP, ENV, release.Policy(timeout=5, poll=POLL), out=lines.append)
+        watched = follow.watch(ready, APP, ENV, follow.Policy(timeout=5, poll=POLL), out=lines.append)
         assert watched.version == "v2" and watched.healthy
         assert any("Deploying new version v2" in line for line in lines)  # from before it re-attached
 
@@ -135,8 +135,8 @@ def test_watch_of_a_failing_update_exits_1_with_the_causes(ready, tmp_path):
     eb_extension.mark_bad("v2")
     with pytest.raises(DeployError):
         ship(ready, tmp_path, "v2", rollback=False)
-    with pytest.raises(release.Failed) as failed:
-        release.watch(ready, APP, ENV, release.Policy(timeout=5, poll=POLL), out=lambda line: None)
+    with pytest.raises(follow.Failed) as failed:
+        follow.watch(ready, APP, ENV, follow.Policy(timeout=5, poll=POLL), out=lambda line: None)
     assert failed.value.exit_code == DEPLOY_FAILED and "100.0 % of the requests are failing" in str(failed.value)
 
 

@@ -3,14 +3,14 @@ tools deployed, and pruning never deletes a bundle a remaining version uses."""
 
 from __future__ import annotations
 
-from deploy import environment, history, provision, prune, release
+from deploy import environment, follow, history, provision, prune, release
 from tests.deploy.conftest import APP, ENV, POLL, ship, state
 
 STAGING, PROD = ENV, "board-prod"
 
 
 def back(clients, env=ENV, to=None):
-    return release.roll_back(clients, APP, env, to, release.Policy(timeout=5, poll=POLL), out=lambda line: None)
+    return release.roll_back(clients, APP, env, to, follow.Policy(timeout=5, poll=POLL), out=lambda line: None)
 
 
 def test_releasing_to_prod_keeps_stagings_record(ready, tmp_path):

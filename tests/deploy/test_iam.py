@@ -8,7 +8,7 @@ from testkit.tree import ROOT
 
 IAM = ROOT / "deploy" / "iam"
 # provision runs as an administrator
-RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]
+RELEASE_MODULES = ["release.py", "follow.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]
 
 
 def allowed_actions() -> set[str]:

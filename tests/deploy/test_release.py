@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import environment, provision, prune, release, versions
+from deploy import environment, follow, provision, prune, release, versions
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
@@ -23,11 +23,11 @@ def ready(clients):
 def ship(clients, tmp_path, label, rollback=True, timeout=5.0, lines=None, **policy):
     out = lines.append if lines is not None else (lambda line: None)
     return release.release(clients, ROOT, APP, ENV, label,
-                           release.Policy(timeout=timeout, poll=POLL, rollback=rollback, **policy), tmp_path, out=out)
+                           follow.Policy(timeout=timeout, poll=POLL, rollback=rollback, **policy), tmp_path, out=out)
 
 
 def back(clients, to=None, **policy):
-    return release.roll_back(clients, APP, ENV, to, release.Policy(timeout=5, poll=POLL, **policy),
+    return release.roll_back(clients, APP, ENV, to, follow.Policy(timeout=5, poll=POLL, **policy),
                              out=lambda line: None)
 
 
@@ -133,7 +133,7 @@ def test_prune_keeps_deployed_versions_and_is_a_dry_run_without_yes(ready, tmp_p
 
 def test_an_unknown_environment_is_one_clear_error(clients, tmp_path):
     with pytest.raises(DeployError, match="no environment 'nowhere-env' in application 'board'"):
-        release.ensure_ready(clients.eb, APP, "nowhere-env")
+        follow.ensure_ready(clients.eb, APP, "nowhere-env")
 
 
 def test_default_label_is_the_git_sha():
