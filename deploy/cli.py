@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -108,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--rds-instance", metavar="ID", help="adopt this RDS instance (its master password in "
                                                             "Secrets Manager as APP/ENV/db-password)")
     prov.add_argument("--timeout", type=positive, default=1800, help="seconds to wait until Ready (default 1800)")
+    local = command("local", "run the bundle on local EB Docker AL2023 instances behind nginx until Ctrl-C",
+                    app=False, env=False)
+    local.add_argument("--port", type=int, default=8080, help="local port to serve on (default 8080)")
+    local.add_argument("--instances", type=int, default=1, help="instances behind the port, deployed rolling")
+    local.add_argument("--env-file", type=Path, help="environment properties (NAME=value lines); without it a "
+                       "local PostgreSQL stands in for RDS and SECRET_KEY is generated")
+    local.add_argument("--label", help="version label (default: git short SHA, -dirty if modified)")
     return top
 
 
@@ -144,6 +152,13 @@ def run(args: argparse.Namespace) -> int:
         made = release.build_bundle(ROOT, args.output)
         print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
         return 0
+    if args.command == "local":
+        from .local import command as local
+
+        if args.instances < 1 or not 0 < args.port < 65536:
+            raise DeployError("--instances must be at least 1 and --port a TCP port")
+        label = args.label or release.default_label(ROOT)
+        return local.run(ROOT, args.port, args.instances, args.env_file, label, out=partial(print, flush=True))
     clients = Clients(args.region, args.profile, args.endpoint_url)
     clients.check_region()
     if args.command == "release":
