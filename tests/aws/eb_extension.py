@@ -54,6 +54,8 @@ from moto.elasticbeanstalk import responses as eb_responses
 from moto.elasticbeanstalk.models import EBBackend, Environment
 from moto.elasticbeanstalk.responses import EBResponse
 from moto.s3.models import s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.ssm.models import ssm_backends
 
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
@@ -70,6 +72,7 @@ CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the req
           "Severe": "100.0 % of the requests are failing with HTTP 5xx."}
 local_fleets: dict[str, object] = {}  # environment name -> the deploy.local.Fleet that really runs it
 APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
+SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 
 
 class InvalidParameterValue(ServiceException):
@@ -292,14 +295,33 @@ def causes(env: Environment) -> list[str]:
     return list(getattr(env, "_board_causes", None) or [])
 
 
+def resolve_secret(backend, arn: str) -> str | None:
+    """The value behind an SSM parameter or Secrets Manager ARN in moto, None when there is none."""
+    try:
+        if ":ssm:" in arn:
+            parameter = ssm_backends[backend.account_id][backend.region_name].get_parameter(
+                "/" + arn.split(":parameter/", 1)[1].lstrip("/"))
+            return parameter.decrypt(parameter.value) if parameter else None
+        if ":secretsmanager:" in arn:
+            return secretsmanager_backends[backend.account_id][backend.region_name].get_secret_value(
+                arn, None, None).get("SecretString")
+    except Exception:  # noqa: BLE001 (unresolvable: EB would fail the deploy; so do the instances)
+        return None
+    return None
+
+
 def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool) -> bool:
     """Run the update on the attached local instances, in the background as EB does; False when none is attached."""
     fleet = local_fleets.get(env.environment_name)
     if fleet is None:
         return False
     app, name = env.application_name, env.environment_name
-    properties = {option["OptionName"]: str(option.get("Value", "")) for option in
-                  extra(backend).settings.get((app, name), []) if option["Namespace"] == APP_ENVIRONMENT}
+    options = extra(backend).settings.get((app, name), [])
+    properties = {option["OptionName"]: str(option.get("Value", "")) for option in options
+                  if option["Namespace"] == APP_ENVIRONMENT}
+    # EB resolves environmentsecrets (SSM parameters, Secrets Manager secrets) when it deploys; here from moto.
+    properties.update({option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
+                       and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None})
 
     def work():
         result, failure = None, None
