@@ -126,6 +126,12 @@ def detach(env_name: str) -> None:
     local_fleets.pop(env_name, None)
 
 
+def stand_in_database_url(fleet) -> str:
+    """The URL of a fleet's PostgreSQL stand-in, for `provision --database-url` (moto's RDS serves no SQL)."""
+    d = fleet.defaults
+    return f"postgresql://{d['RDS_USERNAME']}:{d['RDS_PASSWORD']}@{d['RDS_HOSTNAME']}:{d['RDS_PORT']}/{d['RDS_DB_NAME']}"
+
+
 def reset() -> None:
     local_fleets.clear()
     bad_versions.clear()

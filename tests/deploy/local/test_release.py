@@ -46,9 +46,7 @@ def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engin
         eb_extension.attach(ENV, fleet)
         # The fleet's PostgreSQL stands in for the database provision would create; its URL goes to Secrets
         # Manager and reaches the instances through environmentsecrets, SECRET_KEY through SSM.
-        stand_in = fleet.defaults
-        url = (f"postgresql://{stand_in['RDS_USERNAME']}:{stand_in['RDS_PASSWORD']}@{stand_in['RDS_HOSTNAME']}:"
-               f"{stand_in['RDS_PORT']}/{stand_in['RDS_DB_NAME']}")
+        url = eb_extension.stand_in_database_url(fleet)
         provisioned = cli(server, ROOT, "provision", "--app", APP, "--env", ENV, "--database-url", url)
         assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
         first = cli(server, ROOT, "release", "--app", APP, "--env", ENV, "--label", "v1")
