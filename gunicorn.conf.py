@@ -26,21 +26,10 @@ except _config.ConfigError as error:
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
-# One process per CPU, each with 8 threads: threads overlap the waits on the
-# database, processes use the CPUs (default_workers() in board/config.py).
-# Measured by `make bench` with gunicorn on a CPU of its own and PostgreSQL on
-# another, as RDS is from EB (bench/results/latest.md):
-# - against the seed's one sync worker per CPU, 2.3x to 3.1x the index's
-#   throughput with the database 0.9 ms away and 1.55x to 1.9x with it 0.1 ms
-#   away: a sync worker idles while it waits (against two sync workers per
-#   CPU, 1.45x to 1.7x far);
-# - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
-#   1.4x on a page rendered from memory (no second address space to switch to);
-# - with the database near, 4 to 12 threads all did the same; with it 0.85 ms
-#   away, 4 threads gave 0.9x of 8, while 12 and 16 gave 1.0x to 1.09x over
-#   two A/Bs: not enough to hold more connections to RDS for.
-# gevent (with psycogreen) did no better than threads; a longer GIL switch
-# interval changed nothing. Runs here vary by 20%.
+# One process per CPU, each with threads: threads overlap the waits on the
+# database (a sync worker idles through them), processes use the CPUs
+# (default_workers() in board/config.py). `make bench` compares this with the
+# seed's one sync worker per CPU: bench/results/latest.md.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.
@@ -65,7 +54,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 
 # The libraries (never the board package) are imported once here in the master:
 # forked workers share them, so a worker restarted by a reload only loads board's
-# own modules (measured: about half of a worker's boot), and memory is shared.
+# own modules, and memory is shared.
 for _library in ("flask", "flask_sqlalchemy", "flask_migrate", "flask_login", "flask_wtf", "sqlalchemy",
                  "sqlalchemy.dialects.postgresql.psycopg2", "email_validator", "alembic.script"):
     importlib.import_module(_library)

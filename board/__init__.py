@@ -27,15 +27,16 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import database, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import database, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
+    logs.configure(app)
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
 
     db.init_app(app)
     with app.app_context():
-        database.tune(db.engine)
+        database.init_engine(db.engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request, url_for
 
+from .database import read_only
 from .models import Post
 from .pagination import InvalidCursor, Whole, fetch_page
 from .posts import post_by_slug
@@ -39,6 +40,7 @@ def requested_limit() -> int:
 
 
 @bp.get("/posts")
+@read_only
 def list_posts():
     limit = requested_limit()
     try:
@@ -49,5 +51,6 @@ def list_posts():
 
 
 @bp.get("/posts/<slug>")
+@read_only
 def show_post(slug: str):
     return as_json(post_by_slug(slug))

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from . import throttle
+from .database import read_only
 from .extensions import db, login_manager
 from .forms import LoginForm, RegisterForm
 from .models import Author
@@ -97,6 +98,7 @@ def logout():
 
 
 @bp.get("/authors/<int:author_id>")
+@read_only
 def profile(author_id: int):
     author = db.get_or_404(Author, author_id)
     try:

@@ -1,15 +1,12 @@
-"""Response headers, the request id, and app logs on stdout tagged with it."""
+"""Response headers, the request id, and forms whose bytes are not text."""
 
 from __future__ import annotations
 
-import logging
 import re
-import sys
 import uuid
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, abort, g, has_request_context, request
-from flask.logging import default_handler
+from flask import Flask, abort, g, request
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -35,30 +32,7 @@ def request_id() -> str:
     return uuid.uuid4().hex
 
 
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
-
-
-def configure_logging(app: Flask) -> None:
-    # Twelve-factor: logs are a stream on stdout; the platform collects them.
-    app.logger.removeHandler(default_handler)
-    if not any(isinstance(h, _StdoutHandler) for h in app.logger.handlers):
-        handler = _StdoutHandler(sys.stdout)
-        handler.addFilter(RequestIdFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"))
-        app.logger.addHandler(handler)
-    app.logger.setLevel(app.config["LOG_LEVEL"])
-
-
-class _StdoutHandler(logging.StreamHandler):
-    """Marks the handler this module installed, so a second create_app() adds none."""
-
-
 def register(app: Flask) -> None:
-    configure_logging(app)
-
     @app.before_request
     def tag_request():
         g.request_id = request_id()

@@ -36,13 +36,13 @@ def default_max_connections(instance_class: str | None) -> int | None:
     return min(int(gib * 2**30 * 0.9) // 9531392, 5000) if gib else None
 
 
-def board_defaults(root: Path) -> dict:
-    """board/config.py's defaults, loaded by path (the deploy tool does not install Flask)."""
-    spec = importlib.util.spec_from_file_location("_board_config_defaults", root / "board" / "config.py")
+def board_config(root: Path):
+    """board/config.py, loaded by path (the deploy tool does not install Flask): the one home of the defaults."""
+    spec = importlib.util.spec_from_file_location("_board_config_for_deploy", root / "board" / "config.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
-    return module.DEFAULTS
+    return module
 
 
 def connection_budget(max_instances: int, workers: int, threads: int) -> int:
@@ -54,10 +54,11 @@ def budget_warning(root: Path, options: dict, database: Database) -> str | None:
     limit = default_max_connections(database.instance_class)
     if limit is None:
         return None
-    defaults = board_defaults(root)
-    environment = options.get("aws:elasticbeanstalk:application:environment", {})
-    threads = int(environment.get("GUNICORN_THREADS") or defaults["GUNICORN_THREADS"])
-    workers = int(environment.get("WEB_CONCURRENCY") or EB_DEFAULT_VCPUS)
+    config = board_config(root)
+    environment = {name: str(value) for name, value in
+                   options.get("aws:elasticbeanstalk:application:environment", {}).items()}
+    threads = int(config.GUNICORN_THREADS.read(environment))
+    workers = int(config.WEB_CONCURRENCY.read(environment) or EB_DEFAULT_VCPUS)
     instances = int(options.get("aws:autoscaling:asg", {}).get("MaxSize") or EB_DEFAULT_MAX_INSTANCES)
     budget = connection_budget(instances, workers, threads)
     if budget <= limit:

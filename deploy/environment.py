@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 from .errors import DeployError
 
 HEALTHY = {"Ok", "Info"}  # enhanced health statuses that mean "serving well"
-TRANSITIONAL = {"Pending", "Warning", "Unknown", "No Data", None}
 FAILED = {"Degraded", "Severe"}
 
 

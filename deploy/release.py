@@ -143,10 +143,16 @@ def release(clients, root: Path, app: str, env: str, label: str | None, policy: 
 def recover(clients, app: str, env: str, label: str, before: environment.State, failure: Failed, policy: Policy,
             out) -> DeployError:
     """Roll back to the version that ran healthy before; the error to exit with, whatever happens."""
-    if failure.state.status != "Ready":
-        return DeployError(f"{failure}; not rolled back: {env} is still {failure.state.status} (the update goes "
-                           f"on: `python -m deploy watch` follows it, --abort stops it)", NEEDS_ATTENTION)
     eb = clients.eb
+    if failure.state.status != "Ready":
+        # Nothing can start until EB is done: give the update one more timeout to end.
+        out(f"{env} is still {failure.state.status}: waiting up to {policy.timeout:.0f} s for it to end")
+        try:
+            settled = environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.timeout, policy.poll)
+        except environment.TimedOut as still:
+            return DeployError(f"{failure}; not rolled back: {env} is still {still.state.status} (the update "
+                               f"goes on: `python -m deploy watch` follows it, --abort stops it)", NEEDS_ATTENTION)
+        failure = Failed(str(failure), settled)
     previous = before.version if before.healthy and before.version != label else \
         history.previous_healthy_label(eb, app, env, label)
     if not policy.rollback or not previous:

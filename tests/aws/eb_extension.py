@@ -311,7 +311,7 @@ def resolve_secret(backend, arn: str) -> str | None:
         if ":secretsmanager:" in arn:
             return secretsmanager_backends[backend.account_id][backend.region_name].get_secret_value(
                 arn, None, None).get("SecretString")
-    except Exception:  # noqa: BLE001 (unresolvable: EB would fail the deploy; so do the instances)
+    except Exception:  # unresolvable: EB would fail the deploy, and so do the instances
         return None
     return None
 
@@ -341,7 +341,7 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
                     result = fleet.deploy(bundle, properties=properties, label=label)
             else:
                 result = fleet.configure(properties)
-        except Exception as error:  # noqa: BLE001 (reported as EB reports an engine failure)
+        except Exception as error:  # reported as EB reports an engine failure
             failure = f"Instance deployment failed: {error}"
         with _lock:
             env.version_label = label

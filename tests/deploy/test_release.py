@@ -79,7 +79,24 @@ def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
     assert environment.describe(ready.eb, APP, ENV).version == "v2"
 
 
-def test_a_timeout_shorter_than_the_update_says_no_rollback_started(ready, tmp_path):
+def test_a_timeout_rolls_back_once_the_update_settles(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.set_delay(1.5)  # v2's update outlasts the timeout, and ends half a timeout into the rollback
+    eb_extension.set_processing(0)
+
+    def out(line: str) -> None:
+        if line.startswith("rolling back"):
+            eb_extension.set_delay(0.1)  # the rollback's own update is quick
+
+    with pytest.raises(DeployError) as failure:
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=1.0, poll=POLL), tmp_path, out=out)
+    assert failure.value.exit_code == DEPLOY_FAILED
+    assert "timed out" in str(failure.value) and "rolled back to v1" in str(failure.value)
+    state = environment.describe(ready.eb, APP, ENV)
+    assert (state.version, state.health, state.status) == ("v1", "Green", "Ready")
+
+
+def test_a_timeout_far_shorter_than_the_update_says_no_rollback_started(ready, tmp_path):
     ship(ready, tmp_path, "v1")
     eb_extension.set_delay(2)
     eb_extension.set_processing(0)
