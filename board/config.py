@@ -74,7 +74,8 @@ class Variable:
 APP_ENV = Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too).")
 SECRET_KEY = Variable("SECRET_KEY", None, "Signs sessions and CSRF tokens. Development keeps a generated one in "
                       "`instance/`.", shown="(required in production)", exact=True)
-DATABASE_URL = Variable("DATABASE_URL", None, "SQLAlchemy URL; wins over `RDS_*`.")
+DATABASE_URL = Variable("DATABASE_URL", None, "SQLAlchemy URL; wins over `RDS_*`. Production needs one of the "
+                        "two; elsewhere SQLite in `instance/`.")
 RDS_HOSTNAME = Variable("RDS_HOSTNAME", None, "Set by Elastic Beanstalk when RDS is attached; selects PostgreSQL.")
 RDS_PORT = Variable("RDS_PORT", 5432, "PostgreSQL port.", 1, 65535)
 RDS_DB_NAME = Variable("RDS_DB_NAME", "ebdb", "Database name.", exact=True)
@@ -87,12 +88,13 @@ POSTS_PER_PAGE = Variable("POSTS_PER_PAGE", 10, "Posts on a page (1 to 100).", 1
 APP_VERSION = Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it.")
 LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout).")
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
-WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use.",
-                           1, 64, shown="(usable CPUs)")
+WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
+                           "one while developing.", 1, 64, shown="(usable CPUs; 1 with AUTO_RELOAD)")
 GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (and database connections each "
                             "keeps).", 1, 64)
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
-AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn reloads on code and template changes.")
+AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
+                       "templates are re-read without one.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
 
@@ -142,6 +144,11 @@ def database_url(environ, instance_path: str) -> str:
         credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
         name = quote(RDS_DB_NAME.read(environ), safe="")
         return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
+    if app_env(environ) == "production":
+        # A SQLite file here would live in the container: lost at every deploy, and
+        # a different database on every instance.
+        raise ConfigError("no database is configured; production needs DATABASE_URL, or RDS_HOSTNAME with "
+                          "RDS_USERNAME and RDS_PASSWORD (Elastic Beanstalk sets RDS_* for an attached database)")
     return "sqlite:///" + str(Path(instance_path) / "board.sqlite")
 
 
@@ -184,23 +191,28 @@ def app_config(instance_path: str, environ=None) -> dict:
     """Flask settings from the environment; raises ConfigError on bad input."""
     environ = os.environ if environ is None else environ
     env = app_env(environ)
+    key = secret_key(environ, env, instance_path)
     url = database_url(environ, instance_path)
     return {
         "APP_ENV": env,
         "TESTING": env == "test",
-        "SECRET_KEY": secret_key(environ, env, instance_path),
+        "SECRET_KEY": key,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
         "POSTS_PER_PAGE": POSTS_PER_PAGE.read(environ),
         "APP_VERSION": APP_VERSION.read(environ),
         "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
+        # With AUTO_RELOAD a changed template is read again on its next render, so
+        # gunicorn need not restart workers for it (gunicorn.conf.py).
+        "TEMPLATES_AUTO_RELOAD": AUTO_RELOAD.read(environ),
+        # Secure is not set here: cookies are Secure exactly when the request came
+        # over HTTPS (board/security.py), so the app also works at a plain http://
+        # address such as a new Elastic Beanstalk environment's.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": env == "production",
     }
 
 
@@ -222,11 +234,15 @@ def default_workers(cpu_count: int) -> int:
 def server_config(environ=None) -> dict:
     """gunicorn's settings from the environment (read by gunicorn.conf.py)."""
     environ = os.environ if environ is None else environ
+    auto_reload = AUTO_RELOAD.read(environ)
+    # While developing, every .py edit boots all workers again at once; one
+    # worker (its threads serve a developer's requests) boots alone, without
+    # its siblings competing for the CPUs.
     return {
         "port": PORT.read(environ),
-        "workers": WEB_CONCURRENCY.read(environ) or default_workers(usable_cpus()),
+        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else default_workers(usable_cpus())),
         "threads": GUNICORN_THREADS.read(environ),
         "timeout": GUNICORN_TIMEOUT.read(environ),
-        "auto_reload": AUTO_RELOAD.read(environ),
+        "auto_reload": auto_reload,
         "forwarded_allow_ips": FORWARDED_ALLOW_IPS.read(environ),
     }

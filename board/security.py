@@ -1,4 +1,4 @@
-"""Response headers, the request id, and forms whose bytes are not text."""
+"""Response headers, cookies Secure over HTTPS only, the request id, and forms whose bytes are not text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 import uuid
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, abort, g, request
+import flask
+from flask import Flask, abort, g, has_request_context, request
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -32,7 +33,25 @@ def request_id() -> str:
     return uuid.uuid4().hex
 
 
+class Response(flask.Response):
+    """Every cookie the app sets (the session, Flask-Login's remember-me) is
+    Secure exactly when the request came over HTTPS.
+
+    Behind EB's load balancer gunicorn learns the scheme from X-Forwarded-Proto,
+    trusted only from FORWARDED_ALLOW_IPS. A new environment is served at a
+    plain http:// address, where a browser would drop Secure cookies and every
+    form would fail as expired; over HTTPS they never travel unencrypted.
+    """
+
+    def set_cookie(self, key: str, *args, **kwargs) -> None:
+        if has_request_context() and request.is_secure:
+            kwargs["secure"] = True
+        super().set_cookie(key, *args, **kwargs)
+
+
 def register(app: Flask) -> None:
+    app.response_class = Response
+
     @app.before_request
     def tag_request():
         g.request_id = request_id()

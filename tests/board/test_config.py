@@ -26,8 +26,25 @@ def test_database_url_wins_over_rds_and_gets_the_driver(tmp_path):
     assert url == "postgresql+psycopg2://u:p@h/d"
 
 
-def test_no_database_settings_fall_back_to_sqlite_in_instance_folder(tmp_path):
-    assert config.database_url({}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_no_database_settings_fall_back_to_sqlite_in_instance_folder_outside_production(tmp_path, env):
+    assert config.database_url({"APP_ENV": env}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
+
+
+def test_production_without_a_database_names_the_variables_to_set(tmp_path):
+    with pytest.raises(config.ConfigError, match="DATABASE_URL, or RDS_HOSTNAME with RDS_USERNAME and RDS_PASSWORD"):
+        config.app_config(str(tmp_path), {"APP_ENV": "production", "SECRET_KEY": "k"})
+
+
+def test_production_without_a_database_stops_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", "from board import create_app; create_app()"],
+        cwd=ROOT, env={"APP_ENV": "production", "SECRET_KEY": "k", "PATH": "/usr/bin:/bin"}, capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("board: configuration error: no database is configured; production needs DATABASE_URL")
 
 
 def test_rds_username_and_password_with_special_characters_connect(postgres_url):
@@ -76,12 +93,10 @@ def test_production_without_secret_key_stops_with_one_line():
     ]
 
 
-def test_production_cookies_are_secure_and_development_ones_work_over_http(tmp_path):
-    production = config.app_config(str(tmp_path), {"SECRET_KEY": "k"})
-    development = config.app_config(str(tmp_path), {"APP_ENV": "development"})
-    assert production["APP_ENV"] == "production"
-    assert production["SESSION_COOKIE_SECURE"] and production["REMEMBER_COOKIE_SECURE"]
-    assert not development["SESSION_COOKIE_SECURE"]
+def test_templates_are_re_read_only_with_auto_reload(tmp_path):
+    development = config.app_config(str(tmp_path), {"APP_ENV": "development", "AUTO_RELOAD": "1"})
+    production = config.app_config(str(tmp_path), {"SECRET_KEY": "k", "DATABASE_URL": "sqlite://"})
+    assert development["TEMPLATES_AUTO_RELOAD"] is True and production["TEMPLATES_AUTO_RELOAD"] is False
 
 
 def test_development_secret_key_is_kept_across_restarts(tmp_path):
@@ -142,3 +157,9 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
                          preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout
     assert int(out) == 1
     assert config.server_config({"WEB_CONCURRENCY": "7"})["workers"] == 7
+
+
+def test_development_with_auto_reload_runs_one_worker_unless_told_otherwise():
+    assert config.server_config({"AUTO_RELOAD": "1"})["workers"] == 1
+    assert config.server_config({"AUTO_RELOAD": "1", "WEB_CONCURRENCY": "3"})["workers"] == 3
+    assert config.server_config({})["workers"] == config.default_workers(config.usable_cpus())

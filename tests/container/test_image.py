@@ -91,6 +91,17 @@ def test_production_without_secret_key_stops_with_one_clear_line(image):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_production_without_a_database_stops_with_one_clear_line(image):
+    name = "board-test-" + uuid.uuid4().hex[:8]
+    try:
+        result = docker("run", "--name", name, "--env", f"SECRET_KEY={SECRET}", image, check=False, timeout=60)
+    finally:
+        docker("rm", "--force", name, check=False)
+    assert result.returncode != 0
+    assert "board: configuration error: no database is configured" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_docker_stop_finishes_in_flight_requests_and_exits_0(running):
     name, _ = running
     # Straight to the container, not through the published port: docker's port
