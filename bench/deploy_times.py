@@ -17,7 +17,7 @@ from board.config import CONTAINER_PORT
 from deploy.aws import Clients
 from deploy.bundle import write_bundle
 from deploy.environment import wait
-from deploy.provision import provision
+from deploy.provision import DatabaseChoice, provision
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
@@ -124,7 +124,7 @@ def local_release_figures() -> dict:
             with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
                 eb_extension.attach("board-local", fleet)
                 provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-local",
-                          out=lambda line: None)
+                          DatabaseChoice(url=eb_extension.stand_in_database_url(fleet)), out=lambda line: None)
                 release(ROOT, "bench-first")
                 seconds = release(changed_tree("release"), "bench-code-change")
         finally:

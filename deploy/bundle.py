@@ -9,10 +9,13 @@ bit matters on the instance).
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
 from pathspec import PathSpec
+
+from .errors import DeployError
 
 IGNORE_FILE = ".ebignore"
 
@@ -20,7 +23,7 @@ IGNORE_FILE = ".ebignore"
 def ignored_by(root: Path) -> PathSpec:
     path = root / IGNORE_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: without it the bundle would hold the whole tree")
+        raise DeployError(f"{path} is missing: without it the bundle would hold the whole tree")
     return PathSpec.from_lines("gitwildmatch", path.read_text(encoding="utf-8").splitlines())
 
 
@@ -63,15 +66,21 @@ def bundle_files(root: Path) -> list[str]:
     return sorted(chosen)
 
 
-def write_bundle(root: Path, destination: Path) -> Path:
-    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips."""
+def total_size(root: Path, files: list[str]) -> int:
+    return sum((Path(root) / relative).stat().st_size for relative in files)
+
+
+def write_bundle(root: Path, destination: Path, files: list[str] | None = None) -> Path:
+    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips.
+    Files are streamed, never held whole in memory."""
     root, destination = Path(root), Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative in bundle_files(root):
+        for relative in bundle_files(root) if files is None else files:
             source = root / relative
             info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = (source.stat().st_mode & 0xFFFF) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, source.read_bytes())
+            with open(source, "rb") as reader, archive.open(info, "w") as writer:
+                shutil.copyfileobj(reader, writer, 1024 * 1024)
     return destination

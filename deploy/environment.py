@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
 from .errors import DeployError
 
 HEALTHY = {"Ok", "Info"}  # enhanced health statuses that mean "serving well"
@@ -29,6 +31,13 @@ class State:
     def failed(self) -> bool:
         return self.health_status in FAILED or self.health == "Red"
 
+    @property
+    def warning(self) -> bool:
+        return self.health_status == "Warning" or not self.health_status and self.health == "Yellow"
+
+    def acceptable(self, accept_warning: bool) -> bool:
+        return self.healthy or accept_warning and self.warning
+
     def line(self) -> str:
         return (f"{self.name}: {self.status}, health {self.health}/{self.health_status or '-'}, "
                 f"version {self.version or '(none)'}")
@@ -42,6 +51,19 @@ def describe(eb, app: str, env: str) -> State:
     e = live[0]
     return State(e["EnvironmentName"], e["Status"], e.get("Health", "Grey"), e.get("HealthStatus"),
                  e.get("VersionLabel"), e.get("CNAME"))
+
+
+def causes(eb, env: str) -> list[str]:
+    """Why the environment and each instance are not Ok (enhanced health; empty without it)."""
+    try:
+        found = eb.describe_environment_health(EnvironmentName=env, AttributeNames=["Causes"]).get("Causes", [])
+        for instance in eb.describe_instances_health(EnvironmentName=env, AttributeNames=["HealthStatus", "Causes"]
+                                                     ).get("InstanceHealthList", []):
+            found += [f"{instance.get('InstanceId')} ({instance.get('HealthStatus')}): {cause}"
+                      for cause in instance.get("Causes", [])]
+    except ClientError:  # basic health only
+        return []
+    return found
 
 
 class EventStream:
@@ -66,9 +88,15 @@ class EventStream:
             self.out(line)
 
 
+class TimedOut(TimeoutError):
+    def __init__(self, state: State):
+        super().__init__(state.line())
+        self.state = state
+
+
 def wait(eb, app: str, env: str, done, timeout: float, poll: float, events: EventStream | None = None,
          clock=time.monotonic, sleep=time.sleep) -> State:
-    """Poll until done(state) is true; raises TimeoutError with the last state."""
+    """Poll until done(state) is true; raises TimedOut with the last state."""
     deadline = clock() + timeout
     while True:
         state = describe(eb, app, env)
@@ -77,5 +105,5 @@ def wait(eb, app: str, env: str, done, timeout: float, poll: float, events: Even
         if done(state):
             return state
         if clock() >= deadline:
-            raise TimeoutError(state.line())
+            raise TimedOut(state)
         sleep(poll)

@@ -1,18 +1,31 @@
-"""Create what a first release needs, idempotently: application, lifecycle policy, roles, environment.
+"""Create what a first release needs, idempotently, and wait until it is Ready: application, lifecycle
+policy, roles, SECRET_KEY (SSM SecureString), a PostgreSQL database decoupled from the environment
+(created, adopted, or a URL) with its password in Secrets Manager, and the environment.
 
 Option settings stay in .ebextensions (settings made through the API would
 override them); only what EB needs at creation and cannot read from the
-bundle is set here: the instance profile and the service role.
+bundle is set here: the instance profile, service role, load balancer type
+(read from .ebextensions), security group, and the secrets and database
+address, which differ per environment.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import yaml
 from botocore.exceptions import ClientError
 
-from .errors import DeployError
+from . import database, environment, secretstore
+from .errors import DEPLOY_FAILED, DeployError
+
+ROOT = Path(__file__).resolve().parents[1]
+IAM_RETRIES = 5  # new roles take seconds to be usable by other services
 
 INSTANCE_ROLE = "aws-elasticbeanstalk-ec2-role"
 SERVICE_ROLE = "aws-elasticbeanstalk-service-role"
@@ -55,10 +68,6 @@ def ensure_instance_profile(iam, out) -> str:
     return INSTANCE_ROLE
 
 
-def latest_docker_stack(eb) -> str:
-    return latest_stack(eb, "docker")
-
-
 # The platforms the same bundle deploys on (docs/eb-platform.md): solution stack names, newest version wins.
 PLATFORMS = {
     "docker": (DOCKER_AL2023, "Docker running on 64bit Amazon Linux 2023"),
@@ -86,27 +95,135 @@ def latest_stack(eb, platform: str) -> str:
     return max(stacks)[1]
 
 
-def provision(clients, app: str, env: str, out=print, platform: str = "docker") -> None:
+def ebextensions_options(root: Path) -> dict[str, dict]:
+    """option_settings of every .ebextensions/*.config, by namespace (later files win, as on EB)."""
+    options: dict[str, dict] = {}
+    for path in sorted((root / ".ebextensions").glob("*.config")):
+        settings = (yaml.safe_load(path.read_text()) or {}).get("option_settings") or {}
+        if isinstance(settings, list):  # the list form: namespace, option_name, value
+            for item in settings:
+                options.setdefault(item["namespace"], {})[item["option_name"]] = item.get("value")
+        else:
+            for namespace, values in settings.items():
+                options.setdefault(namespace, {}).update(values or {})
+    return options
+
+
+@dataclass(frozen=True)
+class DatabaseChoice:
+    create: bool = True  # `--database create` (the default)
+    url: str | None = None  # `--database-url`
+    rds_instance: str | None = None  # `--rds-instance`
+
+
+def setting(namespace: str, name: str, value) -> dict:
+    return {"Namespace": namespace, "OptionName": name, "Value": str(value)}
+
+
+def database_settings(clients, app: str, env: str, choice: DatabaseChoice, instances_group: str, vpc: str,
+                      out) -> tuple[list[dict], list[str], database.Database | None]:
+    """Option settings that point the app at its database, the secret ARNs they reference, the database."""
+    sm = clients.secretsmanager
+    if choice.url:
+        arn = secretstore.ensure_secret(sm, f"{app}/{env}/database-url", choice.url, out)
+        return [setting(secretstore.SECRETS, "DATABASE_URL", arn)], [arn], None
+    group = database.ensure_group(clients.ec2, vpc, f"{env}-db", f"board {env}: PostgreSQL", out)
+    password_name = f"{app}/{env}/db-password"
+    if choice.rds_instance:
+        instance = database.describe(clients.rds, choice.rds_instance)
+        try:
+            arn = sm.describe_secret(SecretId=password_name)["ARN"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            raise DeployError(f"store {choice.rds_instance}'s master password in Secrets Manager first, as a plain "
+                              f"string named {password_name}") from None
+        database.attach_group(clients.rds, instance, group)
+    else:
+        arn = secretstore.ensure_secret(sm, password_name, None, out, make=secretstore.new_password)
+        instance = database.create(clients.rds, f"{env}-db", secretstore.read_secret(sm, password_name), group, out)
+    found = database.found(instance)
+    database.allow_from(clients.ec2, group, instances_group, found.port)
+    environment_ns = "aws:elasticbeanstalk:application:environment"
+    return ([setting(secretstore.SECRETS, "RDS_PASSWORD", arn), setting(environment_ns, "RDS_HOSTNAME", found.host),
+             setting(environment_ns, "RDS_PORT", found.port), setting(environment_ns, "RDS_DB_NAME", found.name),
+             setting(environment_ns, "RDS_USERNAME", found.user)], [arn], found)
+
+
+def create_environment(eb, request: dict, out) -> None:
+    """CreateEnvironment, retried while IAM has not yet propagated roles made moments ago."""
+    for attempt in range(IAM_RETRIES + 1):
+        try:
+            eb.create_environment(**request)
+            return
+        except ClientError as error:
+            message = error.response["Error"].get("Message", "")
+            if attempt == IAM_RETRIES or not any(word in message for word in ("instance profile", "role", "Role")):
+                raise
+            delay = 2 ** (attempt + 1)
+            out(f"IAM has not caught up yet ({message}); retrying in {delay} s")
+            time.sleep(delay)
+
+
+def provision(clients, app: str, env: str, choice: DatabaseChoice | None = None, timeout: float = 1800,
+              poll: float = 5, root: Path = ROOT, out=print, wait_ready: bool = False,
+              platform: str = "docker") -> None:
     eb, iam = clients.eb, clients.iam
     service_role = ensure_role(iam, SERVICE_ROLE, "elasticbeanstalk.amazonaws.com", SERVICE_POLICIES, out)
     profile = ensure_instance_profile(iam, out)
     if not eb.describe_applications(ApplicationNames=[app])["Applications"]:
         eb.create_application(ApplicationName=app, Description="board, a Flask message board")
         out(f"created application {app}")
+    # DeleteSourceFromS3 stays off: bundles are content-addressed, so one object serves many labels and EB
+    # would delete it with the first of them; `prune` removes bundles no version uses.
     eb.update_application_resource_lifecycle(ApplicationName=app, ResourceLifecycleConfig={
         "ServiceRole": service_role,
         "VersionLifecycleConfig": {
-            "MaxCountRule": {"Enabled": True, "MaxCount": KEEP_VERSIONS, "DeleteSourceFromS3": True},
-            "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": True}}})
+            "MaxCountRule": {"Enabled": True, "MaxCount": KEEP_VERSIONS, "DeleteSourceFromS3": False},
+            "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": False}}})
     out(f"version lifecycle: keep the newest {KEEP_VERSIONS}")
     existing = [e for e in eb.describe_environments(ApplicationName=app, EnvironmentNames=[env])["Environments"]
                 if e["Status"] != "Terminated"]
     if existing:
-        out(f"environment {env} exists ({existing[0]['Status']}, {existing[0].get('SolutionStackName')})")
-        return
+        out(f"environment {env} exists ({existing[0]['Status']}, {existing[0].get('SolutionStackName')}); "
+            "left as it is")
+    else:
+        create_everything(clients, app, env, choice or DatabaseChoice(), root, service_role, profile, out,
+                          platform)
+    if wait_ready:
+        wait_until_ready(eb, app, env, timeout, poll, out)
+
+
+def create_everything(clients, app, env, choice, root, service_role, profile, out, platform) -> None:
+    eb = clients.eb
+    options = ebextensions_options(root)
+    vpc = database.default_vpc(clients.ec2)
+    instances = database.ensure_group(clients.ec2, vpc, f"{env}-instances", f"board {env}: the app's instances", out)
+    key_arn = secretstore.ensure_parameter(clients.ssm, f"/{app}/{env}/SECRET_KEY", secretstore.new_key, out)
+    db_settings, secret_arns, db = database_settings(clients, app, env, choice, instances, vpc, out)
+    clients.iam.put_role_policy(RoleName=INSTANCE_ROLE, PolicyName=f"board-{app}-{env}-secrets",
+                                PolicyDocument=secretstore.reader_policy([key_arn], secret_arns))
+    warning = db and database.budget_warning(root, options, db)
+    if warning:
+        out(warning)
+    creation_only = options.get("aws:elasticbeanstalk:environment", {})
     stack = latest_stack(eb, platform)
-    eb.create_environment(ApplicationName=app, EnvironmentName=env, SolutionStackName=stack, OptionSettings=[
-        {"Namespace": "aws:autoscaling:launchconfiguration", "OptionName": "IamInstanceProfile", "Value": profile},
-        {"Namespace": "aws:elasticbeanstalk:environment", "OptionName": "ServiceRole", "Value": service_role},
-        *PLATFORM_OPTIONS[platform]])
+    settings = [setting("aws:autoscaling:launchconfiguration", "IamInstanceProfile", profile),
+                setting("aws:autoscaling:launchconfiguration", "SecurityGroups", instances),
+                setting("aws:elasticbeanstalk:environment", "ServiceRole", service_role),
+                setting("aws:elasticbeanstalk:environment", "LoadBalancerType",
+                        creation_only.get("LoadBalancerType", "application")),
+                setting(secretstore.SECRETS, "SECRET_KEY", key_arn), *db_settings, *PLATFORM_OPTIONS[platform]]
+    create_environment(eb, {"ApplicationName": app, "EnvironmentName": env, "SolutionStackName": stack,
+                            "OptionSettings": settings}, out)
     out(f"creating environment {env} on {stack}; the first release deploys the app")
+
+
+def wait_until_ready(eb, app: str, env: str, timeout: float, poll: float, out) -> None:
+    events = environment.EventStream(eb, app, env, since=datetime.now(UTC) - timedelta(minutes=5), out=out)
+    try:
+        state = environment.wait(eb, app, env, lambda s: s.status == "Ready", timeout, poll, events)
+    except environment.TimedOut as timeout_error:
+        raise DeployError(f"{env} is still {timeout_error.state.status} after {timeout:.0f} s; `python -m deploy "
+                          "watch` follows it", DEPLOY_FAILED) from None
+    out(f"{state.line()}; ready for `python -m deploy release`")

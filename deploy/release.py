@@ -1,25 +1,23 @@
-"""Release a version: bundle → S3 → application version → update → watch → roll back on failure."""
+"""Release a version: bundle → S3 → application version (processed) → deploy (follow.py) → roll back on failure."""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from . import environment
-from .bundle import write_bundle
+from . import environment, history, versions
+from .bundle import bundle_files, total_size, write_bundle
 from .errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
+from .follow import Failed, Policy, deploy, ensure_ready
 
-MAX_BUNDLE_BYTES = 500 * 1024 * 1024  # EB's limit for a source bundle
-APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
-HEALTHY_MARK = "ok:"  # in a version's description: "ok:<env>@<UTC time>" once it ran healthy there
+MAX_BUNDLE_BYTES = 500 * 1024 * 1024  # EB's limit for a source bundle: 500 MiB
 
 
 @dataclass
@@ -29,29 +27,51 @@ class Bundle:
     sha256: str
 
 
-def build_bundle(root: Path, destination: Path) -> Bundle:
-    path = write_bundle(root, destination)
+def mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+def check_size(root: Path, files: list[str]) -> None:
+    """On the file list, before zipping: a tree this large is a .ebignore mistake, not an app."""
+    size = total_size(root, files)
+    if size > MAX_BUNDLE_BYTES:
+        raise DeployError(f"the bundle's {len(files)} files hold {mib(size)}; Elastic Beanstalk takes at most "
+                          f"{mib(MAX_BUNDLE_BYTES)}: check .ebignore")
+
+
+def build_bundle(root: Path, destination: Path, files: list[str] | None = None) -> Bundle:
+    files = bundle_files(root) if files is None else files
+    check_size(root, files)
+    path = write_bundle(root, destination, files)
     size = path.stat().st_size
     if size > MAX_BUNDLE_BYTES:
-        raise DeployError(f"the bundle is {size / 1e6:.0f} MB; Elastic Beanstalk takes at most 500 MB: "
+        raise DeployError(f"the bundle is {mib(size)}; Elastic Beanstalk takes at most {mib(MAX_BUNDLE_BYTES)}: "
                           "check .ebignore")
-    return Bundle(path, size, hashlib.sha256(path.read_bytes()).hexdigest())
+    with open(path, "rb") as reader:
+        digest = hashlib.file_digest(reader, "sha256").hexdigest()
+    return Bundle(path, size, digest)
 
 
-def default_label(root: Path) -> str:
-    """The git short SHA, with -dirty when tracked files have uncommitted changes."""
+def default_label(root: Path, out=print) -> str:
+    """The git short SHA, with -dirty when tracked files changed or untracked (not ignored) files exist:
+    both would ship in the bundle under a label that names a commit without them."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal"], cwd=root,
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         raise DeployError("not a git checkout (or no commits): pass --label") from None
-    return sha + ("-dirty" if dirty else "")
+    if not changed:
+        return sha
+    untracked = [line[3:] for line in changed if line.startswith("??")]
+    names = ", ".join(line[3:] for line in changed[:3]) + (", …" if len(changed) > 3 else "")
+    out(f"label {sha}-dirty: {len(changed)} paths differ from HEAD ({len(untracked)} untracked): {names}")
+    return sha + "-dirty"
 
 
 def bundle_key(app: str, bundle: Bundle) -> str:
-    # Content-addressed: the same bundle is uploaded once, whatever its label.
+    # Content-addressed: the same bundle is uploaded once, whatever its label (so versions share objects).
     return f"{app}/bundles/{bundle.sha256}.zip"
 
 
@@ -67,7 +87,7 @@ class Progress:
         if percent != self.shown:
             self.shown = percent
             bar = "#" * (percent // 4)
-            self.out.write(f"\r  upload [{bar:<25}] {percent:3d}% of {self.total / 1e6:.1f} MB")
+            self.out.write(f"\r  upload [{bar:<25}] {percent:3d}% of {mib(self.total)}")
             if percent == 100:
                 self.out.write("\n")
             self.out.flush()
@@ -82,7 +102,7 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
             raise
-        out(f"uploading {bundle.size / 1e6:.2f} MB to s3://{bucket}/{key}")
+        out(f"uploading {mib(bundle.size)} to s3://{bucket}/{key}")
         try:
             clients.s3.upload_file(str(bundle.path), bucket, key, Callback=Progress(bundle.size),
                                    Config=TransferConfig(multipart_threshold=8 * 1024 * 1024))
@@ -92,120 +112,77 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
     return bucket, key
 
 
-def ensure_version(eb, app: str, label: str, bucket: str, key: str, bundle: Bundle, out=print) -> None:
-    """Create the version, or reuse it when the label already holds this very bundle."""
-    existing = eb.describe_application_versions(ApplicationName=app, VersionLabels=[label])["ApplicationVersions"]
-    if existing:
-        source = existing[0].get("SourceBundle", {})
-        if source.get("S3Key") == key:
-            out(f"version {label} exists with this bundle: reusing it")
-            return
-        raise DeployError(f"version {label} already exists with a different bundle "
-                          f"(s3://{source.get('S3Bucket')}/{source.get('S3Key')}); choose another --label")
-    eb.create_application_version(ApplicationName=app, VersionLabel=label, Process=True,
-                                  Description=f"sha256:{bundle.sha256}"[:200],
-                                  SourceBundle={"S3Bucket": bucket, "S3Key": key})
-    out(f"created version {label}")
-
-
-def ensure_ready(eb, app: str, env: str) -> environment.State:
-    state = environment.describe(eb, app, env)
-    if state.status != "Ready":
-        latest = eb.describe_events(ApplicationName=app, EnvironmentName=env, MaxRecords=1)["Events"]
-        detail = f"; latest event: {latest[0]['Message']}" if latest else ""
-        raise DeployError(f"{env} is {state.status} (another deployment or update is in progress, version "
-                          f"{state.version or '(none)'}){detail}; try again when it is Ready")
-    return state
-
-
-def deploy_label(clients, app: str, env: str, label: str, timeout: float, poll: float, out=print) -> environment.State:
-    """Point the environment at `label` and follow it until it is healthy, failed, or out of time."""
+def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
+            out=print) -> environment.State:
     eb = clients.eb
-    events = environment.EventStream(eb, app, env, since=datetime.now(UTC), out=out)
-    try:
-        # A rollback may start while the failed update is still running: let it finish first.
-        environment.wait(eb, app, env, lambda state: state.status == "Ready", timeout, poll)
-        eb.update_environment(ApplicationName=app, EnvironmentName=env, VersionLabel=label,
-                              OptionSettings=[{"Namespace": APP_ENVIRONMENT, "OptionName": "APP_VERSION",
-                                               "Value": label}])
-    except TimeoutError as error:
-        raise DeployError(f"{env} did not become Ready within {timeout:.0f} s: {error}", DEPLOY_FAILED) from None
-    except ClientError as error:
-        raise DeployError(f"Elastic Beanstalk refused to deploy {label}: {error.response['Error']['Message']}",
-                          DEPLOY_FAILED) from None
-    out(f"deploying {label} to {env}")
-    started = {"updating": False}
-
-    def settled(state: environment.State) -> bool:
-        started["updating"] |= state.status != "Ready"
-        if state.status != "Ready" or not started["updating"] and state.version != label:
-            return False
-        return state.version != label or state.healthy or state.failed
-
-    try:
-        state = environment.wait(eb, app, env, settled, timeout, poll, events)
-    except TimeoutError as error:
-        raise DeployError(f"timed out after {timeout:.0f} s: {error}", DEPLOY_FAILED) from None
-    if state.version == label and state.healthy:
-        return state
-    why = "; ".join(events.errors[-5:]) or state.line()
-    raise DeployError(f"{label} did not become healthy: {why}", DEPLOY_FAILED)
-
-
-def release(clients, root: Path, app: str, env: str, label: str | None, timeout: float, poll: float,
-            rollback: bool, workdir: Path, out=print) -> environment.State:
-    label = label or default_label(root)
-    bundle = build_bundle(root, workdir / f"{label}.zip")
-    out(f"bundle {bundle.path.name}: {bundle.size / 1e6:.2f} MB, sha256 {bundle.sha256[:16]}…")
-    before = ensure_ready(clients.eb, app, env)
+    label = label or default_label(root, out)
+    files = bundle_files(root)
+    check_size(root, files)
+    before = ensure_ready(eb, app, env, policy, out)
+    history.note(eb, app, before)  # versions deployed by other means count for rollbacks too
+    bundle = build_bundle(root, workdir / f"{label}.zip", files)
+    out(f"bundle {bundle.path.name}: {mib(bundle.size)}, sha256 {bundle.sha256[:16]}…")
+    reuse = versions.label_holds(eb, app, label, bundle_key(app, bundle))  # before any upload
     bucket, key = upload(clients, app, bundle, out)
-    ensure_version(clients.eb, app, label, bucket, key, bundle, out)
+    if reuse:
+        out(f"version {label} exists with this bundle: reusing it")
+    else:
+        versions.create(eb, app, label, bucket, key, bundle.sha256)
+        out(f"created version {label}")
+    versions.wait_processed(eb, app, label, policy.timeout, policy.poll, out)
     try:
-        state = deploy_label(clients, app, env, label, timeout, poll, out)
-    except DeployError as failure:
+        state = deploy(clients, app, env, label, policy, out)
+    except Failed as failure:
         out(f"FAILED: {failure}")
-        previous = before.version if before.healthy else previous_healthy_label(clients.eb, app, env, label)
-        if not rollback or not previous or previous == label:
-            reason = "--no-rollback" if not rollback else "no earlier healthy version to return to"
-            raise DeployError(f"{failure} (not rolled back: {reason})", NEEDS_ATTENTION) from None
-        out(f"rolling back to {previous}")
-        try:
-            deploy_label(clients, app, env, previous, timeout, poll, out)
-        except DeployError as rollback_failure:
-            raise DeployError(f"{failure}; the rollback to {previous} failed too: {rollback_failure}",
-                              NEEDS_ATTENTION) from None
-        raise DeployError(f"{failure}; rolled back to {previous}", DEPLOY_FAILED) from None
-    mark_healthy(clients.eb, app, env, label)
+        raise recover(clients, app, env, label, before, failure, policy, out) from None
+    history.mark_healthy(eb, app, env, label)
     out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
     return state
 
 
-def mark_healthy(eb, app: str, env: str, label: str) -> None:
-    """Note in the version's description that it ran healthy in `env`: rollbacks pick from these."""
-    version = eb.describe_application_versions(ApplicationName=app, VersionLabels=[label])["ApplicationVersions"][0]
-    digest = version.get("Description", "").split(" ")[0]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    eb.update_application_version(ApplicationName=app, VersionLabel=label,
-                                  Description=f"{digest} {HEALTHY_MARK}{env}@{stamp}"[:200])
+def recover(clients, app: str, env: str, label: str, before: environment.State, failure: Failed, policy: Policy,
+            out) -> DeployError:
+    """Roll back to the version that ran healthy before; the error to exit with, whatever happens."""
+    eb = clients.eb
+    if failure.state.status != "Ready":
+        # Nothing can start until EB is done: give the update one more timeout to end.
+        out(f"{env} is still {failure.state.status}: waiting up to {policy.timeout:.0f} s for it to end")
+        try:
+            settled = environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.timeout, policy.poll)
+        except environment.TimedOut as still:
+            return DeployError(f"{failure}; not rolled back: {env} is still {still.state.status} (the update "
+                               f"goes on: `python -m deploy watch` follows it, --abort stops it)", NEEDS_ATTENTION)
+        failure = Failed(str(failure), settled)
+    previous = before.version if before.healthy and before.version != label else \
+        history.previous_healthy_label(eb, app, env, label)
+    if not policy.rollback or not previous:
+        reason = "--no-rollback" if not policy.rollback else "no earlier healthy version to return to"
+        return DeployError(f"{failure} (not rolled back: {reason})", NEEDS_ATTENTION)
+    if failure.state.version == previous and failure.state.healthy:
+        # EB itself kept or put back the previous version: redeploying it would only cost another update.
+        return DeployError(f"{failure}; {env} is back on {previous} and healthy: nothing to roll back",
+                           DEPLOY_FAILED)
+    out(f"rolling back to {previous}")
+    try:
+        deploy(clients, app, env, previous, replace(policy, soak=0), out)
+    except DeployError as rollback_failure:
+        return DeployError(f"{failure}; the rollback to {previous} failed too: {rollback_failure}", NEEDS_ATTENTION)
+    history.mark_healthy(eb, app, env, previous)
+    return DeployError(f"{failure}; rolled back to {previous}", DEPLOY_FAILED)
 
 
-def previous_healthy_label(eb, app: str, env: str, current: str | None) -> str | None:
-    """The version that most recently ran healthy in `env`, other than `current`."""
-    marked = []
-    for page in eb.get_paginator("describe_application_versions").paginate(ApplicationName=app):
-        for version in page["ApplicationVersions"]:
-            for word in version.get("Description", "").split():
-                if word.startswith(f"{HEALTHY_MARK}{env}@") and version["VersionLabel"] != current:
-                    marked.append((word.split("@", 1)[1], version["VersionLabel"]))
-    return max(marked)[1] if marked else None
-
-
-def roll_back(clients, app: str, env: str, to: str | None, timeout: float, poll: float, out=print):
-    state = ensure_ready(clients.eb, app, env)
-    target = to or previous_healthy_label(clients.eb, app, env, state.version)
+def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print) -> environment.State:
+    eb = clients.eb
+    state = ensure_ready(eb, app, env, policy, out)
+    history.note(eb, app, state)
+    if to:
+        versions.require_deployable(eb, app, to)
+    target = to or history.previous_healthy_label(eb, app, env, state.version)
     if not target:
         raise DeployError(f"no other version has run healthy in {env}; pass --to LABEL")
     out(f"rolling {env} back from {state.version} to {target}")
-    state = deploy_label(clients, app, env, target, timeout, poll, out)
-    mark_healthy(clients.eb, app, env, target)
+    state = deploy(clients, app, env, target, policy, out)
+    history.mark_healthy(eb, app, env, target)
     return state
+
+

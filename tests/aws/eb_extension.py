@@ -6,10 +6,23 @@ module adds, to moto's own EB backend and response classes (so it serves both
 (checked against S3), update_environment with Updating → Ready and health
 Grey → Green after `delay` seconds, events with timestamps and request ids and
 honoured filters, environment health, configuration settings, CNAME swap,
-termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
-turn its environment Red, to exercise rollbacks; `throttle(action, times)`
-refuses the next calls of an action with a Throttling error before they take
-effect, as AWS does. Option settings follow EB's precedence and checks (rules in
+termination, lifecycle policy (applied on each new version, as EB does), DNS
+check, tags on application versions, instance health, AbortEnvironmentUpdate.
+Versions created with Process=True are PROCESSING for `processing` seconds,
+then PROCESSED, or FAILED (with an application event naming the bad file) when
+an `.ebextensions/*.config` is not YAML (processing validates configuration
+files only); UpdateEnvironment refuses a version that is not processed.
+
+Fault knobs: `mark_bad(label)` makes a version turn its environment Red, to
+exercise rollbacks; `keep_out(label)` fails its deployment with the environment
+left on its previous version (Immutable); `health_after(label, (seconds, status), ...)` scripts the
+enhanced health a version shows once deployed (Warning at once, Degraded a
+while after Ok); `throttle(action, times)` refuses the next calls of an action
+with a Throttling error before they take effect, as AWS does; `set_delay` and
+`set_processing` stretch updates and version processing; `refuse(action, times,
+code, message)` answers the next calls with any other error.
+
+Option settings follow EB's precedence and checks (rules in
 eb_options.py): configuration settings report the values in force (API, then the
 running version's .ebextensions, then defaults); a launch creates the stack's
 security groups, CloudWatch log groups when streaming, and one instance for
@@ -28,21 +41,26 @@ mishandles exception classes defined in modules whose names start with "moto".
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import yaml
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.elasticbeanstalk import responses as eb_responses
 from moto.elasticbeanstalk.models import EBBackend, Environment
 from moto.elasticbeanstalk.responses import EBResponse
 from moto.s3.models import s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.ssm.models import ssm_backends
 
 from tests.aws import eb_options
 
@@ -52,11 +70,19 @@ PYTHON_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Python 3.12",
                  "64bit Amazon Linux 2023 v4.10.0 running Python 3.12",
                  "64bit Amazon Linux 2023 v4.11.0 running Python 3.11"]
 _lock = threading.RLock()
-settings = {"delay": 0.2}
+settings = {"delay": 0.2, "processing": None}  # processing None: as long as `delay`
 bad_versions: set[str] = set()
+kept_out: set[str] = set()  # versions whose deployment fails with the environment kept on its old version
 throttled: dict[str, int] = {}  # action -> calls still to refuse
+refusals: dict[str, list] = {}  # action -> [calls still to refuse, error code, message]
+health_scripts: dict[str, list[tuple[float, str]]] = {}  # label -> (seconds after the previous step, status)
+COLOURS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
+CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the requests are failing with HTTP 5xx.",
+          "Degraded": "Impaired services on 1 out of 1 instance. 25.0 % of the requests are failing with HTTP 5xx.",
+          "Severe": "100.0 % of the requests are failing with HTTP 5xx."}
 local_fleets: dict[str, object] = {}  # environment name -> the deploy.local.Fleet that really runs it
 APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
+SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 
 
 class InvalidParameterValue(ServiceException):
@@ -79,8 +105,27 @@ def mark_bad(label: str) -> None:
     bad_versions.add(label)
 
 
+def keep_out(label: str) -> None:
+    """Deploying `label` fails and the environment stays on its previous version, as Immutable deploys do."""
+    kept_out.add(label)
+
+
+def set_processing(seconds: float) -> None:
+    settings["processing"] = seconds
+
+
 def throttle(action: str, times: int) -> None:
     throttled[action] = times
+
+
+def refuse(action: str, times: int, code: str, message: str) -> None:
+    """Refuse the next `times` calls of `action` with this error (e.g. IAM not yet consistent)."""
+    refusals[action] = [times, code, message]
+
+
+def health_after(label: str, *steps: tuple[float, str]) -> None:
+    """Once `label` is deployed, its health goes through `steps`: (seconds after the previous step, status)."""
+    health_scripts[label] = list(steps)
 
 
 def attach(env_name: str, fleet) -> None:
@@ -91,11 +136,20 @@ def detach(env_name: str) -> None:
     local_fleets.pop(env_name, None)
 
 
+def stand_in_database_url(fleet) -> str:
+    """The URL of a fleet's PostgreSQL stand-in, for `provision --database-url` (moto's RDS serves no SQL)."""
+    d = fleet.defaults
+    return f"postgresql://{d['RDS_USERNAME']}:{d['RDS_PASSWORD']}@{d['RDS_HOSTNAME']}:{d['RDS_PORT']}/{d['RDS_DB_NAME']}"
+
+
 def reset() -> None:
     local_fleets.clear()
     bad_versions.clear()
+    kept_out.clear()
     throttled.clear()
-    settings["delay"] = 0.2
+    refusals.clear()
+    health_scripts.clear()
+    settings.update(delay=0.2, processing=None)
 
 
 def now() -> datetime:
@@ -110,6 +164,8 @@ class Extra:
         self.events: list[dict] = []
         self.lifecycle: dict[str, dict] = {}
         self.settings: dict[tuple[str, str], list[dict]] = {}
+        self.processing: dict[tuple[str, str], tuple[float, str | None]] = {}  # -> (done at, failure or None)
+        self.tags: dict[str, dict[str, str]] = {}  # application version ARN -> tags
 
 
 def extra(backend: EBBackend) -> Extra:
@@ -133,6 +189,10 @@ def schedule(env: Environment, after: float, finish) -> None:
 def advance(backend: EBBackend) -> None:
     """Apply transitions whose time has come (checked on every request)."""
     with _lock:
+        for key, (done_at, failure) in list(extra(backend).processing.items()):
+            if time.monotonic() >= done_at:
+                del extra(backend).processing[key]
+                finish_processing(backend, *key, failure)
         for app in list(backend.applications.values()):
             for env in list(app.environments.values()):
                 pending = getattr(env, "_board_pending", None)
@@ -148,6 +208,7 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
     app = env.application_name
     if label and label in bad_versions:
         env.health, env.health_status = "Red", "Severe"
+        env._board_causes = [CAUSES["Severe"]]
         record(backend, app, env.environment_name, "Instance deployment failed. For details, see 'eb-engine.log'.",
                request_id, "ERROR", label)
         record(backend, app, env.environment_name, f"Failed to deploy application version {label}.", request_id,
@@ -156,7 +217,113 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
                "100.0 % of the requests are failing with HTTP 5xx.", request_id, "WARN", label)
         return
     env.health, env.health_status = "Green", "Ok"
+    env._board_causes = []
     record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
+    follow_script(backend, env, list(health_scripts.get(label, [])), request_id)
+
+
+def follow_script(backend, env: Environment, steps: list[tuple[float, str]], request_id: str) -> None:
+    """The version's scripted health, one step at a time; a later update replaces the pending step."""
+    if not steps:
+        return
+    after, status = steps[0]
+
+    def step():
+        before = env.health_status
+        env.health, env.health_status = COLOURS[status], status
+        env._board_causes = [CAUSES[status]] if status in CAUSES else []
+        severity = "INFO" if status in ("Ok", "Info") else "WARN"
+        record(backend, env.application_name, env.environment_name,
+               f"Environment health has transitioned from {before} to {status}. {' '.join(env._board_causes)}".strip(),
+               request_id, severity)
+        follow_script(backend, env, steps[1:], request_id)
+
+    if after <= 0:
+        step()
+    else:
+        schedule(env, after, step)
+
+
+def deploy_step(backend, env: Environment, label: str | None, request_id: str) -> None:
+    """What the instances do with the version (here: nothing but a verdict); the one place a real
+    instance (deploy local) would plug in: run the bundle, then settle health from its outcome."""
+    if label in kept_out:  # an Immutable deployment whose new instances failed: the old ones stay
+        record(backend, env.application_name, env.environment_name, f"Failed to deploy application version "
+               f"{label}; the environment keeps version {env.version_label}.", request_id, "ERROR", label)
+        label = env.version_label
+    env.version_label = label
+    settle_health(backend, env, label, request_id, "Environment update")
+
+
+def bundle_problem(data: bytes) -> str | None:
+    """Why EB's processing would reject this bundle (None when it would not)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return "the source bundle is not a valid zip file"
+    names = set(archive.namelist())
+    for name in sorted(names):
+        if name.startswith(".ebextensions/") and name.endswith(".config"):
+            try:
+                yaml.safe_load(archive.read(name))
+            except yaml.YAMLError as error:
+                return f"{name} is not valid YAML or JSON: {str(error).splitlines()[0]}"
+    # Processing validates configuration files only (CreateApplicationVersion's `Process`); a bundle the
+    # platform cannot run (no Dockerfile on Docker) fails at deployment, on the instance.
+    return None
+
+
+def finish_processing(backend, app: str, label: str, failure: str | None) -> None:
+    version = extra(backend).versions.get((app, label))
+    if version is None:
+        return
+    version["Status"], version["DateUpdated"] = ("FAILED" if failure else "PROCESSED"), now()
+    if failure:
+        record(backend, app, None, f"Unable to process application version {label}: {failure}", str(uuid.uuid4()),
+               "ERROR", label)
+
+
+def apply_lifecycle(backend, app: str) -> None:
+    """EB applies the MaxCountRule whenever a version is created: oldest versions no environment runs go
+    first, their S3 objects too when DeleteSourceFromS3 says so."""
+    rule = (extra(backend).lifecycle.get(app, {}).get("VersionLifecycleConfig") or {}).get("MaxCountRule") or {}
+    if str(rule.get("Enabled")).lower() != "true":
+        return
+    versions = sorted((v for (a, _), v in extra(backend).versions.items() if a == app), key=lambda v: v["DateCreated"])
+    in_use = {e.version_label for e in backend.applications[app].environments.values() if e.status != "Terminated"}
+    excess = len(versions) - int(rule.get("MaxCount", 200))
+    for version in [v for v in versions if v["VersionLabel"] not in in_use][:max(excess, 0)]:
+        if str(rule.get("DeleteSourceFromS3")).lower() == "true":
+            delete_source(backend, version)
+        del extra(backend).versions[(app, version["VersionLabel"])]
+
+
+def delete_source(backend, version: dict) -> None:
+    s3 = s3_backends[backend.account_id]["global"]
+    source = version["SourceBundle"]
+    if source["S3Key"] in s3.buckets[source["S3Bucket"]].keys:
+        s3.delete_object(source["S3Bucket"], source["S3Key"])
+
+
+def causes(env: Environment) -> list[str]:
+    if env.health == "Red" and not getattr(env, "_board_causes", None):
+        return [CAUSES["Severe"]]
+    return list(getattr(env, "_board_causes", None) or [])
+
+
+def resolve_secret(backend, arn: str) -> str | None:
+    """The value behind an SSM parameter or Secrets Manager ARN in moto, None when there is none."""
+    try:
+        if ":ssm:" in arn:
+            parameter = ssm_backends[backend.account_id][backend.region_name].get_parameter(
+                "/" + arn.split(":parameter/", 1)[1].lstrip("/"))
+            return parameter.decrypt(parameter.value) if parameter else None
+        if ":secretsmanager:" in arn:
+            return secretsmanager_backends[backend.account_id][backend.region_name].get_secret_value(
+                arn, None, None).get("SecretString")
+    except Exception:  # unresolvable: EB would fail the deploy, and so do the instances
+        return None
+    return None
 
 
 def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool) -> bool:
@@ -165,8 +332,12 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
     if fleet is None:
         return False
     app, name = env.application_name, env.environment_name
-    properties = {option["OptionName"]: str(option.get("Value", "")) for option in
-                  extra(backend).settings.get((app, name), []) if option["Namespace"] == APP_ENVIRONMENT}
+    options = extra(backend).settings.get((app, name), [])
+    properties = {option["OptionName"]: str(option.get("Value", "")) for option in options
+                  if option["Namespace"] == APP_ENVIRONMENT}
+    # EB resolves environmentsecrets (SSM parameters, Secrets Manager secrets) when it deploys; here from moto.
+    properties.update({option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
+                       and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None})
 
     def work():
         result, failure = None, None
@@ -244,10 +415,14 @@ class Extension:
     def call_action(self):
         action = self._get_action()
         with _lock:
-            refuse = throttled.get(action, 0) > 0
-            if refuse:
+            refused = throttled.get(action, 0) > 0
+            if refused:
                 throttled[action] -= 1
-        if refuse:
+            other = refusals.get(action)
+            if not refused and other and other[0] > 0:
+                other[0] -= 1
+                return error_response(400, other[1], other[2])
+        if refused:
             return error_response(400, "Throttling", "Rate exceeded")
         try:
             return EBResponse._board_original_call_action(self)
@@ -289,12 +464,18 @@ class Extension:
                 "Reason: Not Found")
         if sum(1 for (a, _) in extra(backend).versions if a == app) >= 1000:
             raise TooManyApplicationVersions("You cannot have more than 1000 Application Versions.")
+        process = str(self._get_param("Process")).lower() == "true"
         version = {"ApplicationName": app, "VersionLabel": label, "Description": self._get_param("Description") or "",
                    "SourceBundle": {"S3Bucket": source["S3Bucket"], "S3Key": source["S3Key"]},
-                   "DateCreated": now(), "DateUpdated": now(), "Status": "PROCESSED",
+                   "DateCreated": now(), "DateUpdated": now(), "Status": "PROCESSING" if process else "UNPROCESSED",
                    "ApplicationVersionArn": f"arn:aws:elasticbeanstalk:{backend.region_name}:{backend.account_id}:"
                                             f"applicationversion/{app}/{label}"}
         extra(backend).versions[(app, label)] = version
+        if process:
+            seconds = settings["processing"] if settings["processing"] is not None else settings["delay"]
+            failure = bundle_problem(bucket.keys[source["S3Key"]].value)
+            extra(backend).processing[(app, label)] = (time.monotonic() + seconds, failure)
+        apply_lifecycle(backend, app)
         return ActionResult({"ApplicationVersion": version})
 
     def describe_application_versions(self):
@@ -331,12 +512,40 @@ class Extension:
             raise InvalidParameterValue(f"Unable to delete application version {label} because it is being used by "
                                         f"environment(s): {', '.join(users)}")
         if str(self._get_param("DeleteSourceBundle")).lower() == "true":
-            s3 = s3_backends[backend.account_id]["global"]
-            source = version["SourceBundle"]
-            if source["S3Key"] in s3.buckets[source["S3Bucket"]].keys:
-                s3.delete_object(source["S3Bucket"], source["S3Key"])
+            delete_source(backend, version)  # whoever else points at the object: EB does not check
         del extra(backend).versions[(app, label)]
+        extra(backend).tags.pop(version["ApplicationVersionArn"], None)
         return EmptyResult()
+
+    def update_tags_for_resource(self):
+        backend = self._backend()
+        arn = self._get_param("ResourceArn")
+        version = self._tagged_version(backend, arn)
+        if version is None:
+            return EBResponse._board_moto_update_tags(self)
+        tags = extra(backend).tags.setdefault(arn, {})
+        tags.update({tag["Key"]: tag["Value"] for tag in self._get_param("TagsToAdd", [])})
+        for key in self._get_param("TagsToRemove", []):
+            tags.pop(key, None)
+        if len(tags) > 50:
+            raise InvalidParameterValue("A resource can have at most 50 tags.")
+        return EmptyResult()
+
+    def list_tags_for_resource(self):
+        backend = self._backend()
+        arn = self._get_param("ResourceArn")
+        if self._tagged_version(backend, arn) is None:
+            return EBResponse._board_moto_list_tags(self)
+        tags = extra(backend).tags.get(arn, {})
+        return ActionResult({"ResourceArn": arn, "ResourceTags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    def _tagged_version(self, backend, arn: str) -> dict | None:
+        if ":applicationversion/" not in arn:
+            return None
+        for version in extra(backend).versions.values():
+            if version["ApplicationVersionArn"] == arn:
+                return version
+        raise InvalidParameterValue(f"Resource '{arn}' not found.")
 
     def update_application_resource_lifecycle(self):
         backend = self._backend()
@@ -424,6 +633,10 @@ class Extension:
         label = self._get_param("VersionLabel")
         if label and (app_name, label) not in extra(backend).versions:
             raise InvalidParameterValue(f"No Application Version named '{label}' found.")
+        status = extra(backend).versions[(app_name, label)]["Status"] if label else "PROCESSED"
+        if status in ("PROCESSING", "BUILDING", "FAILED"):
+            raise InvalidParameterValue(f"Application version {label} is {status}: only a processed (or unprocessed) "
+                                        "version can be deployed.")
         options = self._get_param("OptionSettings") or []
         to_remove = self._get_param("OptionsToRemove") or []
         if options or to_remove:
@@ -437,14 +650,32 @@ class Extension:
             record(backend, app_name, env.environment_name, f"Deploying new version {label} to instance(s).",
                    request_id, label=label)
 
-        def finish():
-            env.version_label = target
-            settle_health(backend, env, target, request_id, "Environment update")
-
+        env._board_previous = env.version_label
         if (label or options) and deploy_locally(backend, env, target, request_id, version_changes=bool(label)):
             return ActionResult(environment_dict(env))
-        schedule(env, settings["delay"], finish)
+        schedule(env, settings["delay"], lambda: deploy_step(backend, env, target, request_id))
         return ActionResult(environment_dict(env))
+
+    def abort_environment_update(self):
+        backend = self._backend()
+        request_id = self._new_request_id()
+        env = self._environment(backend)
+        if env.status != "Updating" or not env.abortable_operation_in_progress:
+            raise InvalidParameterValue(f"Environment named {env.environment_name} has no operation in progress "
+                                        "that can be aborted.")
+        env.abortable_operation_in_progress = False
+        record(backend, env.application_name, env.environment_name, "Environment update is being aborted.",
+               request_id, "WARN")
+        previous = getattr(env, "_board_previous", env.version_label)
+
+        def back():
+            deploy_step(backend, env, previous, request_id)
+            record(backend, env.application_name, env.environment_name,
+                   "Environment update was aborted; the environment is back on its previous version.", request_id,
+                   "WARN", previous)
+
+        schedule(env, settings["delay"], back)
+        return EmptyResult()
 
     def terminate_environment(self):
         backend = self._backend()
@@ -494,9 +725,8 @@ class Extension:
     def describe_environment_health(self):
         backend = self._backend()
         env = self._environment(backend)
-        causes = ["100.0 % of the requests are failing with HTTP 5xx."] if env.health == "Red" else []
         return ActionResult({"EnvironmentName": env.environment_name, "HealthStatus": env.health_status or "No Data",
-                             "Status": env.status, "Color": env.health, "Causes": causes,
+                             "Status": env.status, "Color": env.health, "Causes": causes(env),
                              "InstancesHealth": instances_health(env),
                              "RefreshedAt": now()})
 
@@ -579,19 +809,33 @@ class Instances:
     def describe_instances_health(self):
         backend = self._backend()
         env = self._environment(backend)
-        color = {"Green": "Ok", "Red": "Severe"}.get(env.health, "Pending")
         return ActionResult({"InstanceHealthList": [
-            {**instance, "HealthStatus": color, "Color": env.health, "Causes": [],
+            {**instance, "HealthStatus": instance_status(env), "Color": env.health, "Causes": causes(env),
              "Deployment": {"VersionLabel": env.version_label, "DeploymentId": 1, "Status": "Deployed",
                             "DeploymentTime": env.date_updated}}
-            for instance in getattr(env, "_board_instances", [])], "RefreshedAt": now()})
+            for instance in instances(env, backend)], "RefreshedAt": now()})
+
+
+def instances(env: Environment, backend) -> list[dict]:
+    """The instances a launch made (one), or one standing in for an environment made before they were kept."""
+    return getattr(env, "_board_instances", None) or [
+        {"InstanceId": "i-" + env.environment_id[2:].ljust(17, "0"), "LaunchedAt": env.date_created,
+         "AvailabilityZone": f"{backend.region_name}a", "InstanceType": "t3.micro"}]
+
+
+def instance_status(env: Environment) -> str:
+    """Enhanced health's status: the scripted or deployed one, else the one the colour implies."""
+    return env.health_status if env.health_status in HEALTH_STATUSES else \
+        {"Green": "Ok", "Red": "Severe"}.get(env.health, "Pending")
+
+
+HEALTH_STATUSES = ["NoData", "Unknown", "Pending", "Ok", "Info", "Warning", "Degraded", "Severe"]
 
 
 def instances_health(env: Environment) -> dict:
     """Counts of instances per health status, as describe_environment_health's InstancesHealth gives them."""
-    counts = dict.fromkeys(["NoData", "Unknown", "Pending", "Ok", "Info", "Warning", "Degraded", "Severe"], 0)
-    status = {"Green": "Ok", "Red": "Severe"}.get(env.health, "Pending")
-    counts[status] += len(getattr(env, "_board_instances", []))
+    counts = dict.fromkeys(HEALTH_STATUSES, 0)
+    counts[instance_status(env)] += len(getattr(env, "_board_instances", []))
     return counts
 
 
@@ -676,6 +920,8 @@ def install() -> None:
     if getattr(EBResponse, "_board_extended", False):
         return
     EBResponse._board_original_call_action = EBResponse.call_action
+    EBResponse._board_moto_update_tags = EBResponse.update_tags_for_resource
+    EBResponse._board_moto_list_tags = EBResponse.list_tags_for_resource
     for part in (Extension, Platforms, Instances):
         for name, member in vars(part).items():
             if not name.startswith("__"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -65,7 +66,9 @@ def test_deploy_needs_ci_uses_oidc_and_never_overlaps_on_one_environment():
     job = deploy["jobs"]["deploy"]
     assert job["needs"] == "ci" and deploy["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
     assert job["permissions"]["id-token"] == "write"
-    assert "vars.EB_ENVIRONMENT" in job["concurrency"]["group"] and job["concurrency"]["cancel-in-progress"] is False
+    # Environment-level vars are empty in job-level keys: the group is keyed on what is known there.
+    assert "vars." not in job["concurrency"]["group"] and "inputs.environment" in job["concurrency"]["group"]
+    assert job["concurrency"]["cancel-in-progress"] is False
     assert job["environment"]["url"] == "${{ steps.release.outputs.url }}"
     credentials = next(step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", ""))
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
@@ -100,3 +103,22 @@ def test_the_deploy_jobs_command_releases_against_a_local_aws(server, tmp_path):
     assert state.version == sha[:12] and state.health == "Green"
     written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     assert written["label"] == sha[:12] and written["url"] == f"http://{state.cname}/"
+
+
+def test_production_deploys_only_from_the_default_branch():
+    job = load("deploy.yml")["jobs"]["deploy"]
+    assert job["if"] == ("(inputs.environment || 'production') != 'production' || "
+                         "github.ref_name == github.event.repository.default_branch")
+    trust = json.loads((ROOT / "deploy" / "iam" / "github-oidc-trust.json").read_text())
+    subject = trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    assert subject.endswith(":environment:production:ref:refs/heads/main")
+
+
+def test_one_file_pins_the_deploy_tools_dependencies():
+    job = load("deploy.yml")["jobs"]["deploy"]
+    installs = [step["run"] for step in job["steps"] if "pip install" in step.get("run", "")]
+    assert installs == ["pip install --quiet -r deploy/requirements.txt"]
+    assert "-r deploy/requirements.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    pinned = [line for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+              if line.startswith(("boto3", "pathspec", "PyYAML"))]
+    assert pinned == []

@@ -78,6 +78,14 @@ def test_eb_create_client_defaults_outrank_ebextensions_until_removed(clients, v
 
 
 def test_matcher_http_code_is_ignored_on_a_classic_load_balancer(clients, version):
-    events = launch(clients, version, [])  # EB's default load balancer: classic
+    # A classic load balancer asked for at creation (the API outranks .ebextensions' `application`).
+    events = launch(clients, version, [{"Namespace": "aws:elasticbeanstalk:environment",
+                                        "OptionName": "LoadBalancerType", "Value": "classic"}])
     assert any("MatcherHTTPCode" in e["Message"] and e["Severity"] == "WARN" for e in events)
     assert (PROCESS, "MatcherHTTPCode") not in in_force(clients.eb, APP, ENV)
+
+
+def test_the_bundles_ebextensions_choose_the_application_load_balancer(clients, version):
+    events = launch(clients, version, [])
+    assert not any("MatcherHTTPCode" in e["Message"] for e in events)
+    assert in_force(clients.eb, APP, ENV)[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"

@@ -7,7 +7,8 @@ from pathlib import Path
 from testkit.tree import ROOT
 
 IAM = ROOT / "deploy" / "iam"
-RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py"]  # provision runs as an administrator
+# provision runs as an administrator
+RELEASE_MODULES = ["release.py", "follow.py", "environment.py", "prune.py", "cli.py", "versions.py", "history.py"]
 
 
 def allowed_actions() -> set[str]:

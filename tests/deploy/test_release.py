@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import environment, provision, prune, release
+from deploy import environment, follow, provision, prune, release, versions
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
@@ -20,9 +20,15 @@ def ready(clients):
     return clients
 
 
-def ship(clients, tmp_path, label, rollback=True, timeout=5.0, lines=None):
+def ship(clients, tmp_path, label, rollback=True, timeout=5.0, lines=None, **policy):
     out = lines.append if lines is not None else (lambda line: None)
-    return release.release(clients, ROOT, APP, ENV, label, timeout, POLL, rollback, tmp_path, out=out)
+    return release.release(clients, ROOT, APP, ENV, label,
+                           follow.Policy(timeout=timeout, poll=POLL, rollback=rollback, **policy), tmp_path, out=out)
+
+
+def back(clients, to=None, **policy):
+    return release.roll_back(clients, APP, ENV, to, follow.Policy(timeout=5, poll=POLL, **policy),
+                             out=lambda line: None)
 
 
 def app_version_option(clients) -> str | None:
@@ -90,20 +96,32 @@ def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
     assert environment.describe(ready.eb, APP, ENV).version == "v2"
 
 
-def test_a_timeout_fails_and_rolls_back_once_the_environment_settles(ready, tmp_path):
+def test_a_timeout_rolls_back_once_the_update_settles(ready, tmp_path):
     ship(ready, tmp_path, "v1")
     eb_extension.set_delay(1.5)  # v2's update outlasts the timeout, and ends half a timeout into the rollback
+    eb_extension.set_processing(0)
 
     def out(line: str) -> None:
         if line.startswith("rolling back"):
             eb_extension.set_delay(0.1)  # the rollback's own update is quick
 
     with pytest.raises(DeployError) as failure:
-        release.release(ready, ROOT, APP, ENV, "v2", 1.0, POLL, True, tmp_path, out=out)
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=1.0, poll=POLL), tmp_path, out=out)
     assert failure.value.exit_code == DEPLOY_FAILED
     assert "timed out" in str(failure.value) and "rolled back to v1" in str(failure.value)
     state = environment.describe(ready.eb, APP, ENV)
     assert (state.version, state.health, state.status) == ("v1", "Green", "Ready")
+
+
+def test_a_timeout_far_shorter_than_the_update_says_no_rollback_started(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_extension.set_delay(2)
+    eb_extension.set_processing(0)
+    with pytest.raises(DeployError) as failure:
+        ship(ready, tmp_path, "v2", timeout=0.2)
+    assert failure.value.exit_code == NEEDS_ATTENTION
+    assert "timed out" in str(failure.value) and "not rolled back: board-test is still Updating" in str(failure.value)
+    assert "failed too" not in str(failure.value)
 
 
 def test_release_while_another_update_runs_fails_fast_naming_it(ready, tmp_path):
@@ -114,6 +132,7 @@ def test_release_while_another_update_runs_fails_fast_naming_it(ready, tmp_path)
         ship(ready, tmp_path, "v2")
     assert busy.value.exit_code == USAGE
     assert "is Updating" in str(busy.value) and "Deploying new version v1" in str(busy.value)
+    assert "--wait-ready" in str(busy.value)
 
 
 def test_the_same_label_and_bundle_is_reused_and_other_content_is_refused(ready, tmp_path):
@@ -123,24 +142,24 @@ def test_the_same_label_and_bundle_is_reused_and_other_content_is_refused(ready,
     assert any("reusing it" in line for line in lines) and any("already in s3://" in line for line in lines)
     bundle = release.Bundle(tmp_path / "other.zip", 1, "0" * 64)
     with pytest.raises(DeployError, match="already exists with a different bundle"):
-        release.ensure_version(ready.eb, APP, "v1", "bucket", release.bundle_key(APP, bundle), bundle)
+        versions.label_holds(ready.eb, APP, "v1", release.bundle_key(APP, bundle))
 
 
 def test_rollback_command_returns_to_the_last_healthy_version(ready, tmp_path):
     ship(ready, tmp_path, "v1")
     ship(ready, tmp_path, "v2")
-    state = release.roll_back(ready, APP, ENV, None, 5, POLL, out=lambda line: None)
+    state = back(ready)
     assert state.version == "v1"
-    assert release.roll_back(ready, APP, ENV, None, 5, POLL, out=lambda line: None).version == "v2"
+    assert back(ready).version == "v2"
 
 
 def test_prune_keeps_deployed_versions_and_is_a_dry_run_without_yes(ready, tmp_path):
     for label in ("v1", "v2", "v3", "v4"):
         ship(ready, tmp_path, label)
-    release.roll_back(ready, APP, ENV, "v1", 5, POLL, out=lambda line: None)  # v1 deployed, and oldest
-    assert prune.prune(ready.eb, APP, keep=1, yes=False, out=lambda line: None) == ["v3", "v2"]
+    back(ready, "v1")  # v1 deployed, and oldest
+    assert prune.prune(ready, APP, keep=1, yes=False, out=lambda line: None) == ["v3", "v2"]
     assert len(ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"]) == 4
-    prune.prune(ready.eb, APP, keep=1, yes=True, out=lambda line: None)
+    prune.prune(ready, APP, keep=1, yes=True, out=lambda line: None)
     versions = ready.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"]
     left = {v["VersionLabel"] for v in versions}
     assert left == {"v4", "v1"}
@@ -148,7 +167,7 @@ def test_prune_keeps_deployed_versions_and_is_a_dry_run_without_yes(ready, tmp_p
 
 def test_an_unknown_environment_is_one_clear_error(clients, tmp_path):
     with pytest.raises(DeployError, match="no environment 'nowhere-env' in application 'board'"):
-        release.ensure_ready(clients.eb, APP, "nowhere-env")
+        follow.ensure_ready(clients.eb, APP, "nowhere-env")
 
 
 def test_default_label_is_the_git_sha():
@@ -158,5 +177,5 @@ def test_default_label_is_the_git_sha():
 
 def test_bundle_over_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(release, "MAX_BUNDLE_BYTES", 10)
-    with pytest.raises(DeployError, match="at most 500 MB"):
+    with pytest.raises(DeployError, match="at most 0.0 MiB: check .ebignore"):
         release.build_bundle(ROOT, tmp_path / "b.zip")

@@ -27,6 +27,10 @@ RETENTION_DAYS = one_of(*map(str, (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 OPTIONS = {
+    "aws:elasticbeanstalk:environment": {
+        "LoadBalancerType": one_of("classic", "application", "network"),
+        "EnvironmentType": one_of("LoadBalanced", "SingleInstance"),
+    },
     "aws:elasticbeanstalk:environment:process:default": {
         "HealthCheckPath": lambda v: str(v).startswith("/"),
         "MatcherHTTPCode": lambda v: re.fullmatch(r"[1-5]\d\d(-[1-5]\d\d)?(,[1-5]\d\d)*", str(v)) is not None,

@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from deploy.bundle import bundle_files, write_bundle
+from deploy.errors import DeployError
 from testkit.tree import ROOT, copy_tree
 
 REQUIRED = ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "requirements.txt", "Procfile", "board/__init__.py",
@@ -78,5 +79,5 @@ def test_the_zip_keeps_the_hooks_executable_and_is_reproducible(tmp_path):
 
 def test_a_missing_ebignore_is_refused_rather_than_bundling_everything(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
-    with pytest.raises(FileNotFoundError, match=".ebignore is missing"):
+    with pytest.raises(DeployError, match=".ebignore is missing"):
         bundle_files(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from deploy import environment, provision, release
+from deploy import environment, follow, provision, release
 from deploy.errors import USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
@@ -49,7 +49,8 @@ def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, bac
 
     ready.s3.meta.events.register("before-send.s3.PutObject", s3_down)
     with pytest.raises(DeployError) as failure:
-        release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
+        release.release(ready, ROOT, APP, ENV, "v1", follow.Policy(timeout=5, poll=0.02), tmp_path,
+                        out=lambda line: None)
     assert failure.value.exit_code == USAGE
     assert "upload to s3://" in str(failure.value) and "no version was created" in str(failure.value)
     # Retried 10 times, backing off exponentially from 50 ms (botocore's scale for server errors) up to 20 s.
@@ -62,7 +63,8 @@ def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, bac
 def test_throttling_is_retried_with_backoff_and_the_release_succeeds(ready, backoff, tmp_path):
     # Refused by (moto's) Elastic Beanstalk itself, so a refused call has no effect, as on AWS.
     eb_extension.throttle("UpdateEnvironment", 2)
-    state = release.release(ready, ROOT, APP, ENV, "v1", 5, 0.02, True, tmp_path, out=lambda line: None)
+    state = release.release(ready, ROOT, APP, ENV, "v1", follow.Policy(timeout=5, poll=0.02), tmp_path,
+                        out=lambda line: None)
     assert eb_extension.throttled["UpdateEnvironment"] == 0
     assert backoff == [1, 2]  # botocore's throttling backoff: up to 1 s, then up to 2 s
     assert (state.version, state.health) == ("v1", "Green")

@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from deploy.local import Fleet
+from deploy.local.docker import docker
+from deploy.local.fleet import LABEL
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
@@ -32,13 +34,27 @@ def cli(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
+def app_environment(fleet) -> dict[str, str]:
+    """The environment of the app container now serving on the fleet's first instance."""
+    names = docker("ps", "--quiet", "--filter", f"label={LABEL}.app={fleet.name}").stdout.split()
+    listed = docker("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", names[0]).stdout
+    return dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
+
+
 def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engine, server, tmp_path):
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
         eb_extension.attach(ENV, fleet)
-        assert cli(server, ROOT, "provision", "--app", APP, "--env", ENV).returncode == 0
+        # The fleet's PostgreSQL stands in for the database provision would create; its URL goes to Secrets
+        # Manager and reaches the instances through environmentsecrets, SECRET_KEY through SSM.
+        url = eb_extension.stand_in_database_url(fleet)
+        provisioned = cli(server, ROOT, "provision", "--app", APP, "--env", ENV, "--database-url", url)
+        assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
         first = cli(server, ROOT, "release", "--app", APP, "--env", ENV, "--label", "v1")
         assert first.returncode == 0, first.stdout + first.stderr
         assert version(fleet.url) == "v1"
+        ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url=server)
+        key = ssm.get_parameter(Name=f"/{APP}/{ENV}/SECRET_KEY", WithDecryption=True)["Parameter"]["Value"]
+        assert app_environment(fleet)["SECRET_KEY"] == key and app_environment(fleet)["DATABASE_URL"] == url
 
         broken = copy_tree(tmp_path / "broken")
         (broken / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
