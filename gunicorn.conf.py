@@ -51,6 +51,10 @@ timeout = _server["timeout"]
 graceful_timeout = 8
 keepalive = 5
 
+# No control socket (gunicorn >= 25 opens one in $HOME by default): the image's user may not
+# write its home, and nothing here drives gunicorn through gunicornc.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 # The response header: the id the app took from the request or made up.

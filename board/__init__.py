@@ -27,11 +27,13 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import database, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import bodies, database, hosts, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
+    app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
+    hosts.register(app)
 
     db.init_app(app)
     with app.app_context():

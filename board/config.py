@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +24,9 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # compose's container port must equal it (a test checks): EB's nginx forwards
 # to the first EXPOSEd port, and a mismatch is the classic 502.
 CONTAINER_PORT = 5000
+
+# How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
+REMEMBER_FOR = timedelta(days=30)
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 FALSY = frozenset({"", "0", "false", "no", "off"})
@@ -59,6 +63,9 @@ VARIABLES = (
     Variable("GUNICORN_THREADS", "8", "Threads per gunicorn worker (and database connections each keeps)."),
     Variable("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is killed and restarted."),
     Variable("AUTO_RELOAD", "false", "`1/true/yes/on`: gunicorn reloads on code and template changes."),
+    Variable("TRUSTED_HOSTS", "",
+             "Comma-separated host names the site answers to (`.example.com` takes subdomains too); other "
+             "`Host` headers get 400 and the API's links are absolute. Empty: any host, links are paths."),
     Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1",
              "Proxies whose X-Forwarded-* headers are trusted (EB's nginx is local; compose sets `*`)."),
 )
@@ -173,12 +180,16 @@ def app_config(instance_path: str, environ=None) -> dict:
         "APP_VERSION": (environ.get("APP_VERSION") or DEFAULTS["APP_VERSION"]).strip(),
         "LOG_LEVEL": (environ.get("LOG_LEVEL") or DEFAULTS["LOG_LEVEL"]).strip().upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
+        # Not Flask's TRUSTED_HOSTS, which would refuse the load balancer's health checks too (board/hosts.py).
+        "BOARD_TRUSTED_HOSTS": [host.strip() for host in (environ.get("TRUSTED_HOSTS") or "").split(",")
+                                if host.strip()],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_DURATION": REMEMBER_FOR,
     }
 
 
