@@ -23,14 +23,14 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from bench import cpu, paired
+from testkit import pgcluster  # the same throwaway cluster the tests use
+from testkit.ports import free_port
+from testkit.servers import wait_until
+from testkit.statements import PING, RecordingConnection, recording_options
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT))
-
-from bench import cpu, paired  # noqa: E402
-from tests import pgcluster  # noqa: E402  (the same throwaway cluster the tests use)
-from tests.servers import wait_until  # noqa: E402
-from tests.statements import PING, RecordingConnection, recording_options  # noqa: E402
 
 
 def say(text: str) -> None:
@@ -59,7 +59,7 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
 @contextmanager
 def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), cpus: set[int] | None = None,
              **environ: str):
-    port = pgcluster.free_port()
+    port = free_port()
     env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench", "DATABASE_URL": url, "PORT": str(port),
            "POSTS_PER_PAGE": "20", **environ}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
@@ -118,7 +118,7 @@ def round_trip_ms(url: str) -> float:
 def database_far_away(url: str, delay_ms: float):
     """The same database behind bench.latency_proxy: `delay_ms` more each way, as RDS is from EB."""
     near = sa.engine.make_url(url)
-    port = pgcluster.free_port()
+    port = free_port()
     proxy = subprocess.Popen([sys.executable, "-m", "bench.latency_proxy", "--listen", str(port), "--to",
                               f"{near.host}:{near.port}", "--delay-ms", str(delay_ms)], cwd=ROOT)
     try:

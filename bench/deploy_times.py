@@ -17,10 +17,10 @@ from deploy.aws import Clients
 from deploy.bundle import write_bundle
 from deploy.environment import wait
 from deploy.provision import provision
+from testkit.ports import free_port
+from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
 from tests.aws.ebcli import eb_ready_checkout, git, run_eb
-from tests.pgcluster import free_port
-from tests.tree import ROOT, copy_tree
 
 
 def deploy_figures() -> dict:

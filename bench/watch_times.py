@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.container.compose import Project, wait_for
+from testkit.compose import Project, wait_for
 
 EDITS = 6
 

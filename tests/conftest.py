@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from board import create_app
 from board.extensions import db
-from tests import pgcluster
-from tests.components import unavailable
+from testkit import pgcluster
+from testkit.components import unavailable
 
 pytest_plugins = ["tests.aws.fixtures"]
 
@@ -110,7 +110,7 @@ def app(database_url):
 @pytest.fixture(scope="session")
 def docker_engine():
     """A Docker engine with compose v2 (skip, or fail under REQUIRE_DOCKER=1, without one)."""
-    from tests.container.compose import require_docker
+    from testkit.compose import require_docker
 
     require_docker()
 

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from tests.pgcluster import free_port
-from tests.tree import ROOT, copy_tree
+from testkit.ports import free_port
+from testkit.tree import ROOT, copy_tree
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
+from testkit.ports import free_port
 from tests.aws import eb_extension
-from tests.pgcluster import free_port
 
 REGION = "us-east-1"
 

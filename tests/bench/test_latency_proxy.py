@@ -11,8 +11,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-from tests.pgcluster import free_port
-from tests.tree import ROOT
+from testkit.ports import free_port
+from testkit.tree import ROOT
 
 DELAY_MS = 2.0
 

@@ -13,8 +13,8 @@ from flask import Flask
 from board.config import engine_options
 from board.extensions import db
 from board.models import Author, Post
+from testkit.statements import PING, ROLLBACK, RecordingConnection, recording_options
 from tests.conftest import make_app, upgrade
-from tests.statements import PING, ROLLBACK, RecordingConnection, recording_options
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_a_database_outage_is_a_clean_503(fragile_app):
 
 
 def test_pages_when_the_database_server_is_unreachable(tmp_path):
-    from tests.pgcluster import free_port
+    from testkit.ports import free_port
 
     app = make_app(f"postgresql+psycopg2://nobody:pw@127.0.0.1:{free_port()}/none")
     client = app.test_client()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.pgcluster import free_port
-from tests.servers import gunicorn, wait_until
+from testkit.ports import free_port
+from testkit.servers import gunicorn, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

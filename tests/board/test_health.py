@@ -1,6 +1,6 @@
+from testkit.ports import free_port
+from testkit.tree import migration_head
 from tests.conftest import make_app
-from tests.pgcluster import free_port
-from tests.tree import migration_head
 
 
 def unreachable_database_app():

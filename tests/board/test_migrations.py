@@ -7,7 +7,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.tree import ROOT, migration_head
+from testkit.tree import ROOT, migration_head
 
 
 def flask_db(url: str, *args: str) -> subprocess.Popen:

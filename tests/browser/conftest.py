@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.components import unavailable
-from tests.tree import ROOT
+from testkit.components import unavailable
+from testkit.tree import ROOT
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 

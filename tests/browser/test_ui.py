@@ -11,8 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.servers import gunicorn
-from tests.tree import ROOT
+from testkit.servers import gunicorn
+from testkit.tree import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import yaml
 from deploy import provision
 from deploy.aws import Clients
 from deploy.environment import describe, wait
-from tests.tree import ROOT
+from testkit.tree import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 

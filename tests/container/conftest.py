@@ -1,6 +1,6 @@
 import pytest
 
-from tests.container.compose import Project
+from testkit.compose import Project
 
 
 @pytest.fixture

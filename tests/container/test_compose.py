@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.container.compose import docker, register_and_post
+from testkit.compose import docker, register_and_post
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

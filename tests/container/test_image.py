@@ -10,10 +10,10 @@ import requests
 import yaml
 
 from board.config import CONTAINER_PORT
-from tests.container.compose import docker, wait_for
-from tests.pgcluster import free_port
-from tests.servers import TrafficDuringStop
-from tests.tree import ROOT
+from testkit.compose import docker, wait_for
+from testkit.ports import free_port
+from testkit.servers import TrafficDuringStop
+from testkit.tree import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.container.compose import wait_for
-from tests.tree import migration_head
+from testkit.compose import wait_for
+from testkit.tree import migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import sys
 import boto3
 import pytest
 
+from testkit.tree import ROOT
 from tests.aws import eb_extension
-from tests.tree import ROOT
 
 pytestmark = pytest.mark.slow
 APP, ENV = "board", "board-http"

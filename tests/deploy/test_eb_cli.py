@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from deploy.bundle import bundle_files
+from testkit.tree import copy_tree
 from tests.aws.ebcli import EB, eb_ready_checkout, git, run_eb
-from tests.tree import copy_tree
 
 pytestmark = pytest.mark.slow
 

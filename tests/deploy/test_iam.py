@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from tests.tree import ROOT
+from testkit.tree import ROOT
 
 IAM = ROOT / "deploy" / "iam"
 RELEASE_MODULES = ["release.py", "environment.py", "prune.py", "cli.py"]  # provision runs as an administrator

@@ -6,8 +6,8 @@ import pytest
 
 from deploy import environment, provision, prune, release
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
+from testkit.tree import ROOT
 from tests.aws import eb_extension
-from tests.tree import ROOT
 
 APP, ENV = "board", "board-test"
 POLL = 0.02

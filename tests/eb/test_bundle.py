@@ -9,13 +9,14 @@ import zipfile
 import pytest
 
 from deploy.bundle import bundle_files, write_bundle
-from tests.tree import ROOT, copy_tree
+from testkit.tree import ROOT, copy_tree
 
 REQUIRED = ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "requirements.txt", "Procfile", "board/__init__.py",
             "board/templates/base.html", "board/static/style.css", "migrations/env.py", "migrations/alembic.ini",
             ".ebextensions/01-environment.config", ".ebextensions/02-migrations.config",
             ".platform/hooks/predeploy/01_migrate.sh", ".platform/nginx/conf.d/elasticbeanstalk/board.conf"]
-FORBIDDEN_PREFIXES = (".git/", ".venv/", "tests/", "deploy/", ".github/", "instance/", ".elasticbeanstalk/")
+FORBIDDEN_PREFIXES = (".git/", ".venv/", "tests/", "testkit/", "bench/", "deploy/", ".github/", "instance/",
+                      ".elasticbeanstalk/")
 FORBIDDEN_FILES = {".env", "compose.yml", ".ebignore", "README.md", "Makefile"}
 
 

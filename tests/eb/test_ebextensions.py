@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from board.config import MAX_CONTENT_LENGTH
+from testkit.ports import free_port
+from testkit.tree import ROOT
 from tests.conftest import make_app
 from tests.eb.options import problems
-from tests.pgcluster import free_port
-from tests.tree import ROOT
 
 CONFIGS = sorted((ROOT / ".ebextensions").glob("*.config*"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tree import ROOT
+from testkit.tree import ROOT
 
 HOOKS = sorted(path for folder in ("hooks", "confighooks") for path in (ROOT / ".platform" / folder).rglob("*")
                if path.is_file())

@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from tests.container.compose import docker, wait_for
-from tests.tree import ROOT, migration_head
+from testkit.compose import docker, wait_for
+from testkit.tree import ROOT, migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.servers import gunicorn
-from tests.tree import ROOT
+from testkit.servers import gunicorn
+from testkit.tree import ROOT
 
 
 def flask(url: str, *args: str) -> None:

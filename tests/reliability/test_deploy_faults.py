@@ -7,8 +7,8 @@ from botocore.awsrequest import AWSResponse
 
 from deploy import environment, provision, release
 from deploy.errors import USAGE, DeployError
+from testkit.tree import ROOT
 from tests.aws import eb_extension
-from tests.tree import ROOT
 
 pytestmark = pytest.mark.reliability
 APP, ENV = "board", "board-faults"

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.container.compose import docker, wait_for
-from tests.tree import ROOT, migration_head
+from testkit.compose import docker, wait_for
+from testkit.tree import ROOT, migration_head
 
 pytestmark = [pytest.mark.reliability, pytest.mark.docker, pytest.mark.slow]
 

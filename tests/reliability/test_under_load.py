@@ -12,10 +12,10 @@ import pytest
 import requests
 
 from board.config import default_workers, usable_cpus
-from tests import pgcluster
+from testkit import pgcluster
+from testkit.servers import TrafficDuringStop, wait_until
+from testkit.tree import ROOT
 from tests.reliability.conftest import flask, production_server
-from tests.servers import TrafficDuringStop, wait_until
-from tests.tree import ROOT
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

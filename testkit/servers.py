@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.pgcluster import free_port
+from testkit.ports import free_port
 
 
 def wait_until(predicate, timeout: float, what: str, ignoring: tuple = (requests.ConnectionError, requests.Timeout)):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from tests.components import unavailable
-from tests.pgcluster import free_port
-from tests.tree import copy_tree
+from testkit.components import unavailable
+from testkit.ports import free_port
+from testkit.tree import copy_tree
 
 
 def require_docker() -> None:
