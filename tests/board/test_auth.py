@@ -6,7 +6,6 @@ from board import models, throttle
 from board.auth import BAD_LOGIN, safe_next
 from board.extensions import db
 from board.models import Author, LoginThrottle
-from testkit.statements import recorded
 from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
 
 
