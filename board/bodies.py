@@ -21,8 +21,10 @@ class ChunkedBodyLimit:
     def __call__(self, environ, start_response):
         if not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             body = read_at_most(environ["wsgi.input"], self.limit + 1)
+            # Now a body of known length: Werkzeug ignores Content-Length while Transfer-Encoding says chunked.
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]
         return self.wsgi_app(environ, start_response)
 
 
