@@ -1,11 +1,15 @@
 """The README says what the code does: its configuration table, first commands and latest figures."""
 
+import os
 import re
-from pathlib import Path
+import subprocess
+
+import pytest
 
 from board.config import VARIABLES
+from testkit.tree import ROOT, copy_tree
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 def config_table_rows():
@@ -26,3 +30,20 @@ def test_readme_leads_with_the_two_commands():
 def test_readme_shows_the_latest_bench_figures():
     latest = (README.parent / "bench" / "results" / "latest.md").read_text()
     assert latest.strip() in README.read_text(), "paste bench/results/latest.md into the README's Figures section"
+
+
+@pytest.mark.slow
+def test_the_readme_seed_command_works_as_written(tmp_path):
+    [command] = [line.strip() for line in README.read_text().splitlines()
+                 if line.startswith("    ") and " seed " in line]
+    tree = copy_tree(tmp_path / "board")
+    (tree / ".venv").symlink_to(ROOT / ".venv")
+    # A shell as a reader has it: none of the app's settings exported.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("APP_ENV", "FLASK_", "SECRET_KEY", "DATABASE_URL", "RDS_"))}
+    # `make run` (the README's first command) has upgraded the database by then.
+    subprocess.run(["bash", "-c", "APP_ENV=development FLASK_APP=board .venv/bin/flask db upgrade"], cwd=tree,
+                   env=env, check=True, capture_output=True)
+    result = subprocess.run(["bash", "-c", command], cwd=tree, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Created 50 authors and 10,000 posts" in result.stdout
