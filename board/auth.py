@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from math import ceil
 from urllib.parse import urlsplit
 
@@ -27,13 +28,14 @@ BAD_LOGIN = "Wrong email or password."  # the same for both, so emails cannot be
 
 # The largest id an integer column holds on every backend: bigger ones in a URL are a 404, not an overflow.
 ID_MAX = 2**31 - 1
+TOKEN_SHAPE = re.compile(rf"[0-9a-f]{{{TOKEN_MAX}}}")  # as models.new_session_token makes them
 
 
 @login_manager.user_loader
 def load_author(session_token: str) -> Author | None:
     # The cookies name the author by their session token (Author.get_id), which logout and a
     # password change replace: then no cookie made before names anyone.
-    if not session_token or len(session_token) > TOKEN_MAX:
+    if not TOKEN_SHAPE.fullmatch(session_token or ""):
         return None
     return db.session.scalar(sa.select(Author).where(Author.session_token == session_token))
 
