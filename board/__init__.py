@@ -30,6 +30,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     from . import bodies, database, hosts, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
+    # Around the whole app: a chunked body is measured before anything reads it.
     app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
