@@ -47,3 +47,20 @@ def test_the_readme_seed_command_works_as_written(tmp_path):
     result = subprocess.run(["bash", "-c", command], cwd=tree, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Created 50 authors and 10,000 posts" in result.stdout
+
+
+def test_the_promises_name_the_limits_the_code_has():
+    from board import throttle
+    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR
+    from board.forms import PASSWORD_MAX, PASSWORD_MIN
+    from board.models import CONTENT_MAX, NAME_MAX, TITLE_MAX
+
+    promises = " ".join(README.read_text().split("### What the app promises", 1)[1].split("\n## ", 1)[0].split())
+    window = int(throttle.WINDOW.total_seconds() // 60)
+    for phrase in (f"bodies up to {MAX_CONTENT_LENGTH // 2**20} MiB",
+                   f"titles {TITLE_MAX} characters, posts {CONTENT_MAX:,}, names {NAME_MAX}",
+                   f"{PASSWORD_MIN} to {PASSWORD_MAX} characters",
+                   f"{throttle.PER_CLIENT} per {window} minutes for one client at one address, "
+                   f"{throttle.PER_ADDRESS} for all clients together",
+                   f"{REMEMBER_FOR.days} days with \"Remember me\""):
+        assert phrase in promises, phrase
