@@ -35,6 +35,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
     hosts.register(app)
+    bodies.register(app)
 
     db.init_app(app)
     with app.app_context():

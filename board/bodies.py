@@ -1,15 +1,18 @@
-"""Chunked request bodies held to MAX_CONTENT_LENGTH, as bodies with a Content-Length are.
+"""Request bodies the app could not use whole: chunked ones past the limit, and multipart parts without a name.
 
-Werkzeug reads a body without a Content-Length up to the limit and stops
-there without saying so: a form twice the limit arrived cut at the limit and
-was stored. Here such a body is read (to one byte past the limit) before the
-app sees it and handed on with its length, so Werkzeug's own check answers 413
-for one too long, through the app's error pages.
+Werkzeug reads a body without a Content-Length (chunked) up to
+MAX_CONTENT_LENGTH and stops there without saying so: a form twice the limit
+arrived cut at the limit and was stored. Here such a body is read (to one byte
+past the limit) before the app sees it and handed on with its length, so
+Werkzeug's own check answers 413 for one too long, as for a body with a
+Content-Length, through the app's error pages.
 """
 
 from __future__ import annotations
 
 import io
+
+from flask import Flask, abort, request
 
 
 class ChunkedBodyLimit:
@@ -34,3 +37,13 @@ def read_at_most(stream, size: int) -> bytes:
         parts.append(part)
         left -= len(part)
     return b"".join(parts)
+
+
+def register(app: Flask) -> None:
+    """Before CSRFProtect: it looks through the form's names for its token, and a part whose name
+    Werkzeug could not read (a line break in it) has None for a name."""
+
+    @app.before_request
+    def refuse_nameless_parts():
+        if request.mimetype == "multipart/form-data" and (None in request.form or None in request.files):
+            abort(400, "A part of this form has no readable name.")

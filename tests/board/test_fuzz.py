@@ -39,6 +39,8 @@ digit_like = st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_siz
 weird = st.sampled_from(["", " ", "\x00", "²", "٣", "İ" * 128, "\u200b", "\u202e", "a" * 5000, "9" * 5000,
                          "%FF", "../..", "//evil.example", "ada@example.com", PASSWORD, "password"])
 value = st.one_of(text, numbers, digit_like, weird)
+# Field names a browser would never send: a line break cannot be said in a multipart part's header.
+names = st.one_of(text, st.sampled_from(["\r", "\n", '"', "", "csrf_token\r", "x\x00"]))
 files = st.tuples(st.binary(max_size=64), text).map(lambda part: (io.BytesIO(part[0]), part[1] or "f"))
 cursor_plain = st.from_regex(r"\d{8}T\d{12}\.\d{1,18}", fullmatch=True)
 cursor = st.one_of(value, cursor_plain.map(lambda plain: base64.urlsafe_b64encode(plain.encode()).decode()))
@@ -61,10 +63,10 @@ def requests_for(draw, rule, slugs):
     method = draw(st.sampled_from(sorted(rule.methods - {"OPTIONS"})))
     arguments = {name: draw(st.one_of(st.sampled_from(slugs), value)) for name in sorted(rule.arguments)}
     query = {name: draw(st.one_of(value, cursor)) for name in QUERY_PARAMETERS if draw(st.booleans())}
-    query.update(draw(st.dictionaries(text, value, max_size=2)))
+    query.update(draw(st.dictionaries(names, value, max_size=2)))
     fields = {name: draw(st.one_of(value, files)) for name in form_fields(rule.endpoint)
               if draw(st.integers(0, 3))}  # mostly present, sometimes missing
-    fields.update(draw(st.dictionaries(text, value, max_size=2)))
+    fields.update(draw(st.dictionaries(names, value, max_size=2)))
     return {"method": method, "path": path_for(rule, arguments), "query": query, "fields": fields,
             "encoding": draw(st.sampled_from(["multipart", "form", "raw", "json", "none"])),
             "raw": draw(st.binary(max_size=200)),

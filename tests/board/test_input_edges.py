@@ -31,6 +31,13 @@ def test_a_file_in_a_post_title_is_a_form_error_and_nothing_is_stored(app, clien
     assert count(app) == 0
 
 
+def test_a_multipart_part_whose_name_cannot_be_read_is_a_400(app, client):
+    # The line break ends the part's header early: Werkzeug reads the part with no name at all.
+    response = client.post("/register", data={"\r": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "no readable name" in response.get_data(as_text=True)
+    assert count(app, Author) == 0
+
+
 @pytest.mark.parametrize("limit", ["²", "٣", "9" * 5000, "-1", "1.5", " 5"])
 def test_a_limit_that_is_not_a_few_ascii_digits_is_a_400(client, limit):
     response = client.get("/api/posts", query_string={"limit": limit})
