@@ -8,6 +8,8 @@ RUN python -m venv /venv
 COPY requirements.txt /tmp/requirements.txt
 # The cache mount keeps downloaded wheels between builds without putting them in a layer.
 RUN --mount=type=cache,target=/root/.cache/pip /venv/bin/pip install -r /tmp/requirements.txt
+# The installers are not needed at run time; EB builds this image on every instance at every deploy.
+RUN /venv/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
 
 # --- runtime: the venv and the app, run by an unprivileged user ---
 FROM python:3.12-slim

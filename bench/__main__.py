@@ -325,6 +325,11 @@ def markdown(results: dict) -> str:
     lines.append(f"- Deploy: the bundle is {deploy['bundle_kb']} KiB, built in {deploy['bundle_build_ms']} ms; against "
                  f"the same local AWS, `python -m deploy release` took {deploy['deploy_release_s']} s and `eb deploy` "
                  f"{deploy['eb_deploy_s']} s.")
+    if "local_eb" in results:
+        local = results["local_eb"]
+        lines.append(f"- Release of a code change to a local EB instance (`deploy/local`, every platform step, nginx): "
+                     f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
+                     f"and a bare container start) {local['local_floor_s']} s.")
     return "\n".join(lines) + "\n"
 
 
@@ -372,6 +377,11 @@ def main() -> None:
         from bench.deploy_times import deploy_figures
 
         results["deploy"] = deploy_figures()
+        if not args.no_docker and "skipped" not in results["image"]:
+            say("deploy: release of a code change to a local EB instance, against its floor")
+            from bench.deploy_times import local_release_figures
+
+            results["local_eb"] = local_release_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

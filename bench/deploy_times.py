@@ -64,3 +64,69 @@ def deploy_figures() -> dict:
         finally:
             server.stop()
     return figures
+
+
+def local_release_figures() -> dict:
+    """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
+    instance (deploy/local, attached to the local AWS), against its floor: the same code-only change built
+    (dependencies cached) and started as a bare container until /healthz answers."""
+    from moto.server import ThreadedMotoServer
+
+    from deploy.local import Fleet
+    from deploy.local.docker import docker
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
+    with tempfile.TemporaryDirectory() as work:
+        def changed_tree(name: str) -> Path:
+            tree = copy_tree(Path(work) / name)
+            (tree / "board" / f"_bench_{name}.py").write_text(f"# {name}\n")
+            return tree
+
+        floor_tag, floor_name = "board-bench-floor:latest", "board-bench-floor"
+        started = time.monotonic()
+        docker("build", "--quiet", "--tag", floor_tag, str(changed_tree("floor")))
+        port = free_port()
+        docker("run", "--detach", "--name", floor_name, "--publish", f"127.0.0.1:{port}:5000", "--env",
+               "SECRET_KEY=bench", "--env", "DATABASE_URL=sqlite:////app/instance/bench.sqlite", floor_tag)
+        try:
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            floor = round(time.monotonic() - started, 2)
+        finally:
+            docker("rm", "--force", floor_name, check=False)
+            docker("rmi", "--force", floor_tag, check=False)
+
+        eb_extension.set_delay(0)
+        moto_port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+
+        def release(tree: Path, label: str) -> float:
+            begun = time.monotonic()
+            subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
+                            "--app", "board", "--env", "board-local", "--label", label], cwd=tree, env=env,
+                           check=True, capture_output=True)
+            while requests.get(fleet.url + "/version", timeout=5).json()["version"] != label:
+                time.sleep(0.1)
+            return round(time.monotonic() - begun, 2)
+
+        try:
+            with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
+                eb_extension.attach("board-local", fleet)
+                provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-local",
+                          out=lambda line: None)
+                release(ROOT, "bench-first")
+                seconds = release(changed_tree("release"), "bench-code-change")
+        finally:
+            eb_extension.detach("board-local")
+            server.stop()
+    return {"local_release_s": seconds, "local_floor_s": floor}

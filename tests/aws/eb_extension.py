@@ -11,6 +11,13 @@ turn its environment Red, to exercise rollbacks; `throttle(action, times)`
 refuses the next calls of an action with a Throttling error before they take
 effect, as AWS does.
 
+`attach(env_name, fleet)` puts a started `deploy.local.Fleet` behind an
+environment: then create_environment/update_environment with a version really
+deploy that version's bundle (from moto's S3) on the local instances, an
+update with option settings only is a configuration deployment, and the
+environment stays Updating until the instances are done; its events, Health and
+HealthStatus are the deployment's, as EB reports them.
+
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
 """
@@ -18,10 +25,12 @@ mishandles exception classes defined in modules whose names start with "moto".
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from moto.core.exceptions import ServiceException
@@ -37,6 +46,8 @@ _lock = threading.RLock()
 settings = {"delay": 0.2}
 bad_versions: set[str] = set()
 throttled: dict[str, int] = {}  # action -> calls still to refuse
+local_fleets: dict[str, object] = {}  # environment name -> the deploy.local.Fleet that really runs it
+APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 
 
 class InvalidParameterValue(ServiceException):
@@ -63,7 +74,16 @@ def throttle(action: str, times: int) -> None:
     throttled[action] = times
 
 
+def attach(env_name: str, fleet) -> None:
+    local_fleets[env_name] = fleet
+
+
+def detach(env_name: str) -> None:
+    local_fleets.pop(env_name, None)
+
+
 def reset() -> None:
+    local_fleets.clear()
     bad_versions.clear()
     throttled.clear()
     settings["delay"] = 0.2
@@ -128,6 +148,47 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
         return
     env.health, env.health_status = "Green", "Ok"
     record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
+
+
+def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool) -> bool:
+    """Run the update on the attached local instances, in the background as EB does; False when none is attached."""
+    fleet = local_fleets.get(env.environment_name)
+    if fleet is None:
+        return False
+    app, name = env.application_name, env.environment_name
+    properties = {option["OptionName"]: str(option.get("Value", "")) for option in
+                  extra(backend).settings.get((app, name), []) if option["Namespace"] == APP_ENVIRONMENT}
+
+    def work():
+        result, failure = None, None
+        try:
+            if version_changes:
+                source = extra(backend).versions[(app, label)]["SourceBundle"]
+                key = s3_backends[backend.account_id]["global"].get_object(source["S3Bucket"], source["S3Key"])
+                with tempfile.TemporaryDirectory() as folder:
+                    bundle = Path(folder) / "bundle.zip"
+                    bundle.write_bytes(key.value)
+                    result = fleet.deploy(bundle, properties=properties, label=label)
+            else:
+                result = fleet.configure(properties)
+        except Exception as error:  # noqa: BLE001 (reported as EB reports an engine failure)
+            failure = f"Instance deployment failed: {error}"
+        with _lock:
+            env.version_label = label
+            env.status, env.abortable_operation_in_progress, env.date_updated = "Ready", False, now()
+            if result is None:
+                env.health, env.health_status = "Red", "Severe"
+                record(backend, app, name, failure, request_id, "ERROR", label)
+                return
+            env.health, env.health_status = result.health, result.health_status
+            for event in result.events[1:]:
+                record(backend, app, name, event.message, request_id, event.severity, label)
+            if not result.ok and version_changes:
+                record(backend, app, name, f"Failed to deploy application version {label}.", request_id, "ERROR",
+                       label)
+
+    threading.Thread(target=work, name=f"local-eb-{name}", daemon=True).start()
+    return True
 
 
 def error_response(status: int, code: str, message: str) -> tuple[int, dict, str]:
@@ -318,6 +379,8 @@ class Extension:
         env.abortable_operation_in_progress = False
         extra(backend).settings[(app_name, name)] = list(self._get_param("OptionSettings") or [])
         record(backend, app_name, name, "createEnvironment is starting.", request_id, label=label)
+        if label and deploy_locally(backend, env, label, request_id, version_changes=True):
+            return ActionResult(environment_dict(env))
         schedule(env, settings["delay"], lambda: (
             settle_health(backend, env, label, request_id, "createEnvironment"),
             record(backend, app_name, name, f"Successfully launched environment: {name}", request_id, label=label)
@@ -366,6 +429,8 @@ class Extension:
             env.version_label = target
             settle_health(backend, env, target, request_id, "Environment update")
 
+        if (label or options) and deploy_locally(backend, env, target, request_id, version_changes=bool(label)):
+            return ActionResult(environment_dict(env))
         schedule(env, settings["delay"], finish)
         return ActionResult(environment_dict(env))
 

@@ -1,14 +1,15 @@
 """The predeploy hook, executed for real on a simulated EB host.
 
-The simulation: the image built from the Dockerfile and tagged as the platform
-tags a staged build, a PostgreSQL container standing in for RDS, a fake
-get-config printing the environment properties, and the leader marker.
+The simulation: the staging directory (this repo) whose image the platform has
+just built, a PostgreSQL container standing in for RDS, and a fake get-config
+printing the environment properties, the platform paths and the option settings.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import uuid
 
@@ -20,8 +21,10 @@ from testkit.tree import ROOT, migration_head
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
-STAGING_IMAGE = "aws_beanstalk/staging-app"
 PASSWORD = "p@ss:w/rd#1"  # noqa: S105 (RDS passwords carry URL metacharacters)
+# A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
+MULTILINE_KEY = "s" * 40 + "\nRDS_HOSTNAME=nowhere.invalid"
+SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 BROKEN_MIGRATION = f'''revision = "0002_broken"
 down_revision = "{migration_head()}"
 from alembic import op
@@ -37,21 +40,23 @@ def downgrade():
 
 
 @pytest.fixture(scope="module")
-def staged_image(docker_engine):
-    docker("build", "--quiet", "--tag", STAGING_IMAGE, str(ROOT))
-    yield STAGING_IMAGE
-    docker("rmi", "--force", STAGING_IMAGE, check=False)
+def built_image(docker_engine):
+    """What the platform built from the staging directory (under a tag of our own: the hook must not need one)."""
+    tag = f"board-staged-{uuid.uuid4().hex[:8]}"
+    docker("build", "--quiet", "--tag", tag, str(ROOT))
+    yield tag, docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+    docker("rmi", "--force", tag, check=False)
 
 
 @pytest.fixture
 def rds(docker_engine):
     """A PostgreSQL container on the default bridge, as RDS is reachable from the instance's containers."""
     name = "board-rds-" + uuid.uuid4().hex[:8]
-    docker("run", "--detach", "--name", name, "--env", "POSTGRES_USER=board", "--env", f"POSTGRES_PASSWORD={PASSWORD}",
-           "--env", "POSTGRES_DB=ebdb", "postgres:16")
+    docker("run", "--detach", "--name", name, "--env", "POSTGRES_USER=board", "--env", "POSTGRES_PASSWORD",
+           "--env", "POSTGRES_DB=ebdb", "postgres:16", env={**os.environ, "POSTGRES_PASSWORD": PASSWORD})
     try:
-        wait_for(lambda: docker("exec", name, "pg_isready", "-U", "board", "-d", "ebdb", check=False).returncode == 0,
-                 60, "PostgreSQL to accept connections", interval=0.5)
+        wait_for(lambda: docker("exec", name, "pg_isready", "-U", "board", "-d", "ebdb", "-h", "127.0.0.1",
+                                check=False).returncode == 0, 60, "PostgreSQL to accept connections", interval=0.5)
         address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
         yield name, address.stdout.strip()
     finally:
@@ -60,25 +65,38 @@ def rds(docker_engine):
 
 @pytest.fixture
 def host(tmp_path, rds):
-    """The EB host's side: get-config, the marker and log paths; returns a runner for the hook."""
+    """The EB host's side: get-config and the log path; returns a runner for the hook.
+
+    RDS_PASSWORD is an environmentsecrets name: it reaches the hook only as an environment
+    variable (as EB documents secrets), not through `get-config environment`."""
     _, address = rds
-    properties = {"RDS_HOSTNAME": address, "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb", "RDS_USERNAME": "board",
-                  "RDS_PASSWORD": PASSWORD, "APP_ENV": "production", "SECRET_KEY": "s" * 40}
+    answers = {
+        "environment": {"RDS_HOSTNAME": address, "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb", "RDS_USERNAME": "board",
+                        "APP_ENV": "production", "SECRET_KEY": MULTILINE_KEY},
+        "platformconfig": {"AppStagingDir": str(ROOT)},
+        "optionsettings": {SECRETS: {"RDS_PASSWORD": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
+    }
     get_config = tmp_path / "get-config"
-    script = f"#!/bin/sh\n[ \"$1\" = environment ] || exit 1\ncat <<'JSON'\n{json.dumps(properties)}\nJSON\n"
-    get_config.write_text(script)
+    get_config.write_text("#!/usr/bin/env python3\nimport json, sys\n"
+                          f"answers = json.loads({json.dumps(json.dumps(answers))})\n"
+                          "data = answers.get(sys.argv[1], {})\n"
+                          "if '-k' in sys.argv: data = data[sys.argv[sys.argv.index('-k') + 1]]\n"
+                          "if '-n' in sys.argv: data = data.get(sys.argv[sys.argv.index('-n') + 1], {})\n"
+                          "print(data if isinstance(data, str) else json.dumps(data))\n")
     get_config.chmod(0o755)
-    marker, log = tmp_path / "leader", tmp_path / "board-migrate.log"
-    env = {**os.environ, "BOARD_GET_CONFIG": str(get_config), "BOARD_LEADER_MARKER": str(marker),
-           "BOARD_MIGRATE_LOG": str(log)}
+    env = {**os.environ, "BOARD_GET_CONFIG": str(get_config), "RDS_PASSWORD": PASSWORD}
+    env.pop("BOARD_IMAGE", None)
 
-    def run_hook(leader: bool, **overrides: str) -> subprocess.CompletedProcess:
-        if leader:
-            marker.touch()
-        return subprocess.run(["bash", str(HOOK)], env={**env, **overrides}, capture_output=True, text=True,
-                              timeout=300)
+    def start_hook(log_name: str = "board-migrate.log", **overrides: str) -> subprocess.Popen:
+        return subprocess.Popen(["bash", str(HOOK)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**env, "BOARD_MIGRATE_LOG": str(tmp_path / log_name), **overrides})
 
-    run_hook.marker, run_hook.log = marker, log
+    def run_hook(**overrides: str) -> subprocess.CompletedProcess:
+        process = start_hook(**overrides)
+        stdout, stderr = process.communicate(timeout=300)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    run_hook.start, run_hook.log = start_hook, tmp_path / "board-migrate.log"
     return run_hook
 
 
@@ -89,32 +107,37 @@ def schema(rds) -> str:
     return result.stdout.strip() if result.returncode == 0 else "(no schema)"
 
 
-def test_the_leader_migrates_to_head_and_a_second_run_is_harmless(staged_image, rds, host):
-    first = host(leader=True)
-    assert first.returncode == 0, first.stdout + first.stderr
+def test_the_hook_migrates_in_the_image_the_platform_built_with_secrets_and_newlines_intact(built_image, rds, host):
+    result = host()
+    assert result.returncode == 0, result.stdout + result.stderr
+    # RDS_PASSWORD came from the hook's environment only; SECRET_KEY's second line stayed inside its value.
     assert schema(rds) == migration_head()
-    assert not host.marker.exists()  # the mark is spent with this deployment
-    assert "schema is at the head revision" in host.log.read_text()
-    again = host(leader=True)
-    assert again.returncode == 0 and schema(rds) == migration_head()
+    log = host.log.read_text()
+    assert f"running flask db upgrade with {built_image[1]}" in log  # found without relying on any tag
+    assert "schema is at the head revision" in log
 
 
-def test_without_the_leader_marker_the_hook_does_nothing(staged_image, rds, host):
-    result = host(leader=False)
-    assert result.returncode == 0
-    assert "not the leader instance" in result.stdout
-    assert schema(rds) == "(no schema)"
+def test_instances_migrating_at_once_apply_each_revision_exactly_once(built_image, rds, host):
+    runs = [host.start(log_name=f"instance-{number}.log") for number in (1, 2)]
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stdout + stderr
+    logs = "".join((host.log.parent / f"instance-{number}.log").read_text() for number in (1, 2))
+    applied = re.findall(r"Running upgrade (\S*) ?-> ([^,\s]+)", logs)
+    assert sorted(target for _, target in applied) == sorted(set(target for _, target in applied))
+    assert migration_head() in {target for _, target in applied}
+    assert schema(rds) == migration_head()
 
 
-def test_a_failing_migration_fails_the_hook_with_the_error_in_its_log(staged_image, rds, host, tmp_path):
+def test_a_failing_migration_fails_the_hook_with_the_error_in_its_log(built_image, rds, host, tmp_path):
     context = tmp_path / "broken"
     context.mkdir()
     (context / "0002_broken.py").write_text(BROKEN_MIGRATION)
-    (context / "Dockerfile").write_text(f"FROM {staged_image}\nCOPY 0002_broken.py /app/migrations/versions/\n")
+    (context / "Dockerfile").write_text(f"FROM {built_image[0]}\nCOPY 0002_broken.py /app/migrations/versions/\n")
     broken = "board-broken-" + uuid.uuid4().hex[:8]
     docker("build", "--quiet", "--tag", broken, str(context))
     try:
-        result = host(leader=True, BOARD_STAGING_IMAGE=broken)
+        result = host(BOARD_IMAGE=broken)
     finally:
         docker("rmi", "--force", broken, check=False)
     assert result.returncode != 0
@@ -124,7 +147,11 @@ def test_a_failing_migration_fails_the_hook_with_the_error_in_its_log(staged_ima
     assert schema(rds) == "(no schema)"  # one transaction: nothing half-applied
 
 
-def test_a_missing_staged_image_fails_clearly(docker_engine, host):
-    result = host(leader=True, BOARD_STAGING_IMAGE="board-missing:none")
+def test_an_unbuildable_staging_directory_fails_clearly(docker_engine, host, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    get_config = tmp_path / "get-config"
+    get_config.write_text(get_config.read_text().replace(json.dumps(str(ROOT))[1:-1], str(empty)))
+    result = host()
     assert result.returncode == 1
-    assert "no image named board-missing:none" in result.stdout
+    assert f"could not find the image built from {empty}" in result.stdout

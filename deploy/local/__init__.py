@@ -1,0 +1,38 @@
+"""A local Elastic Beanstalk environment: the bundle run through the Docker AL2023 platform's own steps.
+
+Each local instance is a container (deploy/local/instance/Dockerfile: bash,
+python3, Debian's nginx, the docker CLI, get-config) that drives the host's
+Docker engine through the mounted socket, as the platform drives the EC2
+host's engine. `python -m deploy local` is the command; this is the API, for
+the command, the tests and the moto EB extension:
+
+    from deploy.local import Fleet
+
+    with Fleet(instances=2, port=8080) as fleet:     # start(): instances, load balancer, PostgreSQL as RDS
+        result = fleet.deploy(Path("dist/bundle.zip"), properties={"LOG_LEVEL": "DEBUG"}, label="v1")
+        result.ok, result.status, result.health, result.health_status   # True, "Ready", "Green", "Ok"
+        for event in result.events: print(event.date, event.severity, event.message)
+        result.failure        # the first failed instance's Outcome: .step, .message, .output (or None)
+        fleet.configure({"LOG_LEVEL": "INFO"})       # configuration-only update: .platform/confighooks/
+        fleet.version, fleet.url                      # label now serving, http://127.0.0.1:8080
+                                                      # leaving the block: stop(), everything removed
+
+`Fleet(database=False)` starts no PostgreSQL: pass RDS_*/DATABASE_URL in
+`properties`. `secrets` gives the values of `environmentsecrets` names (what
+EB resolves from SSM/Secrets Manager). A failed deployment leaves the
+instances it did not finish on the version they were serving.
+
+Wiring a local AWS (moto) to it: keep one started Fleet per EB environment;
+on create_environment/update_environment with a VersionLabel, fetch that
+version's SourceBundle from S3 to a file, call `fleet.deploy(path,
+properties=<the environment's aws:elasticbeanstalk:application:environment
+settings>, label=VersionLabel)`, then report `result.events` as
+describe_events and `result.health`/`result.health_status` as the
+environment's Health/HealthStatus (Status back to Ready); an update with
+option settings only maps to `fleet.configure(...)`.
+"""
+
+from .engine import Outcome
+from .fleet import Event, Fleet, Result
+
+__all__ = ["Event", "Fleet", "Outcome", "Result"]

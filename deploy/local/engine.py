@@ -1,0 +1,320 @@
+"""The platform's steps on one local instance, in the order EB runs them (docs/eb-platform.md has the sources).
+
+Each step is logged as eb-engine.log logs it (also into the instance's
+/var/log/eb-engine.log); hook and command output goes to /var/log/eb-hooks.log
+and, when a step fails, into the error line. A failure before the container
+switch leaves the running container and nginx as they were.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import DeployError
+from . import proxy
+from .instance import Instance
+from .staging import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, exposed_port, hooks, mode, read_extensions
+
+APP_STAGING = "/var/app/staging"
+APP_CURRENT = "/var/app/current"
+PROXY_STAGING = "/var/proxy/staging/nginx"
+STAGING_TAG = "aws_beanstalk/staging-app"
+CURRENT_TAG = "aws_beanstalk/current-app"
+HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, message: str, output: str = ""):
+        super().__init__(message)
+        self.step, self.message, self.output = step, message, output
+
+
+@dataclass
+class Outcome:
+    """What one instance reports: EB's per-instance result."""
+    instance: str
+    ok: bool
+    health: str = "Ok"  # Ok, Degraded (answers but not as expected), Severe (does not answer)
+    step: str = ""
+    message: str = ""
+    output: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
+
+
+class Engine:
+    """The step runner for one instance; `deploy()` and `configure()` return an Outcome, never raise."""
+
+    def __init__(self, instance: Instance, echo: Callable[[str], None] = print, owner: str = "local"):
+        self.instance = instance
+        self.owner = owner  # labels the app containers, so the environment can remove them
+        self.echo = echo
+        self.container: str | None = None  # the app container now serving
+        self.image: str | None = None  # its image id
+        self.deployments = 0
+        self.lines: list[str] = []
+        self.nginx_started = False
+
+    # --- logging -------------------------------------------------------------------------------
+    def log(self, message: str, level: str = "INFO") -> None:
+        line = f"{timestamp()} [{level}] {message}"
+        self.lines.append(line)
+        self.echo(f"{self.instance.id} {line}")
+
+    def flush_log(self) -> None:
+        if self.lines:
+            self.instance.append_file("/var/log/eb-engine.log", "\n".join(self.lines) + "\n")
+            self.lines.clear()
+
+    def sh(self, step: str, script: str, env: dict | None = None, workdir: str = APP_STAGING,
+           what: str | None = None, timeout: float = 900) -> str:
+        self.log(f"Running command /bin/sh -c {what or script}")
+        out = self.instance.run(script, env=env, workdir=workdir, timeout=timeout)
+        if not out.ok:
+            raise StepFailed(step, f"Command {what or script} failed with error exit status {out.code}", out.text)
+        return out.text
+
+    # --- the workflows ---------------------------------------------------------------------------
+    def deploy(self, bundle_dir: Path, properties: dict[str, str], secrets: dict[str, str], leader: bool,
+               config: dict) -> Outcome:
+        """An application deployment of the unzipped bundle in `bundle_dir`."""
+        self.deployments += 1
+        return self._guarded("app-deploy", lambda: self._deploy(bundle_dir, properties, secrets, leader, config))
+
+    def configure(self, properties: dict[str, str], secrets: dict[str, str], config: dict) -> Outcome:
+        """A configuration deployment: same image, new properties; `.platform/confighooks/` instead of hooks."""
+        with tempfile.TemporaryDirectory(prefix="eb-current-") as folder:
+            return self._guarded("config-deploy", lambda: self._configure(Path(folder), properties, secrets, config))
+
+    def _guarded(self, command: str, work) -> Outcome:
+        outcome = Outcome(self.instance.id, ok=False)
+        try:
+            outcome.health = work()
+            outcome.ok = True
+            self.log(f"[{command}] Completed successfully.")
+        except StepFailed as failure:
+            detail = failure.output.strip()
+            self.log(f"An error occurred during execution of command [{command}] - [{failure.step}]. "
+                     f"Stop running the command. Error: {failure.message}"
+                     + (f" Stderr:{detail[-3000:]}" if detail else ""), "ERROR")
+            outcome.step, outcome.message, outcome.output = failure.step, failure.message, detail
+        except DeployError as error:
+            self.log(f"An error occurred during execution of command [{command}]. Error: {error}", "ERROR")
+            outcome.step, outcome.message = command, str(error)
+        outcome.log = list(self.lines)
+        self.flush_log()
+        return outcome
+
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+        step = "StageApplication"
+        self.log(f"Executing instruction: {step}")
+        try:
+            chosen = mode(bundle_dir)
+            extensions = read_extensions(bundle_dir)
+        except DeployError as error:
+            raise StepFailed(step, str(error)) from None
+        self.instance.put_tree(bundle_dir, APP_STAGING)
+        self.log(f"Platform mode: {chosen}")
+        if chosen.startswith("Docker Compose"):
+            raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
+                             "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
+        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        self._write_config(properties, extensions, config)
+        secrets = self._secrets(extensions, secrets)
+
+        step = "EbExtensionPreBuild"
+        self.log(f"Executing instruction: {step}")
+        self._files(step, extensions)
+        self._commands(step, extensions.commands, secrets, leader)
+        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+
+        step = "Docker Specific Build Application"
+        self.log(f"Executing instruction: {step}")
+        tag = f"{STAGING_TAG}:{self.instance.name}"
+        self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} 2>&1",
+                what=f"docker build -t {tag} {APP_STAGING}", timeout=1800)
+        image = self.instance.run("cat /tmp/staging-app.iid").text.strip()
+        port = exposed_port(bundle_dir)
+
+        step = "configure proxy"
+        self.log(f"Executing instruction: {step}")
+        self._stage_proxy(bundle_dir, self._address() or "127.0.0.1", port)
+
+        self.log("Executing instruction: EbExtensionPostBuild")
+        self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
+        self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
+        self._test_proxy()
+
+        self.log("Executing instruction: stop running app")
+        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
+        self.sh("Docker Specific Start App", f"docker tag {image} {CURRENT_TAG}:{self.instance.name}")
+        self._start_proxy(port)
+        self.instance.run(f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}", workdir="/")
+        # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
+        self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
+        return self._health(extensions, config)
+
+    def _configure(self, current: Path, properties, secrets, config) -> str:
+        if self.container is None:
+            raise DeployError("no application version is deployed on this instance yet")
+        extensions = read_extensions(self._pull_current(current))
+        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        self._write_config(properties, extensions, config)
+        secrets = self._secrets(extensions, secrets)
+        self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
+        self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
+        port = exposed_port(current)
+        self._stage_proxy(current, self._address(), port)  # what is deployed, not a failed deployment's staging
+        self._test_proxy()
+        self.log("Executing instruction: stop running app")
+        self.deployments += 1
+        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
+        self._start_proxy(port)
+        self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
+                    APP_CURRENT)
+        return self._health(extensions, config)
+
+    # --- steps -------------------------------------------------------------------------------------
+    def _write_config(self, properties: dict, extensions: Extensions, config: dict) -> None:
+        self.instance.write_config("environment", properties)
+        self.instance.write_config("container", {"environment_name": config.get("environment", "local"),
+                                                 "instance_port": "80", "app_staging_dir": APP_STAGING})
+        self.instance.write_config("platformconfig", {"AppStagingDir": APP_STAGING + "/",
+                                                      "AppDeployDir": APP_CURRENT + "/",
+                                                      "ProxyServer": "nginx"})
+        self.instance.write_config("optionsettings", extensions.options)
+
+    def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
+        """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""
+        wanted = extensions.options.get(SECRETS, {})
+        missing = sorted(set(wanted) - set(given))
+        if missing:
+            raise DeployError(f"cannot resolve the secrets {', '.join(missing)} (pass their values)")
+        return {name: given[name] for name in wanted}
+
+    def _files(self, step: str, extensions: Extensions) -> None:
+        for path, spec in extensions.files.items():
+            if "content" not in spec:
+                raise StepFailed(step, f"files: {path}: only `content` is supported locally (no `source` URLs)")
+            content = spec["content"] if isinstance(spec["content"], str) else json.dumps(spec["content"])
+            self.instance.write_file(path, content, str(spec.get("mode", "000644"))[-3:])
+            self.log(f"Wrote file {path}")
+
+    def _commands(self, step: str, commands: list[Command], secrets: dict, leader: bool) -> None:
+        for command in commands:
+            if command.leader_only and not leader:
+                self.log(f"Skipping {command.name}: leader_only and this is not the leader instance")
+                continue
+            if command.test and not self.instance.run(command.test, env=secrets).ok:
+                self.log(f"Skipping {command.name}: its test returned non-zero")
+                continue
+            script = command.command if isinstance(command.command, str) else shlex.join(command.command)
+            self.log(f"Command {command.name} ({step})")
+            out = self.instance.run(script, env={**secrets, **command.env}, workdir=command.cwd or APP_STAGING)
+            self._append_hooks_log(out.text)
+            if not out.ok and not command.ignore_errors:
+                raise StepFailed(step, f"Command {command.name} failed with exit status {out.code}", out.text)
+
+    def _hooks(self, step: str, bundle_dir: Path, kind: str, stage: str, secrets: dict,
+               workdir: str = APP_STAGING) -> None:
+        self.log(f"Executing instruction: {step}")
+        found = hooks(bundle_dir, kind, stage)
+        if not found:
+            self.log(f"The dir .platform/{kind}/{stage}/ does not exist or is empty")
+        for path in found:
+            relative = path.relative_to(bundle_dir).as_posix()
+            self.log(f"Running platform hook: {relative}")
+            if not path.stat().st_mode & 0o111:
+                raise StepFailed(step, f"Command {relative} failed with error fork/exec {relative}: "
+                                 "permission denied (a hook must be executable: git update-index --chmod=+x)")
+            out = self.instance.run(f"./{relative}", env=secrets, workdir=workdir)
+            self._append_hooks_log(out.text)
+            if not out.ok:
+                raise StepFailed(step, f"Command {relative} failed with error exit status {out.code}", out.text)
+
+    def _append_hooks_log(self, text: str) -> None:
+        if text:
+            self.instance.append_file("/var/log/eb-hooks.log", text if text.endswith("\n") else text + "\n")
+
+    def _address(self) -> str | None:
+        if self.container is None:
+            return None
+        return self.instance.run(f"docker inspect --format '{{{{.NetworkSettings.IPAddress}}}}' {self.container}",
+                                 workdir="/").text.strip() or None
+
+    def _stage_proxy(self, bundle_dir: Path, address: str, port: int) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            proxy.stage(bundle_dir, Path(folder), address, port)
+            self.instance.put_tree(Path(folder), PROXY_STAGING)
+
+    def _test_proxy(self) -> None:
+        self.log("Executing instruction: start proxy with new configuration")
+        self.sh("start proxy with new configuration", f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1",
+                workdir="/")
+
+    def _switch(self, image: str, name: str, properties: dict[str, str]) -> None:
+        """Stop the running container, start `image` with the properties (and secrets) as its environment."""
+        if self.container:
+            self.sh("stop running app", f"docker stop --time 30 {self.container} >/dev/null && "
+                    f"docker rm {self.container} >/dev/null", workdir="/")
+        self.log("Executing instruction: Docker Specific Start App")
+        names = " ".join(f"-e {shlex.quote(key)}" for key in properties)
+        self.sh("Docker Specific Start App", f"docker run --detach --name {name} --label board.local.app={self.owner} "
+                f"{names} {image}", env=properties, workdir="/",
+                what=f"docker run -d --name {name} --env <environment properties> {image}")
+        self.container, self.image = name, image
+
+    def _start_proxy(self, port: int) -> None:
+        self.log("Executing instruction: start proxy with new configuration")
+        upstream = proxy.upstream(self._address(), port)
+        self.instance.write_file(f"{PROXY_STAGING}/{proxy.UPSTREAM_FILE}", upstream)
+        action = "nginx -s reload" if self.nginx_started else "nginx"
+        self.sh("start proxy with new configuration",
+                f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
+                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", workdir="/",
+                what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
+        self.nginx_started = True
+
+    def _pull_current(self, destination: Path) -> Path:
+        """The deployed bundle as the instance holds it (/var/app/current), for a configuration deployment."""
+        data = subprocess.run(["docker", "exec", self.instance.name, "tar", "-c", "-C", APP_CURRENT, "."],
+                              capture_output=True, check=True, timeout=120).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(destination, filter="tar")
+        return destination
+
+    def _health(self, extensions: Extensions, config: dict) -> str:
+        """The load balancer's check, through nginx: Ok when HealthCheckPath answers MatcherHTTPCode."""
+        process = extensions.options.get(PROCESS, {})
+        path = process.get("HealthCheckPath", "/")
+        expected = process.get("MatcherHTTPCode", "200")
+        wait = config.get("health_wait", HEALTH_WAIT)
+        self.log(f"Executing instruction: health check {path} through nginx (expect {expected})")
+        probe = (f"import time, urllib.request, urllib.error\n"
+                 f"end = time.monotonic() + {wait}\ncode = 0\n"
+                 f"while time.monotonic() < end:\n"
+                 f"    try:\n        code = urllib.request.urlopen('http://127.0.0.1{path}', timeout=3).status\n"
+                 f"    except urllib.error.HTTPError as error:\n        code = error.code\n"
+                 f"    except OSError:\n        code = 0\n"
+                 f"    if str(code) == '{expected}':\n        break\n    time.sleep(0.5)\n"
+                 f"print(code)\n")
+        code = self.instance.run(f"python3 -c {shlex.quote(probe)}", workdir="/", timeout=wait + 30).text.strip()
+        if code == expected:
+            self.log(f"Health check {path}: {code}: Ok")
+            return "Ok"
+        logs = self.instance.run(f"docker logs --tail 30 {self.container} 2>&1", workdir="/").text
+        self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); container output:\n"
+                 f"{logs.strip()}", "WARN")
+        return "Degraded" if code and code != "0" else "Severe"

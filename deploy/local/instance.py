@@ -1,0 +1,88 @@
+"""One local instance: a container holding what an EB Docker AL2023 host holds, driven by `docker exec`.
+
+Everything a deployment runs (hooks, commands, `docker build`, nginx) runs in
+here as root, against the host's engine through the mounted Docker socket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DeployError
+from .docker import address, docker
+
+IMAGE_CONTEXT = Path(__file__).parent / "instance"
+CONFIG_DIR = "/opt/elasticbeanstalk/config/local"
+
+
+@dataclass
+class Output:
+    code: int
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def build_image(repository: str) -> str:
+    """Build the instance image, tagged with its context's digest: checkouts of different versions sharing one
+    engine never run each other's instance (BuildKit caches it: a rebuild of an unchanged context is instant)."""
+    digest = hashlib.sha256()
+    for path in sorted(IMAGE_CONTEXT.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + bytes([path.stat().st_mode & 0o111 != 0]))
+    tag = f"{repository}:{digest.hexdigest()[:12]}"
+    docker("build", "--quiet", "--tag", tag, str(IMAGE_CONTEXT), env={"DOCKER_BUILDKIT": "1"})
+    return tag
+
+
+class Instance:
+    def __init__(self, name: str, image: str, labels: dict[str, str], publish: str | None = None):
+        self.name = name
+        self.id = "i-" + name.rsplit("-", 1)[-1]  # how events name it, like EB's instance ids
+        label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+        ports = ["--publish", publish] if publish else []
+        docker("run", "--detach", "--init", "--name", name, *label_args, *ports,
+               "--volume", "/var/run/docker.sock:/var/run/docker.sock", image)
+        self.address = address(name)
+
+    def run(self, script: str, env: dict[str, str] | None = None, workdir: str = "/var/app/staging",
+            timeout: float = 900) -> Output:
+        """Run a bash script in the instance as root; `env` values reach it by name only."""
+        names = [arg for name in (env or {}) for arg in ("-e", name)]
+        result = docker("exec", "-w", workdir, *names, self.name, "bash", "-c", script, check=False, env=env,
+                        timeout=timeout)
+        return Output(result.returncode, result.stdout + result.stderr)
+
+    def _pipe(self, data: bytes, *command: str) -> None:
+        result = subprocess.run(["docker", "exec", "-i", self.name, *command], input=data, capture_output=True,
+                                timeout=300)
+        if result.returncode != 0:
+            raise DeployError(f"{self.name}: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
+
+    def put_tree(self, source: Path, destination: str) -> None:
+        """Replace `destination` in the instance with the contents of `source`, modes kept."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            archive.add(source, arcname=".")
+        self._pipe(buffer.getvalue(), "bash", "-c", 'rm -rf "$0" && mkdir -p "$0" && tar -x -C "$0"', destination)
+
+    def write_file(self, path: str, content: str, mode: str = "644") -> None:
+        self._pipe(content.encode(), "bash", "-c", f'mkdir -p "$(dirname "$0")" && cat > "$0" && chmod {mode} "$0"',
+                   path)
+
+    def append_file(self, path: str, content: str) -> None:
+        self._pipe(content.encode(), "bash", "-c", 'cat >> "$0"', path)
+
+    def write_config(self, kind: str, data: dict) -> None:
+        """What `get-config KIND` prints on this instance."""
+        self.write_file(f"{CONFIG_DIR}/{kind}.json", json.dumps(data))
+
+    def remove(self) -> None:
+        docker("rm", "--force", "--volumes", self.name, check=False)

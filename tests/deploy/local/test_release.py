@@ -1,0 +1,66 @@
+"""`python -m deploy release` against local AWS whose environment runs on local EB instances:
+the new version really serves at /version, and a broken one really fails and is rolled back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+import requests
+
+from deploy.local import Fleet
+from testkit.ports import free_port
+from testkit.tree import ROOT, copy_tree
+from tests.aws import eb_extension
+from tests.aws.ebcli import eb_ready_checkout, git, run_eb
+
+from .conftest import BROKEN_MIGRATION, version
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+APP, ENV = "board", "board-local"
+
+
+def cli(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+    return subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--endpoint-url", endpoint,
+                           "--poll", "0.2", *args], cwd=tree, env=environ, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engine, server, tmp_path):
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach(ENV, fleet)
+        assert cli(server, ROOT, "provision", "--app", APP, "--env", ENV).returncode == 0
+        first = cli(server, ROOT, "release", "--app", APP, "--env", ENV, "--label", "v1")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert version(fleet.url) == "v1"
+
+        broken = copy_tree(tmp_path / "broken")
+        (broken / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
+        failed = cli(server, broken, "release", "--app", APP, "--env", ENV, "--label", "v2")
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "RunAppDeployPreDeployHooks" in failed.stdout  # the failing step, in EB's events
+        assert "rolled back to v1" in failed.stderr
+        eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
+        state = eb.describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"][0]
+        assert (state["VersionLabel"], state["Health"]) == ("v1", "Green")
+        assert version(fleet.url) == "v1"
+
+
+def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_engine, server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach("board-eb", fleet)
+        eb_ready_checkout(tree, server)  # eb init, eb create: the first version deploys on the instance
+        assert requests.get(fleet.url + "/healthz", timeout=5).ok
+        (tree / "board" / "templates" / "about.html").write_text("{% extends 'base.html' %}"
+                                                                  "{% block content %}deployed by eb{% endblock %}")
+        git(tree, "commit", "-qam", "second")
+        deployed = run_eb(tree, server, "deploy", "--timeout", "5")
+        assert "Environment update completed successfully." in deployed
+        assert "deployed by eb" in requests.get(fleet.url + "/about", timeout=5).text
