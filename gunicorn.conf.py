@@ -26,21 +26,10 @@ except _config.ConfigError as error:
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
-# One process per CPU, each with 8 threads: threads overlap the waits on the
-# database, processes use the CPUs (default_workers() in board/config.py).
-# Measured by `make bench` with gunicorn on a CPU of its own and PostgreSQL on
-# another, as RDS is from EB (bench/results/latest.md):
-# - against the seed's one sync worker per CPU, 2.3x to 3.1x the index's
-#   throughput with the database 0.9 ms away and 1.55x to 1.9x with it 0.1 ms
-#   away: a sync worker idles while it waits (against two sync workers per
-#   CPU, 1.45x to 1.7x far);
-# - 1 worker x 8 threads against 2 x 4 on one CPU: about 1.2x on the index and
-#   1.4x on a page rendered from memory (no second address space to switch to);
-# - with the database near, 4 to 12 threads all did the same; with it 0.85 ms
-#   away, 4 threads gave 0.9x of 8, while 12 and 16 gave 1.0x to 1.09x over
-#   two A/Bs: not enough to hold more connections to RDS for.
-# gevent (with psycogreen) did no better than threads; a longer GIL switch
-# interval changed nothing. Runs here vary by 20%.
+# One process per CPU, each with threads: threads overlap the waits on the
+# database (a sync worker idles through them), processes use the CPUs
+# (default_workers() in board/config.py). `make bench` compares this with the
+# seed's one sync worker per CPU: bench/results/latest.md.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
 # max_connections for every instance at once. Pin both per instance size.
@@ -51,10 +40,6 @@ timeout = _server["timeout"]
 graceful_timeout = 8
 keepalive = 5
 
-# No control socket (gunicorn >= 25 opens one in $HOME by default): the image's user may not
-# write its home, and nothing here drives gunicorn through gunicornc.
-control_socket_disable = True
-
 accesslog = "-"
 errorlog = "-"
 # The response header: the id the app took from the request or made up.
@@ -63,27 +48,65 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # EB's nginx (and compose's port mapping) sit in front; trust their X-Forwarded-*.
 forwarded_allow_ips = _server["forwarded_allow_ips"]
 
+# No control socket (gunicorn >= 25's `gunicornc`, unused here): the master
+# stops and restarts its thread around every fork, which delays each worker a
+# reload starts, and its default path ($HOME/.gunicorn) is not writable in the
+# image, so every worker start logged an error.
+control_socket_disable = True
+
 # Heartbeat files on tmpfs: a slow disk (EBS, overlayfs) can make workers look dead.
 if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn creates private files)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
 # The libraries (never the board package) are imported once here in the master:
 # forked workers share them, so a worker restarted by a reload only loads board's
-# own modules (measured: about half of a worker's boot), and memory is shared.
-for _library in ("flask", "flask_sqlalchemy", "flask_migrate", "flask_login", "flask_wtf", "sqlalchemy",
-                 "sqlalchemy.dialects.postgresql.psycopg2", "email_validator", "alembic.script"):
+# own modules, and memory is shared. tests/board/test_gunicorn.py checks that
+# the app imports no library missing here.
+LIBRARIES = ("flask", "flask_sqlalchemy", "flask_sqlalchemy.cli", "flask_migrate", "flask_migrate.cli", "flask_login",
+             "flask_wtf", "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.sqlite",
+             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script")
+for _library in LIBRARIES:
     importlib.import_module(_library)
 
 reload = _server["auto_reload"]
 if reload:
-    _root = Path(__file__).parent / "board"
-    # Python modules are watched by the reloader itself; templates and static
-    # files are not imported, so they are named here. gunicorn >= 26.1 expands
-    # the globs again on every check, so files added later are watched too.
-    reload_extra_files = [str(_root / "templates" / "**" / "*.html"), str(_root / "static" / "**")]
+    # Python modules are watched by the reloader itself. Templates are not
+    # named: in development Flask reads a changed template again by itself
+    # (TEMPLATES_AUTO_RELOAD, board/config.py), and static files are served
+    # from disk, so neither restarts a worker.
     try:
         import inotify.adapters  # noqa: F401
 
         reload_engine = "inotify"
     except ImportError:
         reload_engine = "poll"
+
+    # No kept-alive connections in development: a browser keeps one open to
+    # the worker that served it, and a worker stopping for an edit would wait
+    # for it (up to two seconds) before the new one is forked, answering a
+    # request sent on it meanwhile with the old code.
+    keepalive = 0
+
+    def worker_int(worker):
+        """gunicorn's reloader calls this as it stops a worker for an edit.
+
+        gthread's loop would see the stop only at its next event, up to a
+        second later, and would first take one more connection on the old
+        code: wake it now, as its SIGTERM handler does, so it stops accepting.
+        """
+        queue = getattr(worker, "method_queue", None)
+        if queue is not None:
+            queue.defer(lambda: None)
+
+    def worker_exit(server, worker):
+        """A booted worker ends without Python's teardown.
+
+        The new worker is forked only once the old one has been reaped, and
+        freeing every module of a loaded app takes a noticeable part of a
+        second, which an exiting process does not need. A worker that failed
+        to boot exits normally, so its exit code still stops the master.
+        """
+        if worker.booted:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)

@@ -27,7 +27,7 @@ from bench import cpu, paired
 from testkit import pgcluster  # the same throwaway cluster the tests use
 from testkit.ports import free_port
 from testkit.servers import wait_until
-from testkit.statements import PING, RecordingConnection, recording_options
+from testkit.statements import recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -65,7 +65,7 @@ def gunicorn(url: str, app: str = "board:create_app()", extra: tuple = (), cpus:
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
                                 "--access-logfile", "/dev/null", *extra, app], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)  # noqa: PLW1509
+                               preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     base = f"http://127.0.0.1:{port}"
 
     def serving() -> bool:
@@ -187,19 +187,20 @@ def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float
 
 
 def count_queries(url: str) -> int:
-    """The statements the index page sends, besides the pool's ping, counted at the driver."""
+    """The queries the index page sends (the pool's ping aside)."""
     from board import create_app
     from board.extensions import db
 
-    app = create_app({"POSTS_PER_PAGE": 20, "SQLALCHEMY_ENGINE_OPTIONS": recording_options(url)},
-                     {"APP_ENV": "test", "DATABASE_URL": url})
+    app = create_app({"POSTS_PER_PAGE": 20}, {"APP_ENV": "test", "DATABASE_URL": url})
     client = app.test_client()
     client.get("/")  # a new connection first asks the server about itself
-    RecordingConnection.statements.clear()
-    client.get("/")
+    with app.app_context():
+        engine = db.engine
+    with recorded(engine) as statements:
+        client.get("/")
     with app.app_context():
         db.engine.dispose()
-    return sum(statement != PING for statement in RecordingConnection.statements)
+    return len(statements)
 
 
 def timed(call, runs: int = 15) -> float:
@@ -304,7 +305,7 @@ def markdown(results: dict) -> str:
               "round trip through bench/latency_proxy.py "
               f"({p1r['db_round_trip_near_ms']} ms direct; RDS is a network hop from EB).", "",
               f"- Database share of the index page: {share['median']:.0%}, {share['low']:.0%} to {share['high']:.0%} "
-              f"over the rounds (target ≤ 20%); {p1r['queries_per_index_page']} query per page." + cpu_split(p1r),
+              f"over the rounds; {p1r['queries_per_index_page']} query per page." + cpu_split(p1r),
               f"- Production settings vs the seed's: {times(p1r['index_vs_seed_settings'])} with the database "
               f"{p1r['db_round_trip_near_ms']} ms away, {times(p1r['index_vs_seed_settings_db_far'])} with it "
               f"{p1r['db_round_trip_far_ms']} ms away (target ≥ 1.5×).",
@@ -318,9 +319,9 @@ def markdown(results: dict) -> str:
         lines.append(f"- Image: cold build {image['cold_build_s']} s, code-only rebuild {image['code_only_rebuild_s']}"
                      f" s ({image['rebuild_ratio']:.0%}), {image['image_over_base_mb']} MB over python:3.12-slim.")
     if "watch" in results:
-        watch = results["watch"]
-        lines.append(f"- docker compose watch, a saved .py file to the new response: median {watch['median_s']} s, "
-                     f"worst {watch['worst_s']} s over {watch['edits']} edits.")
+        from bench.watch_times import line
+
+        lines.append(line(results["watch"]))
     deploy = results["deploy"]
     lines.append(f"- Deploy: the bundle is {deploy['bundle_kb']} KiB, built in {deploy['bundle_build_ms']} ms; against "
                  f"the same local AWS, `python -m deploy release` took {deploy['deploy_release_s']} s and `eb deploy` "
@@ -333,6 +334,30 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(results: dict) -> str:
+    """The README's short table: a few figures a newcomer can weigh, from the same results as latest.md."""
+    p1r, p2r = results["p1"], results["p2"]
+    rows = [("Index page (production settings, PostgreSQL)", f"{p1r['index']['rps']} req/s"),
+            ("`/api/posts?limit=20`", f"{p1r['api']['rps']} req/s"),
+            (f"Index against the seed's settings, database {p1r['db_round_trip_far_ms']} ms away",
+             f"{p1r['index_vs_seed_settings_db_far']['median']:.2f}×"),
+            (f"A page {p2r['depth']:,} posts deep (keyset; OFFSET there)",
+             f"{p2r['deep_page_ms']} ms ({p2r['offset_query_at_depth_ms']} ms)")]
+    if "skipped" not in results["image"]:
+        rows.append(("Image rebuild after a code change", f"{results['image']['code_only_rebuild_s']} s"))
+    if "watch" in results:
+        watch = results["watch"]
+        rows.append(("`docker compose watch`, save to new response: static file (the floor) / template / `.py` file",
+                     f"{watch['static']['median_s']} s / {watch['template']['median_s']} s "
+                     f"({watch['template']['ratio_to_floor']}×) / {watch['python']['median_s']} s "
+                     f"({watch['python']['ratio_to_floor']}×)"))
+    deploy = results["deploy"]
+    rows.append(("`python -m deploy release` / `eb deploy` (local AWS)",
+                 f"{deploy['deploy_release_s']} s / {deploy['eb_deploy_s']} s"))
+    lines = [f"Measured {results['when']} on {results['machine']}.", "", "| What | Figure |", "|---|---|"]
+    return "\n".join(lines + [f"| {what} | {figure} |" for what, figure in rows]) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Many short rounds: this VM speeds up and slows down over seconds, and a median of 9 pairs steadies.
@@ -342,6 +367,8 @@ def main() -> None:
                         help="added each way for the 'database far away' rows (default 0.25)")
     parser.add_argument("--depth", type=int, default=1_000_000, help="posts for the depth figure (default 1M)")
     parser.add_argument("--no-docker", action="store_true", help="skip the image figures")
+    parser.add_argument("--p1-only", action="store_true",
+                        help="only P1, printed as JSON; bench/results/ is left as it is (for A/B runs of a change)")
     args = parser.parse_args()
     placement = split_cpus()
     if placement:  # this process's children (PostgreSQL, the proxy, the load generator) inherit it
@@ -361,6 +388,9 @@ def main() -> None:
         flask(url, "seed", "--authors", "100", "--posts", "10000")
         results["p1"] = p1(url, cluster.pid, args.seconds, args.rounds, args.db_delay_ms,
                            placement[0] if placement else None)
+        if args.p1_only:
+            print(json.dumps(results, indent=2))
+            return
         say(f"seeding up to {args.depth:,} posts")
         results["seed"] = {"posts": args.depth - 10_000,
                            "seconds": round(flask(url, "seed", "--authors", "1000", "--posts",
@@ -369,7 +399,7 @@ def main() -> None:
         results["p6_noop_upgrade_s"] = round(statistics.median(flask(url, "db", "upgrade") for _ in range(3)), 2)
         results["image"] = {"skipped": "--no-docker"} if args.no_docker else docker_figures()
         if not args.no_docker and "skipped" not in results["image"]:
-            say("watch: file saved → new response served, under docker compose watch")
+            say("watch: a static file, a template and a .py file saved → new response, under docker compose watch")
             from bench.watch_times import watch_figures
 
             results["watch"] = watch_figures()
@@ -389,6 +419,7 @@ def main() -> None:
     table = markdown(results)
     (RESULTS / "latest.md").write_text(table)
     print(table)
+    print("For the README's Figures section:\n\n" + summary(results))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import bodies, database, hosts, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import bodies, database, hosts, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
+    logs.configure(app)
     # Around the whole app: a chunked body is measured before anything reads it.
     app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
@@ -39,7 +40,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
 
     db.init_app(app)
     with app.app_context():
-        database.tune(db.engine)
+        database.init_engine(db.engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -7,6 +7,7 @@ import re
 from flask import Blueprint, abort, current_app, request
 
 from . import hosts
+from .database import read_only
 from .models import Post
 from .pagination import InvalidCursor, Whole, fetch_page
 from .posts import post_by_slug
@@ -45,6 +46,7 @@ def requested_limit() -> int:
 
 
 @bp.get("/posts")
+@read_only
 def list_posts():
     limit = requested_limit()
     try:
@@ -55,5 +57,6 @@ def list_posts():
 
 
 @bp.get("/posts/<slug>")
+@read_only
 def show_post(slug: str):
     return as_json(post_by_slug(slug))

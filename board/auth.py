@@ -12,6 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from . import passwords, throttle
+from .database import read_only
 from .extensions import db, login_manager
 from .forms import LoginForm, PasswordChangeForm, RegisterForm
 from .models import TOKEN_MAX, Author, password_matches
@@ -139,6 +140,7 @@ def change_password():
 
 
 @bp.get(f"/authors/<int(max={ID_MAX}):author_id>")
+@read_only
 def profile(author_id: int):
     author = db.get_or_404(Author, author_id)
     try:

@@ -38,39 +38,74 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Variable:
+    """One environment variable: its typed default, its range if it is a number, and the README's line.
+
+    A default of True/False makes a yes/no setting, `low` and `high` a whole number in that range, anything
+    else text, stripped unless `exact` (None: no default). `shown` is the README's default where a rule stands
+    in for one value.
+    """
+
     name: str
-    default: str
+    default: str | int | bool | None
     help: str
+    low: int | None = None
+    high: int | None = None
+    shown: str | None = None
+    exact: bool = False  # kept as given, spaces included (secrets, names)
+
+    def read(self, environ):
+        value = environ.get(self.name)
+        if self.exact:
+            return value or self.default
+        if value is None or value.strip() == "":
+            return self.default
+        if self.low is not None:
+            return integer(self.name, value, self.low, self.high)
+        if isinstance(self.default, bool):
+            return flag(self.name, value)
+        return value.strip()
+
+    @property
+    def documented(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
+        return "" if self.default is None else str(self.default)
 
 
-VARIABLES = (
-    Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too)."),
-    Variable("SECRET_KEY", "(required in production)",
-             "Signs sessions and CSRF tokens. Development keeps a generated one in `instance/`."),
-    Variable("DATABASE_URL", "", "SQLAlchemy URL; wins over `RDS_*`."),
-    Variable("RDS_HOSTNAME", "", "Set by Elastic Beanstalk when RDS is attached; selects PostgreSQL."),
-    Variable("RDS_PORT", "5432", "PostgreSQL port."),
-    Variable("RDS_DB_NAME", "ebdb", "Database name."),
-    Variable("RDS_USERNAME", "", "Database user (required with `RDS_HOSTNAME`)."),
-    Variable("RDS_PASSWORD", "", "Database password; any characters (it is URL-escaped)."),
-    Variable("DB_CONNECT_TIMEOUT", "5", "Seconds to wait for a database connection."),
-    Variable("DB_POOL_RECYCLE", "300", "Seconds after which pooled connections are replaced."),
-    Variable("POSTS_PER_PAGE", "10", "Posts on a page (1 to 100)."),
-    Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it."),
-    Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout)."),
-    Variable("PORT", str(CONTAINER_PORT), "Port gunicorn binds on all interfaces (the container port)."),
-    Variable("WEB_CONCURRENCY", "(usable CPUs)", "gunicorn worker processes: one per CPU the container may use."),
-    Variable("GUNICORN_THREADS", "8", "Threads per gunicorn worker (and database connections each keeps)."),
-    Variable("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is killed and restarted."),
-    Variable("AUTO_RELOAD", "false", "`1/true/yes/on`: gunicorn reloads on code and template changes."),
-    Variable("TRUSTED_HOSTS", "",
-             "Comma-separated host names the site answers to (`.example.com` takes subdomains too); other "
-             "`Host` headers get 400 and the API's links are absolute. Empty: any host, links are paths."),
-    Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1",
-             "Proxies whose X-Forwarded-* headers are trusted (EB's nginx is local; compose sets `*`)."),
-)
+# Each setting is one Variable, in the order of the README's table; VARIABLES (below) collects them.
+APP_ENV = Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too).")
+SECRET_KEY = Variable("SECRET_KEY", None, "Signs sessions and CSRF tokens. Development keeps a generated one in "
+                      "`instance/`.", shown="(required in production)", exact=True)
+DATABASE_URL = Variable("DATABASE_URL", None, "SQLAlchemy URL; wins over `RDS_*`. Production needs one of the "
+                        "two; elsewhere SQLite in `instance/`.")
+RDS_HOSTNAME = Variable("RDS_HOSTNAME", None, "Set by Elastic Beanstalk when RDS is attached; selects PostgreSQL.")
+RDS_PORT = Variable("RDS_PORT", 5432, "PostgreSQL port.", 1, 65535)
+RDS_DB_NAME = Variable("RDS_DB_NAME", "ebdb", "Database name.", exact=True)
+RDS_USERNAME = Variable("RDS_USERNAME", None, "Database user (required with `RDS_HOSTNAME`).", exact=True)
+RDS_PASSWORD = Variable("RDS_PASSWORD", "", "Database password; any characters (it is URL-escaped).", exact=True)
+DB_CONNECT_TIMEOUT = Variable("DB_CONNECT_TIMEOUT", 5, "Seconds to wait for a database connection.", 1, 300)
+# Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
+DB_POOL_RECYCLE = Variable("DB_POOL_RECYCLE", 300, "Seconds after which pooled connections are replaced.", 1, 86400)
+POSTS_PER_PAGE = Variable("POSTS_PER_PAGE", 10, "Posts on a page (1 to 100).", 1, 100)
+APP_VERSION = Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it.")
+LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout).")
+PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
+WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
+                           "one while developing.", 1, 64, shown="(usable CPUs; 1 with AUTO_RELOAD)")
+GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (and database connections each "
+                            "keeps).", 1, 64)
+GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
+AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
+                       "templates are re-read without one.")
+TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the site answers to (`.example.com` "
+                         "takes subdomains too); other `Host` headers get 400 and the API's links are absolute. "
+                         "Empty: any host, links are paths.")
+FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
+                               "trusted (the image sets `*`: only the proxy in front reaches it).")
 
-DEFAULTS = {v.name: v.default for v in VARIABLES}
+VARIABLES = tuple(value for value in list(globals().values()) if isinstance(value, Variable))
 
 
 def flag(name: str, value: str | None) -> bool:
@@ -82,9 +117,7 @@ def flag(name: str, value: str | None) -> bool:
     raise ConfigError(f"{name}={value!r} is not a yes/no value; use 1/true/yes/on or 0/false/no/off")
 
 
-def integer(name: str, value: str | None, default: int, low: int, high: int) -> int:
-    if value is None or value.strip() == "":
-        return default
+def integer(name: str, value: str, low: int, high: int) -> int:
     try:
         number = int(value.strip())
     except ValueError:
@@ -95,30 +128,34 @@ def integer(name: str, value: str | None, default: int, low: int, high: int) -> 
 
 
 def app_env(environ) -> str:
-    env = (environ.get("APP_ENV") or environ.get("FLASK_ENV") or "production").strip().lower()
+    env = (environ.get("APP_ENV") or environ.get("FLASK_ENV") or APP_ENV.default).strip().lower()
     if env not in {"production", "development", "test"}:
         raise ConfigError(f"APP_ENV={env!r} is unknown; use production, development or test")
     return env
 
 
 def database_url(environ, instance_path: str) -> str:
-    url = (environ.get("DATABASE_URL") or "").strip()
+    url = DATABASE_URL.read(environ)
     if url:
         # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
         for prefix in ("postgres://", "postgresql://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg2://" + url[len(prefix):]
         return url
-    host = (environ.get("RDS_HOSTNAME") or "").strip()
+    host = RDS_HOSTNAME.read(environ)
     if host:
-        user = environ.get("RDS_USERNAME") or ""
+        user = RDS_USERNAME.read(environ)
         if not user:
             raise ConfigError("RDS_HOSTNAME is set but RDS_USERNAME is empty; set both (or DATABASE_URL)")
-        port = integer("RDS_PORT", environ.get("RDS_PORT"), 5432, 1, 65535)
-        name = environ.get("RDS_DB_NAME") or DEFAULTS["RDS_DB_NAME"]
-        # RDS passwords may hold @ / : and the like: escape everything but letters and digits.
-        credentials = quote(user, safe="") + ":" + quote(environ.get("RDS_PASSWORD") or "", safe="")
-        return f"postgresql+psycopg2://{credentials}@{host}:{port}/{quote(name, safe='')}"
+        # RDS user names and passwords may hold @ / : and the like: escape everything but letters and digits.
+        credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
+        name = quote(RDS_DB_NAME.read(environ), safe="")
+        return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
+    if app_env(environ) == "production":
+        # A SQLite file here would live in the container: lost at every deploy, and
+        # a different database on every instance.
+        raise ConfigError("no database is configured; production needs DATABASE_URL, or RDS_HOSTNAME with "
+                          "RDS_USERNAME and RDS_PASSWORD (Elastic Beanstalk sets RDS_* for an attached database)")
     return "sqlite:///" + str(Path(instance_path) / "board.sqlite")
 
 
@@ -127,27 +164,19 @@ def engine_options(environ, url: str) -> dict:
         return {"connect_args": {"timeout": 15}}
     return {
         # Heal after a database restart or RDS failover without restarting the app: a connection the
-        # server dropped is replaced before a request sees it. Its round trip is one of a page read's
-        # two; it cost about 3% of the index's throughput in an A/B on a quiet VM (10% on a busy one).
+        # server dropped is replaced before a request sees it, for one round trip a checkout.
         "pool_pre_ping": True,
-        # Read requests run in autocommit (board/database.py), where there is nothing to roll back; psycopg2's
-        # rollback still releases the GIL, so under load it hands the CPU to another thread on every read
-        # (measured: 0.2 µs a call alone, 50 µs with a busy thread waiting). Writes still roll back.
-        "skip_autocommit_rollback": True,
         # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
         # keeps workers x threads connections to RDS, never reconnecting under load.
-        "pool_size": threads(environ),
+        "pool_size": GUNICORN_THREADS.read(environ),
         "max_overflow": 0,
-        # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
-        "pool_recycle": integer("DB_POOL_RECYCLE", environ.get("DB_POOL_RECYCLE"), 300, 1, 86400),
-        "connect_args": {
-            "connect_timeout": integer("DB_CONNECT_TIMEOUT", environ.get("DB_CONNECT_TIMEOUT"), 5, 1, 300)
-        },
+        "pool_recycle": DB_POOL_RECYCLE.read(environ),
+        "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT.read(environ)},
     }
 
 
 def secret_key(environ, env: str, instance_path: str) -> str:
-    key = environ.get("SECRET_KEY") or ""
+    key = SECRET_KEY.read(environ)
     if key:
         return key
     if env == "production":
@@ -169,32 +198,33 @@ def app_config(instance_path: str, environ=None) -> dict:
     """Flask settings from the environment; raises ConfigError on bad input."""
     environ = os.environ if environ is None else environ
     env = app_env(environ)
+    key = secret_key(environ, env, instance_path)
     url = database_url(environ, instance_path)
     return {
         "APP_ENV": env,
         "TESTING": env == "test",
-        "SECRET_KEY": secret_key(environ, env, instance_path),
+        "SECRET_KEY": key,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
-        "POSTS_PER_PAGE": integer("POSTS_PER_PAGE", environ.get("POSTS_PER_PAGE"), 10, 1, 100),
-        "APP_VERSION": (environ.get("APP_VERSION") or DEFAULTS["APP_VERSION"]).strip(),
-        "LOG_LEVEL": (environ.get("LOG_LEVEL") or DEFAULTS["LOG_LEVEL"]).strip().upper(),
+        "POSTS_PER_PAGE": POSTS_PER_PAGE.read(environ),
+        "APP_VERSION": APP_VERSION.read(environ),
+        "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
         # Not Flask's TRUSTED_HOSTS, which would refuse the load balancer's health checks too (board/hosts.py).
-        "BOARD_TRUSTED_HOSTS": [host.strip() for host in (environ.get("TRUSTED_HOSTS") or "").split(",")
+        "BOARD_TRUSTED_HOSTS": [host.strip() for host in (TRUSTED_HOSTS.read(environ) or "").split(",")
                                 if host.strip()],
+        # With AUTO_RELOAD a changed template is read again on its next render, so
+        # gunicorn need not restart workers for it (gunicorn.conf.py).
+        "TEMPLATES_AUTO_RELOAD": AUTO_RELOAD.read(environ),
+        # Secure is not set here: cookies are Secure exactly when the request came
+        # over HTTPS (board/security.py), so the app also works at a plain http://
+        # address such as a new Elastic Beanstalk environment's.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_DURATION": REMEMBER_FOR,
     }
-
-
-def threads(environ) -> int:
-    return integer("GUNICORN_THREADS", environ.get("GUNICORN_THREADS"), int(DEFAULTS["GUNICORN_THREADS"]), 1, 64)
 
 
 def usable_cpus() -> int:
@@ -206,22 +236,24 @@ def usable_cpus() -> int:
 
 def default_workers(cpu_count: int) -> int:
     # Processes cover CPU (template rendering), threads (GUNICORN_THREADS) cover
-    # the waits on the database, so one process per CPU keeps every CPU busy.
-    # A second process on the same CPU only adds switching between address
-    # spaces: measured by `make bench` on one CPU, 1 worker x 8 threads served
-    # the index 1.2x and the from-memory page 1.4x as fast as 2 x 4.
+    # the waits on the database, so one process per CPU keeps every CPU busy; a
+    # second process on the same CPU only adds switching between address spaces
+    # (`make bench` compared them: bench/results/).
     return cpu_count
 
 
 def server_config(environ=None) -> dict:
     """gunicorn's settings from the environment (read by gunicorn.conf.py)."""
     environ = os.environ if environ is None else environ
+    auto_reload = AUTO_RELOAD.read(environ)
+    # While developing, every .py edit boots all workers again at once; one
+    # worker (its threads serve a developer's requests) boots alone, without
+    # its siblings competing for the CPUs.
     return {
-        "port": integer("PORT", environ.get("PORT"), CONTAINER_PORT, 1, 65535),
-        "workers": integer("WEB_CONCURRENCY", environ.get("WEB_CONCURRENCY"),
-                           default_workers(usable_cpus()), 1, 64),
-        "threads": threads(environ),
-        "timeout": integer("GUNICORN_TIMEOUT", environ.get("GUNICORN_TIMEOUT"), 30, 1, 3600),
-        "auto_reload": flag("AUTO_RELOAD", environ.get("AUTO_RELOAD")),
-        "forwarded_allow_ips": (environ.get("FORWARDED_ALLOW_IPS") or DEFAULTS["FORWARDED_ALLOW_IPS"]).strip(),
+        "port": PORT.read(environ),
+        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else default_workers(usable_cpus())),
+        "threads": GUNICORN_THREADS.read(environ),
+        "timeout": GUNICORN_TIMEOUT.read(environ),
+        "auto_reload": auto_reload,
+        "forwarded_allow_ips": FORWARDED_ALLOW_IPS.read(environ),
     }

@@ -29,6 +29,8 @@ def http_error(error: HTTPException):
 def database_unavailable(error: DBAPIError):
     from .extensions import db
 
+    if getattr(error.orig, "sqlite_errorname", None) == "SQLITE_READONLY":
+        return unexpected(error)  # a write in a @read_only view: a bug, as PostgreSQL's error for it says
     db.session.rollback()
     current_app.logger.error("database unavailable: %s", error.__class__.__name__)
     return respond(ServiceUnavailable(DB_MESSAGE))

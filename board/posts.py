@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from .database import read_only
 from .extensions import db
 from .forms import PostForm
 from .models import SLUG_MAX, Post, utcnow
@@ -73,6 +74,7 @@ def create():
 
 
 @bp.get("/<slug>")
+@read_only
 def show(slug: str):
     return render_template("posts/show.html", post=post_by_slug(slug))
 

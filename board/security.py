@@ -1,15 +1,13 @@
-"""Response headers, the request id, and app logs on stdout tagged with it."""
+"""Response headers, cookies Secure over HTTPS only, the request id, and forms whose bytes are not text."""
 
 from __future__ import annotations
 
-import logging
 import re
-import sys
 import uuid
 from urllib.parse import unquote_to_bytes
 
+import flask
 from flask import Flask, abort, g, has_request_context, request
-from flask.logging import default_handler
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -35,29 +33,24 @@ def request_id() -> str:
     return uuid.uuid4().hex
 
 
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
+class Response(flask.Response):
+    """Every cookie the app sets (the session, Flask-Login's remember-me) is
+    Secure exactly when the request came over HTTPS.
 
+    Behind EB's load balancer gunicorn learns the scheme from X-Forwarded-Proto,
+    trusted only from FORWARDED_ALLOW_IPS. A new environment is served at a
+    plain http:// address, where a browser would drop Secure cookies and every
+    form would fail as expired; over HTTPS they never travel unencrypted.
+    """
 
-def configure_logging(app: Flask) -> None:
-    # Twelve-factor: logs are a stream on stdout; the platform collects them.
-    app.logger.removeHandler(default_handler)
-    if not any(isinstance(h, _StdoutHandler) for h in app.logger.handlers):
-        handler = _StdoutHandler(sys.stdout)
-        handler.addFilter(RequestIdFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"))
-        app.logger.addHandler(handler)
-    app.logger.setLevel(app.config["LOG_LEVEL"])
-
-
-class _StdoutHandler(logging.StreamHandler):
-    """Marks the handler this module installed, so a second create_app() adds none."""
+    def set_cookie(self, key: str, *args, **kwargs) -> None:
+        if has_request_context() and request.is_secure:
+            kwargs["secure"] = True
+        super().set_cookie(key, *args, **kwargs)
 
 
 def register(app: Flask) -> None:
-    configure_logging(app)
+    app.response_class = Response
 
     @app.before_request
     def tag_request():

@@ -9,7 +9,6 @@ from datetime import datetime
 from .errors import DeployError
 
 HEALTHY = {"Ok", "Info"}  # enhanced health statuses that mean "serving well"
-TRANSITIONAL = {"Pending", "Warning", "Unknown", "No Data", None}
 FAILED = {"Degraded", "Severe"}
 
 

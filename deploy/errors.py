@@ -1,6 +1,5 @@
 """Failures the user is told about in one line, each with its exit code (see README)."""
 
-OK = 0
 DEPLOY_FAILED = 1  # the release failed; the environment was rolled back (or had nothing to roll back to)
 USAGE = 2  # bad arguments, or AWS said no: credentials, unknown app/env, conflicting version, busy environment
 NEEDS_ATTENTION = 3  # the release failed and the environment is not back on a healthy version

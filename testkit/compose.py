@@ -112,7 +112,7 @@ def csrf_token(session: requests.Session, url: str) -> str:
 def register_and_post(base: str, title: str) -> requests.Session:
     """What a visitor does over HTTP: register, then publish a post."""
     session = requests.Session()
-    password = "correct horse battery"  # noqa: S105 (test account)
+    password = "correct horse battery"
     response = session.post(base + "/register", data={
         "csrf_token": csrf_token(session, base + "/register"), "name": "Ada",
         "email": f"ada-{uuid.uuid4().hex[:6]}@example.com", "password": password, "confirm": password}, timeout=10)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from board import create_app
+from board import config, create_app
 from board.extensions import db
 from testkit import pgcluster
 from testkit.components import unavailable
@@ -25,7 +25,7 @@ def postgres_url():
     """A superuser URL of a PostgreSQL server (the `postgres` database)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        yield url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        yield config.database_url({"DATABASE_URL": url}, "")  # as the app reads a URL
         return
     missing = pgcluster.binaries_missing()
     if missing:

@@ -1,5 +1,6 @@
 """The README says what the code does: its configuration table, first commands and latest figures."""
 
+import json
 import os
 import re
 import subprocess
@@ -13,12 +14,12 @@ README = ROOT / "README.md"
 
 
 def config_table_rows():
-    return re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \|", README.read_text(), flags=re.MULTILINE)
+    return re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \| (.*) \|$", README.read_text(), flags=re.MULTILINE)
 
 
-def test_readme_lists_every_variable_with_its_default():
-    documented = {name: default.strip().strip("`") for name, default in config_table_rows()}
-    assert documented == {v.name: v.default for v in VARIABLES}
+def test_readme_lists_every_variable_with_its_default_and_meaning():
+    documented = {name: (default.strip().strip("`"), meaning) for name, default, meaning in config_table_rows()}
+    assert documented == {v.name: (v.documented, v.help) for v in VARIABLES}
 
 
 def test_readme_leads_with_the_two_commands():
@@ -27,9 +28,13 @@ def test_readme_leads_with_the_two_commands():
     assert "make run" in first_section and "make test" in first_section
 
 
-def test_readme_shows_the_latest_bench_figures():
-    latest = (README.parent / "bench" / "results" / "latest.md").read_text()
-    assert latest.strip() in README.read_text(), "paste bench/results/latest.md into the README's Figures section"
+def test_readme_shows_the_latest_bench_figures_and_links_to_the_rest():
+    from bench.__main__ import RESULTS, summary
+
+    text = README.read_text()
+    latest = summary(json.loads((RESULTS / "latest.json").read_text()))
+    assert latest.strip() in text, "paste what `make bench` printed for the README into its Figures section"
+    assert "](bench/results/latest.md)" in text
 
 
 @pytest.mark.slow

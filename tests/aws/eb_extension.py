@@ -171,7 +171,7 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
                     result = fleet.deploy(bundle, properties=properties, label=label)
             else:
                 result = fleet.configure(properties)
-        except Exception as error:  # noqa: BLE001 (reported as EB reports an engine failure)
+        except Exception as error:  # reported as EB reports an engine failure
             failure = f"Instance deployment failed: {error}"
         with _lock:
             env.version_label = label

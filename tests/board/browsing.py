@@ -7,7 +7,7 @@ import re
 from board.extensions import db
 from board.models import Author, Post
 
-PASSWORD = "correct horse battery"  # noqa: S105 (test accounts)
+PASSWORD = "correct horse battery"
 
 
 def csrf_token(client, url: str = "/login") -> str:

@@ -12,6 +12,7 @@ from board import config
 
 ROOT = Path(__file__).resolve().parents[2]
 HARD_PASSWORD = "p@ss/w:rd%#?&=+ é"
+HARD_USER = "rds:us@er/é %"  # each of these breaks a URL unless escaped
 
 
 def test_rds_variables_build_a_postgresql_url(tmp_path):
@@ -25,26 +26,43 @@ def test_database_url_wins_over_rds_and_gets_the_driver(tmp_path):
     assert url == "postgresql+psycopg2://u:p@h/d"
 
 
-def test_no_database_settings_fall_back_to_sqlite_in_instance_folder(tmp_path):
-    assert config.database_url({}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_no_database_settings_fall_back_to_sqlite_in_instance_folder_outside_production(tmp_path, env):
+    assert config.database_url({"APP_ENV": env}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
 
 
-def test_rds_password_with_special_characters_connects(postgres_url):
+def test_production_without_a_database_names_the_variables_to_set(tmp_path):
+    with pytest.raises(config.ConfigError, match="DATABASE_URL, or RDS_HOSTNAME with RDS_USERNAME and RDS_PASSWORD"):
+        config.app_config(str(tmp_path), {"APP_ENV": "production", "SECRET_KEY": "k"})
+
+
+def test_production_without_a_database_stops_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", "from board import create_app; create_app()"],
+        cwd=ROOT, env={"APP_ENV": "production", "SECRET_KEY": "k", "PATH": "/usr/bin:/bin"}, capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("board: configuration error: no database is configured; production needs DATABASE_URL")
+
+
+def test_rds_username_and_password_with_special_characters_connect(postgres_url):
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP ROLE IF EXISTS \"rds user\""))
-        conn.execute(sa.text("CREATE ROLE \"rds user\" LOGIN PASSWORD :pw"), {"pw": HARD_PASSWORD})
+        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{HARD_USER}"'))
+        conn.execute(sa.text(f'CREATE ROLE "{HARD_USER}" LOGIN PASSWORD :pw'), {"pw": HARD_PASSWORD})
     server = sa.engine.make_url(postgres_url)
     environ = {"RDS_HOSTNAME": server.host, "RDS_PORT": str(server.port), "RDS_DB_NAME": "postgres",
-               "RDS_USERNAME": "rds user", "RDS_PASSWORD": HARD_PASSWORD}
+               "RDS_USERNAME": HARD_USER, "RDS_PASSWORD": HARD_PASSWORD}
     engine = sa.create_engine(config.database_url(environ, "/nonexistent"))
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT current_user")).scalar() == "rds user"
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == HARD_USER
     finally:
         engine.dispose()
         with admin.connect() as conn:
-            conn.execute(sa.text("DROP ROLE \"rds user\""))
+            conn.execute(sa.text(f'DROP ROLE "{HARD_USER}"'))
         admin.dispose()
 
 
@@ -75,12 +93,10 @@ def test_production_without_secret_key_stops_with_one_line():
     ]
 
 
-def test_production_cookies_are_secure_and_development_ones_work_over_http(tmp_path):
-    production = config.app_config(str(tmp_path), {"SECRET_KEY": "k"})
-    development = config.app_config(str(tmp_path), {"APP_ENV": "development"})
-    assert production["APP_ENV"] == "production"
-    assert production["SESSION_COOKIE_SECURE"] and production["REMEMBER_COOKIE_SECURE"]
-    assert not development["SESSION_COOKIE_SECURE"]
+def test_templates_are_re_read_only_with_auto_reload(tmp_path):
+    development = config.app_config(str(tmp_path), {"APP_ENV": "development", "AUTO_RELOAD": "1"})
+    production = config.app_config(str(tmp_path), {"SECRET_KEY": "k", "DATABASE_URL": "sqlite://"})
+    assert development["TEMPLATES_AUTO_RELOAD"] is True and production["TEMPLATES_AUTO_RELOAD"] is False
 
 
 def test_development_secret_key_is_kept_across_restarts(tmp_path):
@@ -95,8 +111,8 @@ def test_unknown_app_env_is_rejected(tmp_path):
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("1", True), ("true", True), ("YES", True), ("On", True),
-    ("0", False), ("false", False), ("", False), (None, False), ("off", False),
+    *((word, True) for word in config.TRUTHY), *((word, False) for word in config.FALSY), ("YES", True), ("On", True),
+    (None, False),
 ])
 def test_auto_reload_flag_reads_yes_and_no_words(value, expected):
     environ = {} if value is None else {"AUTO_RELOAD": value}
@@ -108,12 +124,22 @@ def test_auto_reload_with_a_typo_is_an_error_not_silently_on():
         config.server_config({"AUTO_RELOAD": "ture"})
 
 
-def test_postgresql_engine_options():
+def test_postgresql_engine_options_come_from_their_variables():
     options = config.engine_options({}, "postgresql+psycopg2://u:p@h/d")
     assert options["pool_pre_ping"] is True
-    assert options["pool_recycle"] == 300
-    assert (options["pool_size"], options["max_overflow"]) == (8, 0)
-    assert options["connect_args"] == {"connect_timeout": 5}
+    assert options["pool_recycle"] == config.DB_POOL_RECYCLE.default
+    assert (options["pool_size"], options["max_overflow"]) == (config.GUNICORN_THREADS.default, 0)
+    assert options["connect_args"] == {"connect_timeout": config.DB_CONNECT_TIMEOUT.default}
+    options = config.engine_options({"DB_POOL_RECYCLE": "60", "DB_CONNECT_TIMEOUT": "2"}, "postgresql://u:p@h/d")
+    assert (options["pool_recycle"], options["connect_args"]["connect_timeout"]) == (60, 2)
+
+
+@pytest.mark.parametrize("variable", [v for v in config.VARIABLES if v.low is not None], ids=lambda v: v.name)
+def test_every_number_setting_refuses_values_outside_its_range(variable):
+    for value in (str(variable.low - 1), str(variable.high + 1), "many"):
+        with pytest.raises(config.ConfigError, match=variable.name):
+            variable.read({variable.name: value})
+    assert variable.read({variable.name: f" {variable.high} "}) == variable.high
 
 
 def test_each_gunicorn_thread_keeps_one_database_connection():
@@ -128,6 +154,12 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
     one_cpu = min(os.sched_getaffinity(0))
     script = "from board.config import server_config; print(server_config({})['workers'])"
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
-                         preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout  # noqa: PLW1509
+                         preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu})).stdout
     assert int(out) == 1
     assert config.server_config({"WEB_CONCURRENCY": "7"})["workers"] == 7
+
+
+def test_development_with_auto_reload_runs_one_worker_unless_told_otherwise():
+    assert config.server_config({"AUTO_RELOAD": "1"})["workers"] == 1
+    assert config.server_config({"AUTO_RELOAD": "1", "WEB_CONCURRENCY": "3"})["workers"] == 3
+    assert config.server_config({})["workers"] == config.default_workers(config.usable_cpus())

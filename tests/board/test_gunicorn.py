@@ -52,13 +52,47 @@ def test_gunicorn_starts_without_errors_where_its_user_cannot_write_home(tmp_pat
     assert "[ERROR]" not in log.read_text(), log.read_text()
 
 
-def test_auto_reload_serves_an_edited_python_file_without_restart(tmp_path):
-    app_dir = copy_app(tmp_path)
-    with gunicorn(app_dir, AUTO_RELOAD="1") as (base, process):
+def workers(master: subprocess.Popen) -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()}
+
+
+def booted_workers(master: subprocess.Popen, count: int) -> set[int]:
+    """The workers, once there are `count` of them with their reloader thread running (an edit made before
+    a worker's reloader watches the files is not seen by that worker)."""
+    def ready():
+        pids = workers(master)
+        return len(pids) == count and all(len(list(Path(f"/proc/{pid}/task").iterdir())) > 1 for pid in pids)
+
+    wait_until(ready, 15, f"{count} booted workers")
+    time.sleep(0.5)  # the reloader thread's first act is to add its watches
+    return workers(master)
+
+
+def test_auto_reload_serves_an_edited_python_file_from_new_workers(tmp_path):
+    app_dir = copy_app(tmp_path / "app")  # its log outside: gunicorn watches the config file's folder
+    with gunicorn(app_dir, tmp_path / "gunicorn.log", AUTO_RELOAD="1", WEB_CONCURRENCY="2") as (base, process):
+        before = booted_workers(process, 2)
         edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="reloaded")')
         wait_until(lambda: requests.get(base + "/healthz", timeout=2).json()["status"] == "reloaded",
                    15, "the edited /healthz")
         assert process.poll() is None
+        wait_until(lambda: len(workers(process)) == 2 and not workers(process) & before, 15,
+                   "both workers replaced")
+
+
+def test_once_a_worker_sees_an_edit_it_serves_no_more_requests_on_the_old_code(tmp_path):
+    # gunicorn.conf.py in development: the stopping worker is woken at once (else it would take the next new
+    # connection, up to a second later, on the code it loaded), and keeps no connection open (else a browser's
+    # next request on its kept-alive connection would be answered by it).
+    app_dir = copy_app(tmp_path / "app")
+    log = tmp_path / "gunicorn.log"  # outside the app: gunicorn's reloader watches the config file's folder
+    with gunicorn(app_dir, log, AUTO_RELOAD="1", WEB_CONCURRENCY="1") as (base, _):
+        browser = requests.Session()  # keeps its connection open when the server allows it
+        assert browser.get(base + "/healthz", timeout=5).json()["status"] == "ok"
+        edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
+        wait_until(lambda: "Worker reloading" in log.read_text(), 15, "the reloader to see the edit")
+        assert browser.get(base + "/healthz", timeout=15).json()["status"] == "edited"
+        assert requests.get(base + "/healthz", timeout=15).json()["status"] == "edited"
 
 
 def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
@@ -69,14 +103,21 @@ def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
         assert requests.get(base + "/healthz", timeout=2).json()["status"] == "ok"
 
 
-def test_auto_reload_serves_an_edited_template_without_restart(tmp_path):
-    app_dir = copy_app(tmp_path)
-    with gunicorn(app_dir, AUTO_RELOAD="1") as (base, process):
-        assert "About board" in requests.get(base + "/about", timeout=5).text
+def test_auto_reload_serves_an_edited_template_from_the_same_workers(tmp_path):
+    app_dir = copy_app(tmp_path / "app")  # its log outside: gunicorn watches the config file's folder
+    with gunicorn(app_dir, tmp_path / "gunicorn.log", AUTO_RELOAD="1", WEB_CONCURRENCY="2") as (base, process):
+        before = booted_workers(process, 2)
+        for _ in range(4):  # every worker renders (and caches) the page first
+            assert "About board" in requests.get(base + "/about", timeout=5).text
         edit(app_dir / "board" / "templates" / "about.html", "About board", "About this edited board")
-        wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
-                   15, "the edited about page")
-        assert process.poll() is None
+        for _ in range(4):
+            wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
+                       15, "the edited about page")
+        edit(app_dir / "board" / "static" / "style.css", "box-sizing", "box-sizing: border-box; --edited: 1;"
+             " box-sizing")
+        assert "--edited: 1" in requests.get(base + "/static/style.css", timeout=5).text
+        time.sleep(1)  # a restart, were one triggered, would have replaced the workers by now
+        assert workers(process) == before
 
 
 def test_access_log_carries_the_request_id(tmp_path):
@@ -87,14 +128,6 @@ def test_access_log_carries_the_request_id(tmp_path):
     assert '"GET /about HTTP/1.1" 200' in log and "rid=trace-me-42" in log
 
 
-def test_hsts_only_when_the_proxy_in_front_says_the_request_came_over_https(tmp_path):
-    with gunicorn(copy_app(tmp_path)) as (base, _):
-        secure = requests.get(base + "/about", headers={"X-Forwarded-Proto": "https"}, timeout=5)
-        plain = requests.get(base + "/about", timeout=5)
-    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
-    assert "Strict-Transport-Security" not in plain.headers
-
-
 def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
     app_dir = copy_app(tmp_path)
     env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "PORT": str(free_port())}
@@ -103,3 +136,35 @@ def test_a_configuration_error_stops_gunicorn_at_once_with_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("board: configuration error: SECRET_KEY is not set")
     assert "Traceback" not in result.stderr
+
+
+def test_production_without_a_database_stops_gunicorn_with_one_line_naming_the_variables(tmp_path):
+    app_dir = copy_app(tmp_path)
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "SECRET_KEY": "k", "PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "board:create_app()"],
+                            cwd=app_dir, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("board: configuration error: no database is configured")
+    assert "DATABASE_URL" in last and "RDS_HOSTNAME" in last
+    assert "Traceback" not in result.stderr
+    assert not list(app_dir.rglob("*.sqlite"))
+
+
+def test_the_master_imports_every_library_the_app_loads(tmp_path):
+    # Workers forked after a reload then load only board's own modules, fresh from disk.
+    script = """
+import runpy, sys
+settings = runpy.run_path("gunicorn.conf.py")
+before = set(sys.modules)
+from board import create_app
+create_app()
+own = set(sys.stdlib_module_names) | {"board", "_board_config"}
+libraries = {name for name in set(sys.modules) - before if name.split(".")[0] not in own}
+print(sorted(libraries))
+"""
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "development", "DATABASE_URL": "postgresql+psycopg2://u:p@h/d"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=copy_app(tmp_path), env=env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]", "add these to LIBRARIES in gunicorn.conf.py: " + result.stdout
+

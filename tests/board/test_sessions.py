@@ -2,7 +2,7 @@
 
 from tests.board.browsing import PASSWORD, csrf_token, login, logout, register, submit
 
-NEW_PASSWORD = "a much longer passphrase"  # noqa: S105 (test account)
+NEW_PASSWORD = "a much longer passphrase"
 
 
 def logged_in(client) -> bool:

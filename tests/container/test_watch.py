@@ -1,4 +1,5 @@
-"""`docker compose watch`, for real: code and templates sync and reload; dependencies and migrations rebuild."""
+"""`docker compose watch`, for real: static files and templates are served as saved by the same workers, code by new
+workers; dependencies and migrations rebuild."""
 
 from __future__ import annotations
 
@@ -49,6 +50,20 @@ def timed(what: str, predicate, timeout: float) -> float:
     return took
 
 
+def workers(project) -> set[int]:
+    """gunicorn's workers in the webapp container (gunicorn is PID 1 there), once each runs its reloader."""
+    script = ('for p in $(cat /proc/1/task/1/children); do [ "$(ls /proc/$p/task | wc -l)" -gt 1 ] '
+              '&& echo "$p"; done')
+    def booted():
+        listed = project.compose("exec", "-T", "webapp", "sh", "-c", script, check=False).stdout.split()
+        children = project.compose("exec", "-T", "webapp", "cat", "/proc/1/task/1/children", check=False)
+        return set(map(int, listed)) if listed and len(listed) == len(children.stdout.split()) else None
+
+    pids = wait_for(booted, 30, "booted workers")
+    time.sleep(0.5)  # a worker's reloader thread adds its watches as it starts
+    return pids
+
+
 def test_watch_syncs_code_and_templates_and_rebuilds_for_dependencies_and_migrations(project, tmp_path):
     watch = project.popen("watch", log=tmp_path / "watch.log")  # builds, starts the services, then watches
     try:
@@ -56,22 +71,28 @@ def test_watch_syncs_code_and_templates_and_rebuilds_for_dependencies_and_migrat
         wait_for(lambda: project.get("/readyz").status_code == 200, 60, "the app to be ready")
         first_start = project.started_at("webapp")
         assert first_start
+        started_workers = workers(project)
 
-        # (a) Python code: synced, gunicorn reloads its workers, the container keeps running.
-        edit(project.dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
-        timed("edited Python served", lambda: project.get("/healthz").json()["status"] == "edited", 30)
-        # (b) A template: synced and reloaded the same way.
+        # (a) A static file: synced and served from disk, no worker restarts.
+        edit(project.dir / "board" / "static" / "style.css", "box-sizing", "--watched: 1; box-sizing")
+        timed("edited static file served", lambda: "--watched: 1" in project.get("/static/style.css").text, 30)
+        # (b) A template: synced, and Flask reads it again in the same workers.
         edit(project.dir / "board" / "templates" / "about.html", "About board", "About the watched board")
         timed("edited template served", lambda: "About the watched board" in project.get("/about").text, 30)
+        assert workers(project) == started_workers, "a static or template edit restarted gunicorn's workers"
+        # (c) Python code: synced, gunicorn replaces every worker, the container keeps running.
+        edit(project.dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
+        timed("edited Python served", lambda: project.get("/healthz").json()["status"] == "edited", 30)
+        assert not workers(project) & started_workers, "old workers still serve after a .py edit"
         assert project.started_at("webapp") == first_start
 
-        # (c) requirements.txt: the image is rebuilt and the service recreated.
+        # (d) requirements.txt: the image is rebuilt and the service recreated.
         with open(project.dir / "requirements.txt", "a") as requirements:
             requirements.write("# touched by the watch test\n")
         timed("rebuild after requirements.txt", lambda: project.started_at("webapp") not in ("", first_start)
               and project.get("/readyz").status_code == 200, 240)
 
-        # (d) A new migration: rebuilt, and the migrate service applies it.
+        # (e) A new migration: rebuilt, and the migrate service applies it.
         (project.dir / "migrations" / "versions" / "0002_watch_probe.py").write_text(MIGRATION)
         timed("new migration applied", lambda: project.compose(
             "exec", "-T", "db", "psql", "-U", "board", "-d", "board", "-tAc",

@@ -75,11 +75,18 @@ def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
 
 def test_a_timeout_fails_and_rolls_back_once_the_environment_settles(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(0.5)
+    eb_extension.set_delay(1.5)  # v2's update outlasts the timeout, and ends half a timeout into the rollback
+
+    def out(line: str) -> None:
+        if line.startswith("rolling back"):
+            eb_extension.set_delay(0.1)  # the rollback's own update is quick
+
     with pytest.raises(DeployError) as failure:
-        ship(ready, tmp_path, "v2", timeout=0.2)
-    assert failure.value.exit_code in (DEPLOY_FAILED, NEEDS_ATTENTION)
-    assert "timed out" in str(failure.value)
+        release.release(ready, ROOT, APP, ENV, "v2", 1.0, POLL, True, tmp_path, out=out)
+    assert failure.value.exit_code == DEPLOY_FAILED
+    assert "timed out" in str(failure.value) and "rolled back to v1" in str(failure.value)
+    state = environment.describe(ready.eb, APP, ENV)
+    assert (state.version, state.health, state.status) == ("v1", "Green", "Ready")
 
 
 def test_release_while_another_update_runs_fails_fast_naming_it(ready, tmp_path):

@@ -65,6 +65,21 @@ OPTIONS = {
         "Timeout": lambda v: re.fullmatch(r"PT(\d+H)?(\d+M)?(\d+S)?", str(v)) is not None,
     },
 }
+# A load balancer listener, `aws:elbv2:listener:default` (port 80) or `aws:elbv2:listener:<port>`
+# (EB developer guide, "General options for all environments", aws:elbv2:listener).
+LISTENER_NAMESPACE = re.compile(r"aws:elbv2:listener:(default|\d{1,5})")
+CERTIFICATE_ARN = r"arn:aws[a-z-]*:(acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+|iam::\d{12}:server-certificate/\S+)"
+LISTENER = {
+    "ListenerEnabled": boolean,
+    "Protocol": one_of("HTTP", "HTTPS"),
+    "SSLCertificateArns": lambda v: re.fullmatch(rf"{CERTIFICATE_ARN}(,{CERTIFICATE_ARN})*", str(v)) is not None,
+    "SSLPolicy": lambda v: re.fullmatch(r"ELBSecurityPolicy-[A-Za-z0-9-]+", str(v)) is not None,
+    "DefaultProcess": lambda v: re.fullmatch(r"[A-Za-z0-9]{1,16}", str(v)) is not None,
+    "Rules": lambda v: re.fullmatch(r"[A-Za-z0-9]{1,16}(,[A-Za-z0-9]{1,16})*", str(v)) is not None,
+}
+# EB's own CloudFormation resources a configuration file may override under `Resources`, with their types
+# ("Customizing your environment resources" in the EB developer guide).
+RESOURCES = {"AWSEBV2LoadBalancerListener": "AWS::ElasticLoadBalancingV2::Listener"}
 # Free-form namespaces: any variable name, each value checked.
 ENVIRONMENT_NAMESPACES = {
     "aws:elasticbeanstalk:application:environment": text,
@@ -79,8 +94,23 @@ def problems(namespace: str, settings: dict) -> list[str]:
         check = ENVIRONMENT_NAMESPACES[namespace]
         return [f"{namespace}: {name}={value!r}" for name, value in settings.items()
                 if not ENVIRONMENT_NAME.fullmatch(name) or not check(value)]
-    if namespace not in OPTIONS:
+    listener = LISTENER_NAMESPACE.fullmatch(namespace)
+    if listener and listener[1] != "default" and not 1 <= int(listener[1]) <= 65535:
+        return [f"{namespace}: no such port"]
+    if namespace not in OPTIONS and not listener:
         return [f"unknown namespace {namespace}"]
-    known = OPTIONS[namespace]
+    known = LISTENER if listener else OPTIONS[namespace]
     return [f"{namespace}: {name}={value!r}" for name, value in settings.items()
             if name not in known or not known[name](value)]
+
+
+def resource_problems(resources: dict) -> list[str]:
+    """What is wrong with a configuration file's `Resources` (overrides of EB's own resources)."""
+    found = []
+    for name, resource in resources.items():
+        if RESOURCES.get(name) != resource.get("Type"):
+            found.append(f"{name}: not an EB resource of type {resource.get('Type')!r}")
+        elif resource.get("Properties", {}).get("LoadBalancerArn") != {"Ref": "AWSEBV2LoadBalancer"}:
+            found.append(f"{name}: LoadBalancerArn must be {{Ref: AWSEBV2LoadBalancer}}, the environment's")
+    return found
+

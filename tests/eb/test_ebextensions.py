@@ -12,7 +12,7 @@ from board.config import MAX_CONTENT_LENGTH
 from testkit.ports import free_port
 from testkit.tree import ROOT
 from tests.conftest import make_app
-from tests.eb.options import problems
+from tests.eb.options import problems, resource_problems
 
 CONFIGS = sorted((ROOT / ".ebextensions").glob("*.config*"))
 
@@ -38,9 +38,37 @@ def test_there_are_config_files():
 def test_every_option_is_a_real_eb_option_with_a_valid_value(path):
     document = yaml.safe_load(path.read_text())
     assert isinstance(document, dict)
-    assert set(document) <= {"option_settings", "container_commands", "files", "commands", "packages"}
+    assert set(document) <= {"option_settings", "container_commands", "files", "commands", "packages", "Resources"}
     assert [problem for namespace, settings in document.get("option_settings", {}).items()
             for problem in problems(namespace, settings)] == []
+    assert resource_problems(document.get("Resources", {})) == []
+
+
+def test_the_https_example_serves_https_with_a_certificate_and_redirects_http_to_it():
+    document = yaml.safe_load((ROOT / ".ebextensions" / "04-https.config.example").read_text())
+    listener = document["option_settings"]["aws:elbv2:listener:443"]
+    assert listener["Protocol"] == "HTTPS" and listener["ListenerEnabled"] is True
+    assert listener["SSLCertificateArns"].startswith("arn:aws:acm:")
+    port_80 = document["Resources"]["AWSEBV2LoadBalancerListener"]["Properties"]
+    assert (port_80["Port"], port_80["Protocol"]) == (80, "HTTP")
+    [action] = port_80["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "443", "Host": "#{host}", "Path": "/#{path}",
+                                        "Query": "#{query}", "StatusCode": "HTTP_301"}  # the same URL, over HTTPS
+
+
+@pytest.mark.parametrize(("namespace", "settings"), [
+    ("aws:elbv2:listener:443", {"Protocol": "HTTPS", "SSLCertificateArn": "arn:aws:acm:x"}),  # the option is plural
+    ("aws:elbv2:listener:443", {"Protocol": "TLS"}),
+    ("aws:elbv2:listener:99999", {"Protocol": "HTTP"}),
+    ("aws:elbv2:listeners:443", {"Protocol": "HTTPS"}),
+])
+def test_a_mistyped_listener_setting_is_caught(namespace, settings):
+    assert problems(namespace, settings)
+
+
+def test_an_override_of_a_resource_eb_does_not_have_is_caught():
+    assert resource_problems({"AWSEBLoadBalancerListener": {"Type": "AWS::ElasticLoadBalancingV2::Listener"}})
 
 
 def test_the_health_check_path_answers_200_without_a_database():

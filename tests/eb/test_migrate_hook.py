@@ -21,7 +21,7 @@ from testkit.tree import ROOT, migration_head
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
-PASSWORD = "p@ss:w/rd#1"  # noqa: S105 (RDS passwords carry URL metacharacters)
+PASSWORD = "p@ss:w/rd#1"  # RDS passwords carry URL metacharacters
 # A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
 MULTILINE_KEY = "s" * 40 + "\nRDS_HOSTNAME=nowhere.invalid"
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"

@@ -38,7 +38,7 @@ def logged_in(base: str) -> requests.Session:
     def token(path: str) -> str:
         return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', session.get(base + path).text)[1]
 
-    password = "correct horse battery"  # noqa: S105 (test account)
+    password = "correct horse battery"
     session.post(base + "/register", data={"csrf_token": token("/register"), "name": "Eve",
                                            "email": "eve@example.com", "password": password, "confirm": password})
     session.token = token  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ def csrf_session(base: str, page: str = "/login") -> tuple[requests.Session, str
 
 def register_victim(base: str) -> None:
     session, token = csrf_session(base, "/register")
-    password = "the victim's own passphrase"  # noqa: S105 (test account)
+    password = "the victim's own passphrase"
     response = session.post(base + "/register", allow_redirects=False, data={
         "csrf_token": token, "name": "Victim", "email": "victim@example.com", "password": password,
         "confirm": password})

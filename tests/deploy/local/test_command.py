@@ -59,8 +59,7 @@ def test_a_visitor_registers_logs_in_posts_and_logs_out_over_http(served):
     browser = requests.Session()  # keeps cookies as a browser does: a Secure cookie is never sent over http
     assert browser.get(url + "/", timeout=10).status_code == 200
     token = csrf_token(browser, url + "/register")
-    if any(cookie.secure for cookie in browser.cookies):
-        pytest.xfail("the app sets Secure cookies over plain http (fixed in board/ by the cookies part of #16)")
+    assert not [cookie.name for cookie in browser.cookies if cookie.secure], "a Secure cookie over plain http"
     email, password = f"ada-{uuid.uuid4().hex[:6]}@example.com", "correct horse battery"
     registered = browser.post(url + "/register", timeout=10, data={
         "csrf_token": token, "name": "Ada", "email": email, "password": password, "confirm": password})
