@@ -37,8 +37,8 @@ USER board
 
 # Must equal CONTAINER_PORT in board/config.py (gunicorn binds it): EB's nginx
 # forwards to the first EXPOSEd port. tests/container/test_image.py checks both.
-EXPOSE 5000
+EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '5000'), timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
 # Exec form: gunicorn is PID 1 and gets SIGTERM for its graceful stop.
 CMD ["gunicorn", "--config", "gunicorn.conf.py", "board:create_app()"]

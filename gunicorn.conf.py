@@ -22,7 +22,8 @@ try:
 except _config.ConfigError as error:
     sys.exit(f"board: configuration error: {error}")
 
-# PORT defaults to config.CONTAINER_PORT, the port the Dockerfile EXPOSEs.
+# PORT defaults to config.CONTAINER_PORT: the port the Dockerfile EXPOSEs and the
+# one the Python platform's nginx forwards to when PORT is unset (Procfile).
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from board.config import CONTAINER_PORT
 from deploy.aws import Clients
 from deploy.bundle import write_bundle
 from deploy.environment import wait
@@ -88,7 +89,7 @@ def local_release_figures() -> dict:
         started = time.monotonic()
         docker("build", "--quiet", "--tag", floor_tag, str(changed_tree("floor")))
         port = free_port()
-        docker("run", "--detach", "--name", floor_name, "--publish", f"127.0.0.1:{port}:5000", "--env",
+        docker("run", "--detach", "--name", floor_name, "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", "--env",
                "SECRET_KEY=bench", "--env", "DATABASE_URL=sqlite:////app/instance/bench.sqlite", floor_tag)
         try:
             while True:

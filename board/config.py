@@ -20,10 +20,11 @@ from urllib.parse import quote
 # the same limit (.platform/nginx/conf.d/), a test keeps the two equal.
 MAX_CONTENT_LENGTH = 1024 * 1024
 
-# The port gunicorn binds inside the container. The Dockerfile's EXPOSE and
-# compose's container port must equal it (a test checks): EB's nginx forwards
-# to the first EXPOSEd port, and a mismatch is the classic 502.
-CONTAINER_PORT = 5000
+# The port gunicorn binds (PORT overrides it). The Dockerfile's EXPOSE and
+# compose's container port must equal it (a test checks): EB's Docker platform
+# forwards to the first EXPOSEd port, its Python platform to 8000 unless the
+# PORT property says otherwise; one port that suits both (docs/eb-platform.md).
+CONTAINER_PORT = 8000
 
 # How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
 REMEMBER_FOR = timedelta(days=30)

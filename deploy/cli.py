@@ -66,9 +66,13 @@ def parser() -> argparse.ArgumentParser:
     old = command("prune", "delete old versions and bundles (dry run unless --yes)", env=False)
     old.add_argument("--keep", type=int, default=50, help="newest versions to keep (default 50)")
     old.add_argument("--yes", action="store_true", help="really delete")
-    command("provision", "create the application, roles and a Docker AL2023 environment if missing")
-    local = command("local", "run the bundle on local EB Docker AL2023 instances behind nginx until Ctrl-C",
+    prov = command("provision", "create the application, roles and an AL2023 environment if missing")
+    prov.add_argument("--platform", choices=["docker", "python"], default="docker",
+                      help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker)")
+    local = command("local", "run the bundle on local EB AL2023 instances behind nginx until Ctrl-C",
                     app=False, env=False)
+    local.add_argument("--platform", choices=["docker", "python"], default="docker",
+                       help="the instances' platform: Docker or Python 3.12 on AL2023 (default docker)")
     local.add_argument("--port", type=int, default=8080, help="local port to serve on (default 8080)")
     local.add_argument("--instances", type=int, default=1, help="instances behind the port, deployed rolling")
     local.add_argument("--env-file", type=Path, help="environment properties (NAME=value lines); without it a "
@@ -100,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         if args.instances < 1 or not 0 < args.port < 65536:
             raise DeployError("--instances must be at least 1 and --port a TCP port")
         label = args.label or release.default_label(ROOT)
-        return local.run(ROOT, args.port, args.instances, args.env_file, label, out=partial(print, flush=True))
+        return local.run(ROOT, args.port, args.instances, args.env_file, label, out=partial(print, flush=True),
+                         platform=args.platform)
     clients = Clients(args.region, args.profile, args.endpoint_url)
     if args.command == "release":
         with tempfile.TemporaryDirectory() as workdir:
@@ -124,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             raise DeployError("--keep must be at least 1")
         prune.prune(clients.eb, args.app, args.keep, args.yes)
     elif args.command == "provision":
-        provision.provision(clients, args.app, args.env)
+        provision.provision(clients, args.app, args.env, platform=args.platform)
     return 0
 
 

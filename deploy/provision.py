@@ -56,14 +56,37 @@ def ensure_instance_profile(iam, out) -> str:
 
 
 def latest_docker_stack(eb) -> str:
+    return latest_stack(eb, "docker")
+
+
+# The platforms the same bundle deploys on (docs/eb-platform.md): solution stack names, newest version wins.
+PLATFORMS = {
+    "docker": (DOCKER_AL2023, "Docker running on 64bit Amazon Linux 2023"),
+    "python": (re.compile(r"64bit Amazon Linux 2023 v(\d+)\.(\d+)\.(\d+) running Python 3\.12"),
+               "Python 3.12 running on 64bit Amazon Linux 2023"),
+}
+# The one option setting that is valid on one platform only, so it cannot live in .ebextensions: the Docker
+# platform does not support static files mappings ("Serving static files", environment-cfg-staticfiles).
+# On Python, nginx serves board/static itself; without the mapping the app still serves /static.
+STATIC_FILES = {"/static": "board/static"}
+PLATFORM_OPTIONS = {
+    "docker": [],
+    "python": [{"Namespace": "aws:elasticbeanstalk:environment:proxy:staticfiles", "OptionName": path,
+                "Value": folder} for path, folder in STATIC_FILES.items()],
+}
+
+
+def latest_stack(eb, platform: str) -> str:
+    """The newest solution stack of `platform` ("docker" or "python") offered in this region."""
+    pattern, branch = PLATFORMS[platform]
     stacks = [(tuple(map(int, m.groups())), name) for name in eb.list_available_solution_stacks()["SolutionStacks"]
-              if (m := DOCKER_AL2023.fullmatch(name))]
+              if (m := pattern.fullmatch(name))]
     if not stacks:
-        raise DeployError("no 'Docker running on 64bit Amazon Linux 2023' platform offered in this region")
+        raise DeployError(f"no '{branch}' platform offered in this region")
     return max(stacks)[1]
 
 
-def provision(clients, app: str, env: str, out=print) -> None:
+def provision(clients, app: str, env: str, out=print, platform: str = "docker") -> None:
     eb, iam = clients.eb, clients.iam
     service_role = ensure_role(iam, SERVICE_ROLE, "elasticbeanstalk.amazonaws.com", SERVICE_POLICIES, out)
     profile = ensure_instance_profile(iam, out)
@@ -81,8 +104,9 @@ def provision(clients, app: str, env: str, out=print) -> None:
     if existing:
         out(f"environment {env} exists ({existing[0]['Status']}, {existing[0].get('SolutionStackName')})")
         return
-    stack = latest_docker_stack(eb)
+    stack = latest_stack(eb, platform)
     eb.create_environment(ApplicationName=app, EnvironmentName=env, SolutionStackName=stack, OptionSettings=[
         {"Namespace": "aws:autoscaling:launchconfiguration", "OptionName": "IamInstanceProfile", "Value": profile},
-        {"Namespace": "aws:elasticbeanstalk:environment", "OptionName": "ServiceRole", "Value": service_role}])
+        {"Namespace": "aws:elasticbeanstalk:environment", "OptionName": "ServiceRole", "Value": service_role},
+        *PLATFORM_OPTIONS[platform]])
     out(f"creating environment {env} on {stack}; the first release deploys the app")

@@ -1,4 +1,4 @@
-"""A local Elastic Beanstalk environment: the bundle run through the Docker AL2023 platform's own steps.
+"""A local Elastic Beanstalk environment: the bundle run through the AL2023 platforms' own steps (Docker, Python).
 
 Each local instance is a container (deploy/local/instance/Dockerfile: bash,
 python3, Debian's nginx, the docker CLI, get-config) that drives the host's
@@ -16,6 +16,11 @@ the command, the tests and the moto EB extension:
         fleet.configure({"LOG_LEVEL": "INFO"})       # configuration-only update: .platform/confighooks/
         fleet.version, fleet.url                      # label now serving, http://127.0.0.1:8080
                                                       # leaving the block: stop(), everything removed
+
+`Fleet(platform="python")` runs the same bundle through the Python 3.12 AL2023
+platform's steps instead (deploy/local/python.py: a venv with requirements.txt,
+the Procfile's processes as `webapp`, that platform's nginx). `python -m deploy
+local --platform python` is the command's switch.
 
 `Fleet(database=False)` starts no PostgreSQL: pass RDS_*/DATABASE_URL in
 `properties`. `secrets` gives the values of `environmentsecrets` names (what

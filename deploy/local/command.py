@@ -29,7 +29,7 @@ def properties_from(path: Path | None) -> dict[str, str] | None:
 
 
 def run(root: Path, port: int, instances: int, env_file: Path | None, label: str, out=print,
-        stop_event: threading.Event | None = None) -> int:
+        stop_event: threading.Event | None = None, platform: str = "docker") -> int:
     problem = docker.available()
     if problem:
         raise DeployError(problem)
@@ -37,7 +37,7 @@ def run(root: Path, port: int, instances: int, env_file: Path | None, label: str
     with tempfile.TemporaryDirectory(prefix="board-local-") as workdir:
         bundle = write_bundle(root, Path(workdir) / f"{label}.zip")
         out(f"bundle {bundle.name}: {bundle.stat().st_size} bytes (from .ebignore)")
-        fleet = Fleet(instances=instances, port=port, database=properties is None, echo=out)
+        fleet = Fleet(instances=instances, port=port, database=properties is None, echo=out, platform=platform)
         stop = stop_event or threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:

@@ -167,7 +167,8 @@ class Engine:
         return self._health(extensions, config)
 
     def _configure(self, current: Path, properties, secrets, config) -> str:
-        if self.container is None:
+        """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
+        if not self._deployed():
             raise DeployError("no application version is deployed on this instance yet")
         extensions = read_extensions(self._pull_current(current))
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
@@ -175,6 +176,16 @@ class Engine:
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
         self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
+        self._restart(current, properties, secrets, extensions, config)
+        self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
+                    APP_CURRENT)
+        return self._health(extensions, config)
+
+    def _deployed(self) -> bool:
+        return self.container is not None
+
+    def _restart(self, current: Path, properties, secrets, _extensions: Extensions, _config: dict) -> None:
+        """The deployed image in a new container with the new properties, behind a re-staged proxy."""
         port = exposed_port(current)
         self._stage_proxy(current, self._address(), port)  # what is deployed, not a failed deployment's staging
         self._test_proxy()
@@ -182,9 +193,6 @@ class Engine:
         self.deployments += 1
         self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
         self._start_proxy(port)
-        self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
-                    APP_CURRENT)
-        return self._health(extensions, config)
 
     # --- steps -------------------------------------------------------------------------------------
     def _write_config(self, properties: dict, extensions: Extensions, config: dict) -> None:
@@ -287,6 +295,9 @@ class Engine:
                 what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
         self.nginx_started = True
 
+    def _app_output(self) -> str:
+        return self.instance.run(f"docker logs --tail 30 {self.container} 2>&1", workdir="/").text
+
     def _pull_current(self, destination: Path) -> Path:
         """The deployed bundle as the instance holds it (/var/app/current), for a configuration deployment."""
         data = subprocess.run(["docker", "exec", self.instance.name, "tar", "-c", "-C", APP_CURRENT, "."],
@@ -314,7 +325,6 @@ class Engine:
         if code == expected:
             self.log(f"Health check {path}: {code}: Ok")
             return "Ok"
-        logs = self.instance.run(f"docker logs --tail 30 {self.container} 2>&1", workdir="/").text
-        self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); container output:\n"
-                 f"{logs.strip()}", "WARN")
+        self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); the app's output:\n"
+                 f"{self._app_output().strip()}", "WARN")
         return "Degraded" if code and code != "0" else "Severe"

@@ -19,14 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import DeployError
+from ..provision import STATIC_FILES
 from .docker import address, docker
 from .engine import Engine, Outcome
 from .instance import Instance, build_image
+from .python import PythonEngine, pip_cache_volume
 from .staging import unzip
 
 INSTANCE_IMAGE = "board-local-eb-instance"  # tagged with its context's digest
 DATABASE_IMAGE = "postgres:16"
 LABEL = "board.local"
+ENGINES = {"docker": Engine, "python": PythonEngine}
 HEALTH_COLOURS = {"Ok": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
 
 
@@ -57,13 +60,19 @@ class Result:
 
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
-                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90):
+                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
+                 platform: str = "docker"):
         if instances < 1:
             raise DeployError("--instances must be at least 1")
+        if platform not in ENGINES:
+            raise DeployError(f"unknown platform {platform!r}: use one of {', '.join(ENGINES)}")
+        self.platform = platform
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
-        self.config = {"environment": environment, "health_wait": health_wait}
+        # Option settings made through the API at creation (provision.py), not in .ebextensions.
+        static = STATIC_FILES if platform == "python" else {}
+        self.config = {"environment": environment, "health_wait": health_wait, "static_files": static}
         self.engines: list[Engine] = []
         self.balancer: Instance | None = None
         self.database: str | None = None
@@ -84,9 +93,10 @@ class Fleet:
             if self.wants_database:
                 self.defaults = self._start_database()
             self.defaults.setdefault("SECRET_KEY", random.token_urlsafe(32))
+            volumes = pip_cache_volume() if self.platform == "python" else []
             for number in range(1, self.count + 1):
-                self.engines.append(Engine(Instance(f"{self.name}-{number}", image, labels), self.echo,
-                                           self.name))
+                instance = Instance(f"{self.name}-{number}", image, labels, volumes=volumes)
+                self.engines.append(ENGINES[self.platform](instance, self.echo, self.name))
             self.balancer = Instance(f"{self.name}-lb", image, labels,
                                      publish=f"127.0.0.1:{self.port}:80")
             self._balance()

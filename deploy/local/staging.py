@@ -7,6 +7,7 @@ and container_commands run in the alphabetical order of their names.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..errors import DeployError
 ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 PROCESS = "aws:elasticbeanstalk:environment:process:default"
+STATIC_FILES = "aws:elasticbeanstalk:environment:proxy:staticfiles"
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
 
 
@@ -127,3 +129,21 @@ def exposed_port(staging: Path) -> int:
         if words and words[0].upper() == "EXPOSE" and len(words) > 1:
             return int(words[1].split("/")[0])
     raise DeployError("the Dockerfile EXPOSEs no port: the platform's nginx would not know where to forward")
+
+
+def procfile(staging: Path) -> dict[str, str]:
+    """The Python platform's processes: `name: command` lines of the Procfile; `web` is the one nginx serves."""
+    path = staging / "Procfile"
+    if not path.is_file():
+        raise DeployError("no Procfile in the source bundle: the local Python platform runs the Procfile's web "
+                          "process (EB would fall back to WSGIPath, application.py)")
+    processes = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, separator, command = line.partition(":")
+            if not separator or not re.fullmatch(r"[A-Za-z0-9_]+", name.strip()) or not command.strip():
+                raise DeployError(f"Procfile: {line.strip()!r} is not `name: command`")
+            processes[name.strip()] = command.strip()
+    if "web" not in processes:
+        raise DeployError("Procfile: no `web` process, the one the platform's nginx forwards to")
+    return processes

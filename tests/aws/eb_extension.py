@@ -9,7 +9,11 @@ honoured filters, environment health, configuration settings, CNAME swap,
 termination, lifecycle policy, DNS check. `mark_bad(label)` makes a version
 turn its environment Red, to exercise rollbacks; `throttle(action, times)`
 refuses the next calls of an action with a Throttling error before they take
-effect, as AWS does.
+effect, as AWS does. Option settings follow EB's precedence and checks (rules in
+eb_options.py): configuration settings report the values in force (API, then the
+running version's .ebextensions, then defaults); a launch creates the stack's
+security groups, CloudWatch log groups when streaming, and one instance for
+`eb health`, and fails as EB does when RDS refuses the database's class.
 
 `attach(env_name, fleet)` puts a started `deploy.local.Fleet` behind an
 environment: then create_environment/update_environment with a version really
@@ -40,8 +44,13 @@ from moto.elasticbeanstalk.models import EBBackend, Environment
 from moto.elasticbeanstalk.responses import EBResponse
 from moto.s3.models import s3_backends
 
+from tests.aws import eb_options
+
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
+PYTHON_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Python 3.12",
+                 "64bit Amazon Linux 2023 v4.10.0 running Python 3.12",
+                 "64bit Amazon Linux 2023 v4.11.0 running Python 3.11"]
 _lock = threading.RLock()
 settings = {"delay": 0.2}
 bad_versions: set[str] = set()
@@ -379,6 +388,10 @@ class Extension:
         env.abortable_operation_in_progress = False
         extra(backend).settings[(app_name, name)] = list(self._get_param("OptionSettings") or [])
         record(backend, app_name, name, "createEnvironment is starting.", request_id, label=label)
+        refusal = launch_resources(backend, env, request_id)
+        if refusal:
+            schedule(env, settings["delay"], lambda: fail_launch(backend, env, request_id, refusal))
+            return ActionResult(environment_dict(env))
         if label and deploy_locally(backend, env, label, request_id, version_changes=True):
             return ActionResult(environment_dict(env))
         schedule(env, settings["delay"], lambda: (
@@ -412,11 +425,10 @@ class Extension:
         if label and (app_name, label) not in extra(backend).versions:
             raise InvalidParameterValue(f"No Application Version named '{label}' found.")
         options = self._get_param("OptionSettings") or []
-        if options:
+        to_remove = self._get_param("OptionsToRemove") or []
+        if options or to_remove:
             stored = extra(backend).settings.setdefault((app_name, env.environment_name), [])
-            for option in options:
-                stored[:] = [o for o in stored if (o["Namespace"], o["OptionName"]) !=
-                             (option["Namespace"], option["OptionName"])] + [option]
+            stored[:] = eb_options.apply_update(stored, options, to_remove)
         env.status, env.abortable_operation_in_progress = "Updating", True
         env.health, env.health_status = "Grey", "Pending"
         target = label or env.version_label
@@ -485,18 +497,18 @@ class Extension:
         causes = ["100.0 % of the requests are failing with HTTP 5xx."] if env.health == "Red" else []
         return ActionResult({"EnvironmentName": env.environment_name, "HealthStatus": env.health_status or "No Data",
                              "Status": env.status, "Color": env.health, "Causes": causes,
+                             "InstancesHealth": instances_health(env),
                              "RefreshedAt": now()})
 
     def describe_configuration_settings(self):
         backend = self._backend()
         app_name, name = self._get_param("ApplicationName"), self._get_param("EnvironmentName")
         env = self._environment(backend, app_name)
-        return ActionResult({"ConfigurationSettings": [{
+        return with_tier(self.serialized(ActionResult({"ConfigurationSettings": [{
             "SolutionStackName": env.solution_stack_name, "ApplicationName": app_name, "EnvironmentName": name,
             "DeploymentStatus": "deployed", "DateCreated": env.date_created, "DateUpdated": env.date_updated,
-            # The EB CLI's own service model expects the tier here.
-            "Tier": env.tier,
-            "OptionSettings": extra(backend).settings.get((app_name, name), [])}]})
+            "PlatformArn": getattr(env, "_board_platform_arn", None),
+            "OptionSettings": settings_in_force(backend, env)}]})), env.tier)
 
     def check_dns_availability(self):
         backend = self._backend()
@@ -504,6 +516,83 @@ class Extension:
         taken = any(e.cname.startswith(prefix + ".") for e in backend.describe_environments() if e.cname)
         return ActionResult({"Available": not taken,
                              "FullyQualifiedCNAME": f"{prefix}.{backend.region_name}.elasticbeanstalk.com"})
+
+
+# -- option settings as EB resolves them (rules in tests/aws/eb_options.py) ------------------------------------------
+def file_settings(backend, env: Environment) -> list[dict]:
+    """The option settings of the .ebextensions in the version the environment runs."""
+    version = extra(backend).versions.get((env.application_name, env.version_label))
+    try:
+        bundle = eb_options.version_bundle(backend.account_id, version)
+    except KeyError:  # the bundle was deleted from S3
+        return []
+    return eb_options.ebextensions_settings(bundle) if bundle else []
+
+
+def settings_in_force(backend, env: Environment) -> list[dict]:
+    api = extra(backend).settings.get((env.application_name, env.environment_name), [])
+    return eb_options.as_option_settings(eb_options.effective(api, file_settings(backend, env)))
+
+
+def launch_resources(backend, env: Environment, request_id: str) -> str | None:
+    """Create what the environment's stack creates; the reason the launch fails, if it does."""
+    api = extra(backend).settings.get((env.application_name, env.environment_name), [])
+    files = file_settings(backend, env)
+    for warning in eb_options.warnings(api, files):
+        record(backend, env.application_name, env.environment_name, warning, request_id, "WARN", env.version_label)
+    values = eb_options.effective(api, files)
+    env._board_instances = [{"InstanceId": "i-" + uuid.uuid4().hex[:17], "LaunchedAt": now(),
+                             "AvailabilityZone": f"{backend.region_name}a", "InstanceType": "t3.micro"}]
+    if values.get(("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")) == "true":
+        eb_options.create_log_groups(backend.account_id, backend.region_name, env.environment_name,
+                                     [i["InstanceId"] for i in env._board_instances])
+    eb_options.create_security_groups(backend.account_id, backend.region_name, env.environment_name,
+                                      env.environment_id,
+                                      values[(eb_options.ENVIRONMENT, "EnvironmentType")] == "LoadBalanced")
+    return eb_options.database_refusal(values)
+
+
+def fail_launch(backend, env: Environment, request_id: str, reason: str) -> None:
+    """A stack that failed to create its database, as EB reports it."""
+    app, name, stack = env.application_name, env.environment_name, f"awseb-{env.environment_id}-stack"
+    env.status, env.health, env.health_status = "Ready", "Grey", "Severe"
+    env.date_updated = now()
+    record(backend, app, name, f"Creating RDS database named: {env.environment_id} failed Reason: {reason}",
+           request_id, "ERROR")
+    record(backend, app, name, f"Stack named '{stack}' aborted operation. Current state: 'CREATE_FAILED'  Reason: "
+           "The following resource(s) failed to create: [AWSEBRDSDatabase].", request_id, "ERROR")
+    record(backend, app, name, "Create environment operation is complete, but with errors. For more information, "
+           "see troubleshooting documentation.", request_id, "ERROR")
+
+
+def with_tier(response, tier: dict):
+    """The EB CLI's own service model reads a Tier in each configuration description (`eb health` draws it);
+    botocore's, which moto serializes with, has none, so it is added to the XML."""
+    status, headers, body = response
+    xml = "<Tier>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in tier.items()) + "</Tier>"
+    return status, headers, body.replace("</SolutionStackName>", "</SolutionStackName>" + xml)
+
+
+class Instances:
+    """The environment's instances as enhanced health reports them (`eb health`)."""
+
+    def describe_instances_health(self):
+        backend = self._backend()
+        env = self._environment(backend)
+        color = {"Green": "Ok", "Red": "Severe"}.get(env.health, "Pending")
+        return ActionResult({"InstanceHealthList": [
+            {**instance, "HealthStatus": color, "Color": env.health, "Causes": [],
+             "Deployment": {"VersionLabel": env.version_label, "DeploymentId": 1, "Status": "Deployed",
+                            "DeploymentTime": env.date_updated}}
+            for instance in getattr(env, "_board_instances", [])], "RefreshedAt": now()})
+
+
+def instances_health(env: Environment) -> dict:
+    """Counts of instances per health status, as describe_environment_health's InstancesHealth gives them."""
+    counts = dict.fromkeys(["NoData", "Unknown", "Pending", "Ok", "Info", "Warning", "Degraded", "Severe"], 0)
+    status = {"Green": "Ok", "Red": "Severe"}.get(env.health, "Pending")
+    counts[status] += len(getattr(env, "_board_instances", []))
+    return counts
 
 
 def platform(branch: str, version: str, stack: str, category: str, lifecycle: str = "Supported") -> dict:
@@ -522,6 +611,8 @@ PLATFORMS = [
              "64bit Amazon Linux 2023 v4.3.0 running Docker", "Docker"),
     platform("Docker running on 64bit Amazon Linux 2", "4.1.0", "64bit Amazon Linux 2 v4.1.0 running Docker",
              "Docker", "Deprecated"),
+    *(platform(f"Python {stack.rsplit(' ', 1)[1]} running on 64bit Amazon Linux 2023", stack.split()[4][1:], stack,
+               "Python") for stack in PYTHON_STACKS),
 ]
 OPERATORS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "contains": lambda a, b: b in a,
              "begins_with": lambda a, b: a.startswith(b), "ends_with": lambda a, b: a.endswith(b),
@@ -585,13 +676,13 @@ def install() -> None:
     if getattr(EBResponse, "_board_extended", False):
         return
     EBResponse._board_original_call_action = EBResponse.call_action
-    for part in (Extension, Platforms):
+    for part in (Extension, Platforms, Instances):
         for name, member in vars(part).items():
             if not name.startswith("__"):
                 setattr(EBResponse, name, member)
     known = {s["SolutionStackName"] for s in eb_responses.SOLUTION_STACK_DETAILS}
     eb_responses.SOLUTION_STACK_DETAILS.extend({"SolutionStackName": name, "PermittedFileTypes": ["zip"]}
-                                               for name in DOCKER_STACKS if name not in known)
+                                               for name in DOCKER_STACKS + PYTHON_STACKS if name not in known)
     EBResponse._board_extended = True
 
 

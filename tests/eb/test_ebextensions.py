@@ -123,12 +123,23 @@ def test_nginx_waits_longer_than_gunicorn():
     assert nginx_seconds(directives["proxy_read_timeout"]) > server_config({})["timeout"]
 
 
-def test_nginx_repeats_nothing_the_platform_server_block_sets():
-    platform = (ROOT / "deploy" / "local" / "instance" / "nginx.conf").read_text()
+@pytest.mark.parametrize("replica", ["nginx.conf", "nginx-python.conf"])
+def test_nginx_repeats_nothing_the_platform_server_block_sets(replica):
+    platform = (ROOT / "deploy" / "local" / "instance" / replica).read_text()
     server_block = platform.split("server {", 1)[1]
     platform_directives = set(re.findall(r"^\s*(\w+)\s", server_block, flags=re.MULTILINE))
     assert {"gzip", "gzip_types", "gzip_comp_level"} <= platform_directives
     assert set(nginx_directives()) & platform_directives == set()
+
+
+# Namespaces one of the two platforms rejects or ignores: they cannot be in .ebextensions, which both read.
+ONE_PLATFORM_ONLY = {"aws:elasticbeanstalk:environment:proxy:staticfiles",  # not on Docker
+                     "aws:elasticbeanstalk:container:python",  # Python only
+                     "aws:elasticbeanstalk:environment:proxy"}  # ProxyServer: Docker's (and AL1) only
+
+
+def test_the_option_settings_suit_both_the_docker_and_the_python_platform():
+    assert set(all_settings()) & ONE_PLATFORM_ONLY == set()
 
 
 def test_the_sample_eb_cli_config_targets_docker_on_al2023():

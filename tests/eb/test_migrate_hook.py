@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -155,3 +156,17 @@ def test_an_unbuildable_staging_directory_fails_clearly(docker_engine, host, tmp
     result = host()
     assert result.returncode == 1
     assert f"could not find the image built from {empty}" in result.stdout
+
+
+def test_on_the_python_platform_the_hook_migrates_from_the_platforms_venv_not_docker(rds, host, tmp_path):
+    """The Python platform's instance: a virtualenv with requirements.txt installed, no image to run."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "docker").write_text("#!/bin/sh\necho 'docker must not be used here' >&2\nexit 97\n")
+    (fake_bin / "docker").chmod(0o755)
+    result = host(BOARD_VENV=sys.prefix, PATH=f"{fake_bin}:{os.environ['PATH']}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert schema(rds) == migration_head()
+    log = host.log.read_text()
+    assert f"Python platform: running flask db upgrade from {sys.prefix} in {ROOT}" in log
+    assert "docker must not be used" not in log

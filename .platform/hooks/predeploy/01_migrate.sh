@@ -10,17 +10,18 @@
 # and with RollingWithAdditionalBatch the first batch holds new instances).
 # A failure exits non-zero, which fails the deployment before the switch.
 #
-# The image: rebuilt from the staging directory with `docker build --quiet`.
-# The platform's build has just filled the build cache, so this returns the
-# image it built at once, whatever tag the platform gave it.
+# The platform: the same bundle deploys on "Docker running on 64bit Amazon Linux
+# 2023" and "Python 3.12 running on 64bit Amazon Linux 2023" (docs/eb-platform.md).
+# The Python platform is recognised by its virtualenv, /var/app/venv/*/bin/activate
+# (where it installed requirements.txt before predeploy); a Docker host has none.
+# Detecting the venv, not the docker CLI or the Dockerfile: the bundle ships the
+# Dockerfile to both, and a Python instance may well have docker installed.
 #
-# The settings: `get-config environment` (JSON), plus each name of
-# aws:elasticbeanstalk:application:environmentsecrets found in this hook's own
-# environment (EB documents secrets as environment variables of hooks; whether
-# get-config lists them is not documented). Values go to `docker run` by name
-# (-e NAME) through the process environment, so any character, newlines
-# included, arrives intact. Configuration-only updates do not run this hook:
-# they restart the same image, whose schema is already applied.
+# On Docker: the image is rebuilt from the staging directory with `docker build
+# --quiet`. The platform's build has just filled the build cache, so this returns
+# the image it built at once, whatever tag the platform gave it.
+# On Python: `flask db upgrade` from that venv, in the staging directory.
+#
 set -euo pipefail
 
 log_file="${BOARD_MIGRATE_LOG:-/var/log/board-migrate.log}"
@@ -32,17 +33,29 @@ log() {
 
 staging="$("$get_config" platformconfig -k AppStagingDir 2>/dev/null || true)"
 staging="${staging:-/var/app/staging}"
-image="${BOARD_IMAGE:-}"
-if [[ -z "$image" ]]; then
-  if ! image="$(docker build --quiet "$staging" 2>>"$log_file")"; then
-    log "error: could not find the image built from $staging (docker build failed; details in $log_file)"
-    exit 1
+venv="${BOARD_VENV:-}"
+if [[ -z "$venv" && -z "${BOARD_IMAGE:-}" ]]; then
+  # The newest one: the venv this deployment built, if an older one is still there.
+  venv="$(find /var/app/venv -mindepth 1 -maxdepth 1 -type d -exec test -e '{}/bin/activate' ';' -printf '%T@ %p\n' \
+    2>/dev/null | sort -rn | head -n 1 | cut -d' ' -f2- || true)"
+fi
+if [[ -n "$venv" ]]; then
+  run=(--venv "$venv" "$staging")
+  log "Python platform: running flask db upgrade from $venv in $staging"
+else
+  image="${BOARD_IMAGE:-}"
+  if [[ -z "$image" ]]; then
+    if ! image="$(docker build --quiet "$staging" 2>>"$log_file")"; then
+      log "error: could not find the image built from $staging (docker build failed; details in $log_file)"
+      exit 1
+    fi
   fi
+  run=(--image "$image")
+  log "running flask db upgrade with $image"
 fi
 
-log "running flask db upgrade with $image"
 status=0
-BOARD_GET_CONFIG="$get_config" python3 - "$image" >>"$log_file" 2>&1 <<'PYTHON' || status=$?
+BOARD_GET_CONFIG="$get_config" python3 - "${run[@]}" >>"$log_file" 2>&1 <<'PYTHON' || status=$?
 import json
 import os
 import subprocess
@@ -69,10 +82,16 @@ for name in secrets if isinstance(secrets, dict) else ():
     if name in os.environ:
         environment[name] = os.environ[name]  # the resolved value wins over whatever get-config lists
         names.append(name)
+if sys.argv[1] == "--venv":  # the Python platform: the app runs from its venv, not an image
+    venv, staging = sys.argv[2], sys.argv[3]
+    environment["FLASK_APP"] = "board"
+    environment["PATH"] = os.path.join(venv, "bin") + os.pathsep + environment.get("PATH", "")
+    command = [os.path.join(venv, "bin", "flask"), "db", "upgrade"]
+    sys.exit(subprocess.run(command, env=environment, cwd=staging).returncode)
 command = ["docker", "run", "--rm"]
 for name in dict.fromkeys(names):
     command += ["-e", name]
-sys.exit(subprocess.run([*command, sys.argv[1], "flask", "db", "upgrade"], env=environment).returncode)
+sys.exit(subprocess.run([*command, sys.argv[2], "flask", "db", "upgrade"], env=environment).returncode)
 PYTHON
 if [[ "$status" -ne 0 ]]; then
   log "error: flask db upgrade failed with exit code $status; the deployment stops here (details in $log_file)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import requests
 
 from deploy.bundle import write_bundle
 from deploy.local import Fleet
+from testkit.compose import csrf_token
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree, migration_head
 
@@ -50,3 +52,25 @@ def fleet(docker_engine, make_bundle):
         result = started.deploy(make_bundle("v1"), label="v1")
         assert result.ok, [outcome.log for outcome in result.outcomes]
         yield started
+
+
+def visit_register_log_in_post_log_out(url: str) -> None:
+    """A visitor's session over plain http through the local instance's nginx."""
+    browser = requests.Session()  # keeps cookies as a browser does: a Secure cookie is never sent over http
+    assert browser.get(url + "/", timeout=10).status_code == 200
+    token = csrf_token(browser, url + "/register")
+    assert not [cookie.name for cookie in browser.cookies if cookie.secure], "a Secure cookie over plain http"
+    email, password = f"ada-{uuid.uuid4().hex[:6]}@example.com", "correct horse battery"
+    registered = browser.post(url + "/register", timeout=10, data={
+        "csrf_token": token, "name": "Ada", "email": email, "password": password, "confirm": password})
+    assert "Log out" in registered.text, registered.text[:300]
+    browser.post(url + "/logout", data={"csrf_token": csrf_token(browser, url + "/")}, timeout=10)
+    logged_in = browser.post(url + "/login", timeout=10, data={
+        "csrf_token": csrf_token(browser, url + "/login"), "email": email, "password": password})
+    assert "Log out" in logged_in.text, logged_in.text[:300]
+    posted = browser.post(url + "/posts/new", timeout=10, data={
+        "csrf_token": csrf_token(browser, url + "/posts/new"), "title": "Through nginx", "content": "Over http."})
+    assert posted.ok and "Through nginx" in posted.text
+    out = browser.post(url + "/logout", data={"csrf_token": csrf_token(browser, url + "/")}, timeout=10)
+    assert "Log in" in out.text and "Log out" not in out.text
+    assert "Through nginx" in requests.get(url + "/", timeout=10).text

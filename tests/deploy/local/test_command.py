@@ -6,15 +6,14 @@ import re
 import signal
 import subprocess
 import sys
-import uuid
 
 import pytest
-import requests
 
 from deploy.local.docker import docker
-from testkit.compose import csrf_token
 from testkit.ports import free_port
 from testkit.tree import ROOT
+
+from .conftest import visit_register_log_in_post_log_out
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -56,24 +55,7 @@ def test_deploy_local_prints_the_platform_steps_in_order(served):
 
 def test_a_visitor_registers_logs_in_posts_and_logs_out_over_http(served):
     url, _, _ = served
-    browser = requests.Session()  # keeps cookies as a browser does: a Secure cookie is never sent over http
-    assert browser.get(url + "/", timeout=10).status_code == 200
-    token = csrf_token(browser, url + "/register")
-    assert not [cookie.name for cookie in browser.cookies if cookie.secure], "a Secure cookie over plain http"
-    email, password = f"ada-{uuid.uuid4().hex[:6]}@example.com", "correct horse battery"
-    registered = browser.post(url + "/register", timeout=10, data={
-        "csrf_token": token, "name": "Ada", "email": email, "password": password, "confirm": password})
-    assert "Log out" in registered.text, registered.text[:300]
-    browser.post(url + "/logout", data={"csrf_token": csrf_token(browser, url + "/")}, timeout=10)
-    logged_in = browser.post(url + "/login", timeout=10, data={
-        "csrf_token": csrf_token(browser, url + "/login"), "email": email, "password": password})
-    assert "Log out" in logged_in.text, logged_in.text[:300]
-    posted = browser.post(url + "/posts/new", timeout=10, data={
-        "csrf_token": csrf_token(browser, url + "/posts/new"), "title": "Through nginx", "content": "Over http."})
-    assert posted.ok and "Through nginx" in posted.text
-    out = browser.post(url + "/logout", data={"csrf_token": csrf_token(browser, url + "/")}, timeout=10)
-    assert "Log in" in out.text and "Log out" not in out.text
-    assert "Through nginx" in requests.get(url + "/", timeout=10).text
+    visit_register_log_in_post_log_out(url)
 
 
 def test_ctrl_c_stops_and_removes_everything_it_started(served):

@@ -23,12 +23,13 @@ LEADER_CONFIG = """container_commands:
 """
 
 
-def test_two_instances_one_deploy_migrate_once_and_both_serve_it(docker_engine, make_bundle):
+@pytest.mark.parametrize("platform", ["docker", "python"])
+def test_two_instances_one_deploy_migrate_once_and_both_serve_it(docker_engine, make_bundle, platform):
     def add_container_commands(tree):
         (tree / ".ebextensions/99-leader.config").write_text(LEADER_CONFIG)
 
-    with Fleet(instances=2, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        result = fleet.deploy(make_bundle("two", add_container_commands), label="v2")
+    with Fleet(instances=2, port=free_port(), echo=lambda line: None, health_wait=60, platform=platform) as fleet:
+        result = fleet.deploy(make_bundle(f"two-{platform}", add_container_commands), label="v2")
         assert result.ok, [outcome.log for outcome in result.outcomes]
         batches = [event.message for event in result.events if event.message.startswith("Batch")]
         assert batches[0].startswith("Batch 1: Starting") and "[i-1]" in batches[0]

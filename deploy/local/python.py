@@ -1,0 +1,164 @@
+"""The steps of "Python 3.12 running on 64bit Amazon Linux 2023" on one local instance (sources: docs/eb-platform.md).
+
+No image: the platform installs requirements.txt into a virtualenv under
+/var/app/venv (one per instance), runs the Procfile's processes from /var/app/current as the
+`webapp` user with the environment properties as their environment, and its
+nginx forwards to 127.0.0.1:8000 (or the PORT property). Hooks, .ebextensions,
+nginx -t and the health check are the Docker platform's (the Engine's).
+A failure before FlipApplication leaves the running processes and nginx as they were (the venv is shared, as
+on the platform: a failed deployment's requirements stay installed in it).
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+
+from ..errors import DeployError
+from . import proxy
+from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
+from .staging import ENVIRONMENT, STATIC_FILES, Extensions, procfile, read_extensions
+
+VENV_ROOT = "/var/app/venv"
+PIP_CACHE = "/root/.cache/pip"  # a volume shared by local instances: wheels are downloaded once
+RUN_DIR = "/var/run/board-processes"
+STOP_WAIT = 30  # seconds a process gets after SIGTERM, as `docker stop --time 30` on the Docker platform
+
+
+def proxy_port(properties: dict[str, str]) -> int:
+    """Where the Python platform's nginx forwards: the PORT property, else 8000."""
+    value = (properties.get("PORT") or "").strip()
+    if not value:
+        return proxy.PYTHON_PORT
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise DeployError(f"the PORT property {value!r} is not a TCP port")
+    return int(value)
+
+
+class PythonEngine(Engine):
+    """Engine with the Python platform's build, process and proxy steps in place of the Docker ones."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.venv: str | None = None  # the virtualenv the running processes use
+        self.processes: dict[str, str] = {}
+
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+        step = "StageApplication"
+        self.log(f"Executing instruction: {step}")
+        try:
+            extensions = read_extensions(bundle_dir)
+            processes = procfile(bundle_dir)
+            port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
+        except DeployError as error:
+            raise StepFailed(step, str(error)) from None
+        self.instance.put_tree(bundle_dir, APP_STAGING)
+        self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
+        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        self._write_config(properties, extensions, config)
+        secrets = self._secrets(extensions, secrets)
+
+        step = "EbExtensionPreBuild"
+        self.log(f"Executing instruction: {step}")
+        self._files(step, extensions)
+        self._commands(step, extensions.commands, secrets, leader)
+        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+
+        venv = self._install(bundle_dir)
+
+        self.log("Executing instruction: configure proxy server")
+        self._stage_python_proxy(bundle_dir, port, extensions, config)
+        self.log("Executing instruction: EbExtensionPostBuild")
+        self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
+        self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
+        self._test_proxy()
+
+        self.log("Executing instruction: stop running app")
+        self._stop_processes()
+        self.log("Executing instruction: FlipApplication")
+        # The app belongs to webapp, as on the platform; nginx (static files) may read it.
+        self.sh("FlipApplication", f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT} && "
+                f"chown -R webapp:webapp {APP_CURRENT} && chmod 755 {APP_CURRENT}", workdir="/")
+        self.venv, self.processes = venv, processes
+        self._start_processes({**properties, **secrets})
+        self._start_python_proxy()
+        self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
+        return self._health(extensions, config)
+
+    def _deployed(self) -> bool:
+        return self.venv is not None
+
+    def _restart(self, current: Path, properties, secrets, extensions: Extensions, config: dict) -> None:
+        """The Procfile's processes restarted with the new properties, behind a re-staged proxy."""
+        try:
+            port = proxy_port(properties)
+        except DeployError as error:
+            raise StepFailed("configure proxy server", str(error)) from None
+        self._stage_python_proxy(current, port, extensions, config)
+        self._test_proxy()
+        self.log("Executing instruction: stop running app")
+        self._stop_processes()
+        self._start_processes({**properties, **secrets})
+        self._start_python_proxy()
+
+    # --- the Python platform's own steps -------------------------------------------------------------
+    def _install(self, bundle_dir: Path) -> str:
+        """requirements.txt installed into the instance's one virtualenv, made at its first deployment (pip
+        leaves what is already satisfied alone, so an unchanged requirements.txt installs in seconds)."""
+        step = "InstallDependency"
+        self.log(f"Executing instruction: {step}")
+        venv = f"{VENV_ROOT}/staging-{self.instance.name.rsplit('-', 1)[-1]}"
+        install = f"test -x {venv}/bin/python || python3 -m venv {venv}"
+        if (bundle_dir / "requirements.txt").is_file():
+            self.log("Installing dependencies with requirements.txt by using Pip")
+            install += f"; {venv}/bin/pip install --disable-pip-version-check -r requirements.txt"
+        self.sh(step, f"({install}) 2>&1", what=install, timeout=1200)
+        return venv
+
+    def _stage_python_proxy(self, bundle_dir: Path, port: int, extensions: Extensions, config: dict) -> None:
+        static = {**config.get("static_files", {}), **extensions.options.get(STATIC_FILES, {})}
+        with tempfile.TemporaryDirectory() as folder:
+            proxy.stage_python(bundle_dir, Path(folder), port, static, APP_CURRENT)
+            self.instance.put_tree(Path(folder), PROXY_STAGING)
+
+    def _start_python_proxy(self) -> None:
+        self.log("Executing instruction: start proxy with new configuration")
+        action = "nginx -s reload" if self.nginx_started else "nginx"
+        self.sh("start proxy with new configuration",
+                f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
+                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", workdir="/",
+                what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
+        self.nginx_started = True
+
+    def _start_processes(self, environment: dict[str, str]) -> None:
+        """Each Procfile process as `webapp` from /var/app/current, the venv first on PATH, the properties (and
+        secrets) as its environment, in a session of its own (its group is what a stop signals)."""
+        self.log("Executing instruction: start application")
+        for name, command in self.processes.items():
+            log = f"/var/log/{name}.stdout.log"
+            inner = f"export PATH={self.venv}/bin:/usr/local/bin:/usr/bin:/bin VIRTUAL_ENV={self.venv}; exec {command}"
+            script = (f"mkdir -p {RUN_DIR} && touch {log} && chown webapp {log} || exit 1; "
+                      f"setsid runuser -u webapp -- bash -c {shlex.quote(inner)} >>{log} 2>&1 </dev/null & "
+                      f"echo $! > {RUN_DIR}/{name}.pid")
+            self.sh("start application", script, env=environment, workdir=APP_CURRENT,
+                    what=f"runuser -u webapp -- {command} (process {name}, in {APP_CURRENT})")
+
+    def _stop_processes(self) -> None:
+        for name in self.processes:
+            pid = f"{RUN_DIR}/{name}.pid"
+            self.sh("stop running app",
+                    f"if [ -s {pid} ]; then group=$(cat {pid}); kill -TERM -- -$group 2>/dev/null || true; "
+                    f"for _ in $(seq {STOP_WAIT * 5}); do kill -0 -- -$group 2>/dev/null || break; sleep 0.2; done; "
+                    f"kill -KILL -- -$group 2>/dev/null || true; rm -f {pid}; fi", workdir="/",
+                    what=f"stop process {name}")
+
+    def _app_output(self) -> str:
+        return self.instance.run("tail -n 30 /var/log/web.stdout.log", workdir="/").text
+
+
+
+def pip_cache_volume() -> list[str]:
+    """`docker run` arguments mounting the shared pip cache into a Python instance."""
+    return ["--volume", f"board-local-pip-cache:{PIP_CACHE}"]
+

@@ -1,0 +1,214 @@
+"""The README's "Deploy from your laptop (EB CLI)" section, run as a reader pastes it, against local AWS.
+
+The shell blocks of that section, then those of docs/eb-laptop.md (which it links for a database apart),
+run in bash (`set -euo pipefail`) in a git checkout of this repo, with the real EB CLI and AWS CLI from the
+venv, against moto over HTTP with the EB extension. The one change the test makes: a `<placeholder>` the
+text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
+AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
+in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from testkit.tree import ROOT, copy_tree
+from tests.aws import eb_options
+from tests.aws.ebcli import git
+
+pytestmark = pytest.mark.slow
+
+SECTION = "Deploy from your laptop (EB CLI)"
+DOCS = ["docs/eb-laptop.md"]
+EXPLAINED = "docs/elastic-beanstalk.md"  # where the README sends readers for why the overrides are removed
+PLACEHOLDER = re.compile(r"<([a-z][a-z0-9-]*)>")
+ENV = "board-prod"
+DOCKER_AL2023 = "arn:aws:elasticbeanstalk:us-east-1::platform/Docker running on 64bit Amazon Linux 2023/4.10.0"
+
+
+def section(markdown: str, heading: str) -> str:
+    """A level-2 section with its subsections."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, flags=re.MULTILINE | re.DOTALL)
+    assert match, f"no section '## {heading}'"
+    return match.group(1)
+
+
+def shell_blocks(markdown: str) -> list[str]:
+    """Indented code blocks and fenced sh/bash/shell blocks, in order."""
+    blocks, current, fence = [], [], None
+    for line in markdown.splitlines() + [""]:
+        if fence is not None:
+            if line.startswith("```"):
+                if fence in ("sh", "bash", "shell"):
+                    blocks.append("\n".join(current) + "\n")
+                current, fence = [], None
+            else:
+                current.append(line)
+        elif line.startswith("```"):
+            fence = line[3:].strip()
+        elif line.startswith("    ") or (current and not line.strip()):
+            current.append(line[4:])
+        elif current:
+            blocks.append("\n".join(current).strip() + "\n")
+            current = []
+    return [block for block in blocks if block.strip()]
+
+
+def fill(block: str) -> str:
+    return PLACEHOLDER.sub(lambda m: f"test-{m.group(1)}-value", block)
+
+
+def laptop_blocks() -> list[str]:
+    blocks = shell_blocks(section((ROOT / "README.md").read_text(), SECTION))
+    for doc in DOCS:
+        blocks += shell_blocks((ROOT / doc).read_text())
+    return blocks
+
+
+def commands(block: str) -> list[list[str]]:
+    """The block's commands as words (continuations joined, comments dropped), without running them."""
+    joined = re.sub(r"\\\n", " ", block)
+    return [shlex.split(line, comments=True) for line in joined.splitlines() if shlex.split(line, comments=True)]
+
+
+def laptop_commands() -> list[list[str]]:
+    return [words for block in laptop_blocks() for words in commands(block)]
+
+
+def aws_shim(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    shim = folder / "aws"
+    aws = Path(sys.executable).parent / "aws"
+    shim.write_text(f'#!/bin/sh\nexec "{aws}" --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n')
+    shim.chmod(0o755)
+    return folder
+
+
+def quick_polls(folder: Path) -> Path:
+    """A sitecustomize that makes the CLIs' polling sleeps (the EB CLI waits 5 s between event reads) a tenth
+    as long; their timeouts are measured on the clock, so nothing else changes."""
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import time\n_sleep = time.sleep\ntime.sleep = lambda seconds: _sleep(seconds / 10)\n")
+    return folder
+
+
+def run_block(tree: Path, endpoint: str, block: str) -> subprocess.CompletedProcess:
+    shims = aws_shim(tree.parent / "bin")
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                    "HOME": str(tree.parent), "PATH": f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                    "PYTHONPATH": str(quick_polls(tree.parent / "site"))})
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", fill(block)], cwd=tree, env=environ,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def in_force(eb, app: str, env: str) -> dict[tuple[str, str], str]:
+    [config] = eb.describe_configuration_settings(ApplicationName=app, EnvironmentName=env)["ConfigurationSettings"]
+    return {(o["Namespace"], o["OptionName"]): o["Value"] for o in config["OptionSettings"]}
+
+
+def ebextensions_options() -> dict[tuple[str, str], str]:
+    found = {}
+    for path in sorted((ROOT / ".ebextensions").glob("*.config")):
+        found.update({eb_options.key(o): o["Value"] for o in eb_options.config_file_settings(path.read_text())})
+    return found
+
+
+def installed_ebcli(expression: str):
+    """A value computed with the installed EB CLI, in a process of its own: importing ebcli patches botocore's
+    response parser (ebcli.lib.botopatch), which would break the in-process moto tests that run after."""
+    script = ("import json\nfrom ebcli.controllers import create\nfrom ebcli.objects.platform import PlatformVersion\n"
+              "from ebcli.objects.requests import CreateEnvironmentRequest\n"
+              f"print(json.dumps({expression}))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(result.stdout)
+
+
+def client_defaults(elb_type: str = "application") -> list[dict]:
+    """What the installed EB CLI's `eb create` sends besides the user's flags (add_client_defaults)."""
+    return installed_ebcli(
+        f"(lambda r: (r.add_client_defaults(), r.option_settings)[1])(CreateEnvironmentRequest("
+        f"app_name='board', env_name={ENV!r}, platform=PlatformVersion({DOCKER_AL2023!r}), elb_type={elb_type!r}))")
+
+
+def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "clone")
+    for number, block in enumerate(laptop_blocks(), 1):
+        result = run_block(tree, server, block)
+        assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
+
+    eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
+    [env] = eb.describe_environments(ApplicationName="board", EnvironmentNames=[ENV],
+                                     IncludeDeleted=False)["Environments"]
+    assert (env["Status"], env["Health"]) == ("Ready", "Green")
+    settings = in_force(eb, "board", ENV)
+    wanted = ebextensions_options()
+    assert {k: settings.get(k) for k in wanted} == wanted  # eb create's client defaults no longer win
+    assert settings[(eb_options.ENVIRONMENT, "LoadBalancerType")] == "application"
+    assert settings[("aws:elasticbeanstalk:application:environment", "RDS_HOSTNAME")]
+
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server)
+    [instances_group] = ec2.describe_security_groups(Filters=[
+        {"Name": "tag:elasticbeanstalk:environment-name", "Values": [ENV]},
+        {"Name": "tag:aws:cloudformation:logical-id", "Values": ["AWSEBSecurityGroup"]}])["SecurityGroups"]
+    rds = boto3.client("rds", region_name="us-east-1", endpoint_url=server)
+    [database] = rds.describe_db_instances()["DBInstances"]
+    [database_group] = ec2.describe_security_groups(
+        GroupIds=[g["VpcSecurityGroupId"] for g in database["VpcSecurityGroups"]])["SecurityGroups"]
+    assert [(p["FromPort"], [pair["GroupId"] for pair in p["UserIdGroupPairs"]])
+            for p in database_group["IpPermissions"]] == [(5432, [instances_group["GroupId"]])]
+    assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): database["Engine"],
+                                        (eb_options.RDS, "DBEngineVersion"): database["EngineVersion"],
+                                        (eb_options.RDS, "DBInstanceClass"): database["DBInstanceClass"]}) is None
+
+
+def test_readme_removes_every_override_eb_create_sends_for_an_ebextensions_option():
+    ours = ebextensions_options()
+    overridden = {eb_options.key(o) for o in client_defaults() if eb_options.key(o) in ours}
+    assert ("aws:elasticbeanstalk:command", "BatchSize") in overridden  # the installed CLI still sends 30 %
+    removed = set()
+    for words in laptop_commands():
+        if words[:3] == ["aws", "elasticbeanstalk", "update-environment"] and "--options-to-remove" in words:
+            for word in words[words.index("--options-to-remove") + 1:]:
+                fields = dict(part.split("=", 1) for part in word.split(",") if "=" in part)
+                if {"Namespace", "OptionName"} <= fields.keys():
+                    removed.add((fields["Namespace"], fields["OptionName"]))
+    assert overridden <= removed, f"eb create overrides {sorted(overridden - removed)} and the README keeps them"
+    why = section((ROOT / EXPLAINED).read_text(), "Keeping these settings in force")
+    assert all(f"`{option}`" in why for _, option in overridden), f"{EXPLAINED} names what eb create overrides"
+
+
+def eb_create_flags() -> dict[str, str]:
+    [create] = [words for words in laptop_commands() if words[:2] == ["eb", "create"]]
+    return dict(zip(create, create[1:] + [""], strict=True))
+
+
+def test_readme_eb_create_chooses_the_application_load_balancer():
+    # The installed CLI picks application only when it cannot ask (an environment name given); asked, a
+    # reader may pick classic, where the health check's MatcherHTTPCode does not apply.
+    assert installed_ebcli("create.get_elb_type_from_customer(interactive=False, single=False, tier=None)") == \
+        "application"
+    assert eb_create_flags().get("--elb-type") == "application"
+
+
+def test_readme_eb_create_names_a_database_class_and_version_rds_accepts():
+    flags = eb_create_flags()
+    assert "--database.instance" in flags and "--database.version" in flags, "EB's defaults: db.t2.micro"
+    assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): flags["--database.engine"],
+                                        (eb_options.RDS, "DBInstanceClass"): flags["--database.instance"],
+                                        (eb_options.RDS, "DBEngineVersion"): flags["--database.version"]}) is None
