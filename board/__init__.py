@@ -27,12 +27,16 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import database, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import bodies, database, hosts, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
     logs.configure(app)
+    # Around the whole app: a chunked body is measured before anything reads it.
+    app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
+    hosts.register(app)
+    bodies.register(app)
 
     db.init_app(app)
     with app.app_context():

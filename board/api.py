@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request, url_for
+import re
 
+from flask import Blueprint, abort, current_app, request
+
+from . import hosts
 from .database import read_only
 from .models import Post
 from .pagination import InvalidCursor, Whole, fetch_page
@@ -12,6 +15,7 @@ from .posts import post_by_slug
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 LIMIT_MAX = 100
+LIMIT_SHAPE = re.compile(r"[0-9]{1,3}")
 
 
 def iso(moment) -> str:
@@ -26,7 +30,7 @@ def as_json(post: Whole | Post) -> dict:
         "author": {"id": post.author_id, "name": post.author_name},
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
-        "url": url_for("posts.show", slug=post.slug, _external=True),
+        "url": hosts.link("posts.show", slug=post.slug),
     }
 
 
@@ -34,7 +38,9 @@ def requested_limit() -> int:
     text = request.args.get("limit")
     if text is None:
         return current_app.config["POSTS_PER_PAGE"]
-    if not text.isdigit() or not 1 <= int(text) <= LIMIT_MAX:
+    # A few ASCII digits: str.isdigit() also says yes to "²", which int() refuses, and int() refuses
+    # thousands of digits.
+    if not LIMIT_SHAPE.fullmatch(text) or not 1 <= int(text) <= LIMIT_MAX:
         abort(400, f"limit must be a whole number from 1 to {LIMIT_MAX}")
     return int(text)
 

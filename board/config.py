@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +25,9 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # forwards to the first EXPOSEd port, its Python platform to 8000 unless the
 # PORT property says otherwise; one port that suits both (docs/eb-platform.md).
 CONTAINER_PORT = 8000
+
+# How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
+REMEMBER_FOR = timedelta(days=30)
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 FALSY = frozenset({"", "0", "false", "no", "off"})
@@ -96,6 +100,9 @@ GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker 
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
+TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the site answers to (`.example.com` "
+                         "takes subdomains too); other `Host` headers get 400 and the API's links are absolute. "
+                         "Empty: any host, links are paths.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
 
@@ -204,6 +211,9 @@ def app_config(instance_path: str, environ=None) -> dict:
         "APP_VERSION": APP_VERSION.read(environ),
         "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
+        # Not Flask's TRUSTED_HOSTS, which would refuse the load balancer's health checks too (board/hosts.py).
+        "BOARD_TRUSTED_HOSTS": [host.strip() for host in (TRUSTED_HOSTS.read(environ) or "").split(",")
+                                if host.strip()],
         # With AUTO_RELOAD a changed template is read again on its next render, so
         # gunicorn need not restart workers for it (gunicorn.conf.py).
         "TEMPLATES_AUTO_RELOAD": AUTO_RELOAD.read(environ),
@@ -214,6 +224,7 @@ def app_config(instance_path: str, environ=None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": REMEMBER_FOR,
     }
 
 

@@ -13,9 +13,11 @@ DB_MESSAGE = "The database is not reachable right now. Please try again in a mom
 
 def respond(error: HTTPException):
     description = error.description if error.code != 500 else InternalServerError.description
+    # The error's own headers (Allow on a 405, WWW-Authenticate and the like), not its content type.
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if request.path.startswith("/api/"):
-        return {"error": error.name, "message": description}, error.code
-    return render_template("error.html", error=error, message=description), error.code
+        return {"error": error.name, "message": description}, error.code, headers
+    return render_template("error.html", error=error, message=description), error.code, headers
 
 
 def http_error(error: HTTPException):

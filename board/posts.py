@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from .database import read_only
 from .extensions import db
 from .forms import PostForm
-from .models import SLUG_MAX, Post
+from .models import SLUG_MAX, Post, utcnow
 from .slugs import first_free, slugify
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
@@ -64,7 +64,9 @@ def insert_with_unique_slug(post: Post) -> None:
 def create():
     form = PostForm()
     if form.validate_on_submit():
-        post = Post(title=form.title.data, content=form.content.data, author_id=current_user.id)
+        now = utcnow()  # one moment for both, so a new post does not show as edited
+        post = Post(title=form.title.data, content=form.content.data, author_id=current_user.id,
+                    created_at=now, updated_at=now)
         insert_with_unique_slug(post)
         flash("Your post is published.", "success")
         return redirect(url_for("posts.show", slug=post.slug))

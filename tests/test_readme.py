@@ -1,12 +1,16 @@
 """The README says what the code does: its configuration table, first commands and latest figures."""
 
 import json
+import os
 import re
-from pathlib import Path
+import subprocess
+
+import pytest
 
 from board.config import VARIABLES
+from testkit.tree import ROOT, copy_tree
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 def config_table_rows():
@@ -33,9 +37,35 @@ def test_readme_shows_the_latest_bench_figures_and_links_to_the_rest():
     assert "](bench/results/latest.md)" in text
 
 
-def test_readme_states_the_login_lockout_the_code_enforces():
-    from board import throttle
+@pytest.mark.slow
+def test_the_readme_seed_command_works_as_written(tmp_path):
+    [command] = [line.strip() for line in README.read_text().splitlines()
+                 if line.startswith("    ") and " seed " in line]
+    tree = copy_tree(tmp_path / "board")
+    (tree / ".venv").symlink_to(ROOT / ".venv")
+    # A shell as a reader has it: none of the app's settings exported.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("APP_ENV", "FLASK_", "SECRET_KEY", "DATABASE_URL", "RDS_"))}
+    # `make run` (the README's first command) has upgraded the database by then.
+    subprocess.run(["bash", "-c", "APP_ENV=development FLASK_APP=board .venv/bin/flask db upgrade"], cwd=tree,
+                   env=env, check=True, capture_output=True)
+    result = subprocess.run(["bash", "-c", command], cwd=tree, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Created 50 authors and 10,000 posts" in result.stdout
 
-    match = re.search(r"(\d+) wrong passwords for one address lock it for (\d+) minutes", README.read_text())
-    assert match, "the README no longer says when logins lock"
-    assert (int(match[1]), int(match[2])) == (throttle.MAX_FAILURES, throttle.WINDOW.total_seconds() // 60)
+
+def test_the_promises_name_the_limits_the_code_has():
+    from board import throttle
+    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR
+    from board.forms import PASSWORD_MAX, PASSWORD_MIN
+    from board.models import CONTENT_MAX, NAME_MAX, TITLE_MAX
+
+    promises = " ".join(README.read_text().split("### What the app promises", 1)[1].split("\n## ", 1)[0].split())
+    window = int(throttle.WINDOW.total_seconds() // 60)
+    for phrase in (f"bodies up to {MAX_CONTENT_LENGTH // 2**20} MiB",
+                   f"titles {TITLE_MAX} characters, posts {CONTENT_MAX:,}, names {NAME_MAX}",
+                   f"{PASSWORD_MIN} to {PASSWORD_MAX} characters",
+                   f"{throttle.PER_CLIENT} per {window} minutes for one client at one address, "
+                   f"{throttle.PER_ADDRESS} for all clients together",
+                   f"{REMEMBER_FOR.days} days with \"Remember me\""):
+        assert phrase in promises, phrase

@@ -43,6 +43,15 @@ def test_gunicorn_serves_healthz_with_the_project_config(tmp_path):
         assert response.json() == {"status": "ok"}
 
 
+def test_gunicorn_starts_without_errors_where_its_user_cannot_write_home(tmp_path):
+    # As in the image, whose user's home (/app) is not its own: gunicorn >= 25 made a control socket there.
+    (tmp_path / "not-a-directory").touch()
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(copy_app(tmp_path / "app"), log_path=log, HOME=str(tmp_path / "not-a-directory" / "home")):
+        pass
+    assert "[ERROR]" not in log.read_text(), log.read_text()
+
+
 def workers(master: subprocess.Popen) -> set[int]:
     return {int(pid) for pid in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()}
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from testkit.tree import ROOT, migration_head
@@ -82,5 +83,28 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
         with engine.connect() as conn:
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
             assert versions == [migration_head()]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path, request):
+    from board.auth import TOKEN_SHAPE
+
+    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
+        "postgres_database")
+    run(url, "upgrade", "0002")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO authors (name, email, password_hash, created_at) VALUES "
+                                 "('A', 'a@example.com', 'x', CURRENT_TIMESTAMP), "
+                                 "('B', 'b@example.com', 'x', CURRENT_TIMESTAMP)"))
+        run(url, "upgrade")
+        with engine.connect() as conn:
+            tokens = conn.execute(sa.text("SELECT session_token FROM authors")).scalars().all()
+        assert len(set(tokens)) == 2 and all(TOKEN_SHAPE.fullmatch(token) for token in tokens), tokens
+        run(url, "downgrade", "0002")
+        run(url, "upgrade")
     finally:
         engine.dispose()
