@@ -27,6 +27,9 @@ from .staging import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, exposed
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
 PROXY_STAGING = "/var/proxy/staging/nginx"
+# Where EB puts the deployment's version manifest (observed: docs/eb-platform.md row 15); the prebuild hook
+# takes the version label from it.
+VERSION_MANIFEST = "/opt/elasticbeanstalk/deployment/app_version_manifest.json"
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
@@ -125,6 +128,7 @@ class Engine:
             extensions = read_extensions(bundle_dir)
         except DeployError as error:
             raise StepFailed(step, str(error)) from None
+        self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log(f"Platform mode: {chosen}")
         if chosen.startswith("Docker Compose"):
@@ -203,6 +207,17 @@ class Engine:
                                                       "AppDeployDir": APP_CURRENT + "/",
                                                       "ProxyServer": "nginx"})
         self.instance.write_config("optionsettings", extensions.options)
+
+    def _write_manifest(self, config: dict) -> None:
+        """The version manifest as observed on instances: the label only as the key under the application's name
+        in RuntimeSources (no top-level VersionLabel, the stricter reading). No label: no manifest."""
+        label = config.get("label")
+        if not label:
+            self.instance.run(f"rm -f {VERSION_MANIFEST}", workdir="/")
+            return
+        manifest = {"RuntimeSources": {config.get("app", "local"): {label: {"s3url": ""}}},
+                    "DeploymentId": self.deployments, "Serial": self.deployments}
+        self.instance.write_file(VERSION_MANIFEST, json.dumps(manifest))
 
     def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
         """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""
