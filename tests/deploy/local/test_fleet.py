@@ -66,7 +66,7 @@ def test_a_bundle_without_dockerfile_is_an_error(fleet, make_bundle):
 def test_a_hook_without_the_executable_bit_fails_the_deploy(fleet, make_bundle):
     def add_hook(tree):
         hook = tree / ".platform/hooks/prebuild/01_hello.sh"
-        hook.parent.mkdir(parents=True)
+        hook.parent.mkdir(parents=True, exist_ok=True)
         hook.write_text("#!/bin/bash\necho hello\n")
         hook.chmod(0o644)
 
