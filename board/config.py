@@ -95,8 +95,8 @@ DB_CONNECT_TIMEOUT = Variable("DB_CONNECT_TIMEOUT", 5, "Seconds to wait for a da
 # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
 DB_POOL_RECYCLE = Variable("DB_POOL_RECYCLE", 300, "Seconds after which pooled connections are replaced.", 1, 86400)
 POSTS_PER_PAGE = Variable("POSTS_PER_PAGE", 10, "Posts on a page (1 to 100).", 1, 100)
-APP_VERSION = Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it. "
-                      "Unset: the label of the deployed EB version (a hook writes it), else `dev`.")
+APP_VERSION = Variable("APP_VERSION", "dev", "Version label shown by `/version` where EB gave none (on EB a hook "
+                      "writes the deployed label, which wins); the deploy tool sets it too.")
 LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout).")
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
 WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
@@ -202,14 +202,18 @@ def secret_key(environ, env: str, instance_path: str) -> str:
 
 
 def app_version(environ, label_file: Path = VERSION_LABEL_FILE) -> str:
-    """The APP_VERSION property when set (what `python -m deploy release` sets wins), else the deployed label."""
-    if (environ.get(APP_VERSION.name) or "").strip():
-        return APP_VERSION.read(environ)
+    """The label EB is deploying (the hook's file), else APP_VERSION, else `dev`.
+
+    The file wins: it is written by every deployment, whatever deployed it, while the APP_VERSION property
+    stays as the last `python -m deploy release` left it, stale after an `eb deploy`. APP_VERSION still
+    speaks where the platform gave no label (outside EB, or an instance without the manifest)."""
     try:
         label = label_file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         label = ""
-    return label or APP_VERSION.default
+    if label:
+        return label
+    return APP_VERSION.read(environ) if (environ.get(APP_VERSION.name) or "").strip() else APP_VERSION.default
 
 
 def app_config(instance_path: str, environ=None) -> dict:

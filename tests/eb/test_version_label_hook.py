@@ -62,11 +62,13 @@ def test_no_single_label_leaves_no_file_and_the_deployment_goes_on(instance, con
     assert instance(content) is None
 
 
-def test_the_app_shows_the_written_label_only_when_app_version_is_unset(instance):
+def test_the_app_shows_the_deployed_label_over_a_stale_app_version(instance):
     instance(runtime_sources("eb-deploy-label"))
     written = instance.staging / "board" / "VERSION_LABEL"
     assert ROOT / written.relative_to(instance.staging) == config.VERSION_LABEL_FILE  # where the app reads
     assert config.app_version({}, written) == "eb-deploy-label"
     assert config.app_version({"APP_VERSION": "  "}, written) == "eb-deploy-label"
-    assert config.app_version({"APP_VERSION": "v9-release"}, written) == "v9-release"  # `deploy release` wins
+    # An `eb deploy` after a `release`: the property is the release's, the file the version now deployed.
+    assert config.app_version({"APP_VERSION": "v9-release"}, written) == "eb-deploy-label"
+    assert config.app_version({"APP_VERSION": "v9-release"}, instance.staging / "missing") == "v9-release"
     assert config.app_version({}, instance.staging / "missing") == "dev"

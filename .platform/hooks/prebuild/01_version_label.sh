@@ -2,8 +2,8 @@
 # Carry the label of the application version being deployed to the app, so
 # /version shows it whichever way the version was deployed: `python -m deploy
 # release` also sets the APP_VERSION property, but `eb deploy` and the console
-# set none. board/config.py reads the file written here only when APP_VERSION
-# is unset, so an explicit property still wins.
+# leave it as it was (stale). board/config.py prefers the file written here,
+# and falls back to APP_VERSION where no label was found.
 #
 # EB documents no place on the instance that holds the label (docs/eb-platform.md,
 # row 15). Observed: the platform downloads the deployment's version manifest to

@@ -91,7 +91,7 @@ def test_a_configuration_update_runs_confighooks_and_restarts_with_new_propertie
     assert instance.run("cat /var/log/confighook-ran", workdir="/").text.strip() == "7"
     environment = docker("inspect", "--format", "{{json .Config.Env}}", fleet.engines[0].container).stdout
     assert "POSTS_PER_PAGE=7" in environment
-    assert version(fleet.url) == "v-explicit"  # an APP_VERSION property wins over the deployed label
+    assert version(fleet.url) == "v-config"  # the deployed label wins over an APP_VERSION property
 
 
 def test_environment_secrets_reach_the_container_and_an_unresolved_one_fails_the_deploy(fleet, make_bundle):
