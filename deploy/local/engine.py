@@ -134,15 +134,7 @@ class Engine:
         if chosen.startswith("Docker Compose"):
             raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
                              "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
-        secrets = self._secrets(extensions, secrets)
-
-        step = "EbExtensionPreBuild"
-        self.log(f"Executing instruction: {step}")
-        self._files(step, extensions)
-        self._commands(step, extensions.commands, secrets, leader)
-        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
 
         step = "Docker Specific Build Application"
         self.log(f"Executing instruction: {step}")
@@ -169,6 +161,19 @@ class Engine:
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
+
+    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
+        """What both platforms do between staging and their build: the instance's configuration (get-config),
+        then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
+        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        self._write_config(properties, extensions, config)
+        secrets = self._secrets(extensions, secrets)
+        step = "EbExtensionPreBuild"
+        self.log(f"Executing instruction: {step}")
+        self._files(step, extensions)
+        self._commands(step, extensions.commands, secrets, leader)
+        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        return properties, secrets
 
     def _configure(self, current: Path, properties, secrets, config) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""

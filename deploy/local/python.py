@@ -56,15 +56,7 @@ class PythonEngine(Engine):
         self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
-        secrets = self._secrets(extensions, secrets)
-
-        step = "EbExtensionPreBuild"
-        self.log(f"Executing instruction: {step}")
-        self._files(step, extensions)
-        self._commands(step, extensions.commands, secrets, leader)
-        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
 
         venv = self._install(bundle_dir)
 
