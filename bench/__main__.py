@@ -345,6 +345,8 @@ def summary(results: dict) -> str:
              f"{p2r['deep_page_ms']} ms ({p2r['offset_query_at_depth_ms']} ms)")]
     if "skipped" not in results["image"]:
         rows.append(("Image rebuild after a code change", f"{results['image']['code_only_rebuild_s']} s"))
+        rows.append(("Image size over `python:3.12-slim` (built on every instance at every deploy)",
+                     f"{results['image']['image_over_base_mb']} MB"))
     if "watch" in results:
         watch = results["watch"]
         rows.append(("`docker compose watch`, save to new response: static file (the floor) / template / `.py` file",
@@ -354,6 +356,10 @@ def summary(results: dict) -> str:
     deploy = results["deploy"]
     rows.append(("`python -m deploy release` / `eb deploy` (local AWS)",
                  f"{deploy['deploy_release_s']} s / {deploy['eb_deploy_s']} s"))
+    if "local_eb" in results:
+        local = results["local_eb"]
+        rows.append(("A code change released to a local EB instance, to the new version served (its floor)",
+                     f"{local['local_release_s']} s ({local['local_floor_s']} s)"))
     lines = [f"Measured {results['when']} on {results['machine']}.", "", "| What | Figure |", "|---|---|"]
     return "\n".join(lines + [f"| {what} | {figure} |" for what, figure in rows]) + "\n"
 
