@@ -341,8 +341,10 @@ def resolve_secret(backend, arn: str) -> str | None:
     return None
 
 
-def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool) -> bool:
-    """Run the update on the attached local instances, in the background as EB does; False when none is attached."""
+def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool,
+                   creating: bool = False) -> bool:
+    """Run the update on the attached local instances, in the background as EB does; False when none is attached.
+    Creating, it ends with the launch's closing event, which `eb create` waits for."""
     fleet = local_fleets.get(env.environment_name)
     if fleet is None:
         return False
@@ -378,13 +380,18 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             if result is None:
                 env.health, env.health_status = "Red", "Severe"
                 record(backend, app, name, failure, request_id, "ERROR", label)
-                return
-            env.health, env.health_status = result.health, result.health_status
-            for event in result.events[1:]:
-                record(backend, app, name, event.message, request_id, event.severity, label)
-            if not result.ok and version_changes:
-                record(backend, app, name, f"Failed to deploy application version {label}.", request_id, "ERROR",
-                       label)
+            else:
+                env.health, env.health_status = result.health, result.health_status
+                for event in result.events[1:]:
+                    record(backend, app, name, event.message, request_id, event.severity, label)
+                if not result.ok and version_changes:
+                    record(backend, app, name, f"Failed to deploy application version {label}.", request_id,
+                           "ERROR", label)
+            if creating and result is not None and result.ok:
+                record(backend, app, name, f"Successfully launched environment: {name}", request_id, label=label)
+            elif creating:
+                record(backend, app, name, "Create environment operation is complete, but with errors. For more "
+                       "information, see troubleshooting documentation.", request_id, "ERROR", label)
 
     threading.Thread(target=work, name=f"local-eb-{name}", daemon=True).start()
     return True
@@ -620,7 +627,7 @@ class Extension:
         if refusal:
             schedule(env, settings["delay"], lambda: fail_launch(backend, env, request_id, refusal))
             return ActionResult(environment_dict(env))
-        if label and deploy_locally(backend, env, label, request_id, version_changes=True):
+        if label and deploy_locally(backend, env, label, request_id, version_changes=True, creating=True):
             return ActionResult(environment_dict(env))
         schedule(env, settings["delay"], lambda: (
             settle_health(backend, env, label, request_id, "createEnvironment"),

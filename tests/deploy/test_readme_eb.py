@@ -107,7 +107,7 @@ def quick_polls(folder: Path) -> Path:
     return folder
 
 
-def run_block(tree: Path, endpoint: str, block: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_block(tree: Path, endpoint: str, block: str) -> subprocess.CompletedProcess:
     shims = aws_shim(tree.parent / "bin")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -116,7 +116,7 @@ def run_block(tree: Path, endpoint: str, block: str, timeout: float = 300) -> su
                     "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                     "PYTHONPATH": str(quick_polls(tree.parent / "site"))})
     return subprocess.run(["bash", "-euo", "pipefail", "-c", fill(block)], cwd=tree, env=environ,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 def in_force(eb, app: str, env: str) -> dict[tuple[str, str], str]:
@@ -196,7 +196,7 @@ def test_the_readme_commands_deploy_an_app_the_local_instance_serves(docker_engi
         eb_extension.attach(ENV, fleet)  # before eb create: the environment does not exist yet
         stand_in = eb_extension.stand_in_rds(fleet)
         for number, block in enumerate(shell_blocks(section((ROOT / "README.md").read_text(), SECTION)), 1):
-            result = run_block(tree, server, block, timeout=900)
+            result = run_block(tree, server, block)
             assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
 
         eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
