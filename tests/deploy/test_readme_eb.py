@@ -6,6 +6,8 @@ venv, against moto over HTTP with the EB extension. The one change the test make
 text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
 AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
 in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
+With Docker, the README's blocks run once more with a local EB instance (deploy/local) behind the environment,
+which then really serves what `eb deploy` released.
 """
 
 from __future__ import annotations
