@@ -75,6 +75,11 @@ class Variable:
         return "" if self.default is None else str(self.default)
 
 
+# Where the prebuild hook (.platform/hooks/prebuild/01_version_label.sh) writes the label of the application
+# version being deployed, so a version deployed by `eb deploy` or the console, which set no APP_VERSION, still
+# shows its label at /version (docs/eb-platform.md). Not in git; absent outside EB.
+VERSION_LABEL_FILE = Path(__file__).with_name("VERSION_LABEL")
+
 # Each setting is one Variable, in the order of the README's table; VARIABLES (below) collects them.
 APP_ENV = Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too).")
 SECRET_KEY = Variable("SECRET_KEY", None, "Signs sessions and CSRF tokens. Development keeps a generated one in "
@@ -90,7 +95,8 @@ DB_CONNECT_TIMEOUT = Variable("DB_CONNECT_TIMEOUT", 5, "Seconds to wait for a da
 # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
 DB_POOL_RECYCLE = Variable("DB_POOL_RECYCLE", 300, "Seconds after which pooled connections are replaced.", 1, 86400)
 POSTS_PER_PAGE = Variable("POSTS_PER_PAGE", 10, "Posts on a page (1 to 100).", 1, 100)
-APP_VERSION = Variable("APP_VERSION", "dev", "Deployed version label, shown by `/version`; the deploy tool sets it.")
+APP_VERSION = Variable("APP_VERSION", "dev", "Version label shown by `/version` where EB gave none (on EB a hook "
+                      "writes the deployed label, which wins); the deploy tool sets it too.")
 LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (stdout).")
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
 WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
@@ -195,6 +201,21 @@ def secret_key(environ, env: str, instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def app_version(environ, label_file: Path = VERSION_LABEL_FILE) -> str:
+    """The label EB is deploying (the hook's file), else APP_VERSION, else `dev`.
+
+    The file wins: it is written by every deployment, whatever deployed it, while the APP_VERSION property
+    stays as the last `python -m deploy release` left it, stale after an `eb deploy`. APP_VERSION still
+    speaks where the platform gave no label (outside EB, or an instance without the manifest)."""
+    try:
+        label = label_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        label = ""
+    if label:
+        return label
+    return APP_VERSION.read(environ) if (environ.get(APP_VERSION.name) or "").strip() else APP_VERSION.default
+
+
 def app_config(instance_path: str, environ=None) -> dict:
     """Flask settings from the environment; raises ConfigError on bad input."""
     environ = os.environ if environ is None else environ
@@ -208,7 +229,7 @@ def app_config(instance_path: str, environ=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
         "POSTS_PER_PAGE": POSTS_PER_PAGE.read(environ),
-        "APP_VERSION": APP_VERSION.read(environ),
+        "APP_VERSION": app_version(environ),
         "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
         # Not Flask's TRUSTED_HOSTS, which would refuse the load balancer's health checks too (board/hosts.py).

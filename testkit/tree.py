@@ -30,3 +30,19 @@ def migration_head() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+
+
+def broken_migration(revision: str = "9999_broken") -> str:
+    """A revision on top of the head whose upgrade fails in the database, as a bad migration does."""
+    return f'''revision = "{revision}"
+down_revision = "{migration_head()}"
+from alembic import op
+
+
+def upgrade():
+    op.execute("ALTER TABLE no_such_table ADD COLUMN nothing integer")
+
+
+def downgrade():
+    pass
+'''

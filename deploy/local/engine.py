@@ -27,6 +27,9 @@ from .staging import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, exposed
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
 PROXY_STAGING = "/var/proxy/staging/nginx"
+# Where EB puts the deployment's version manifest (observed: docs/eb-platform.md row 15); the prebuild hook
+# takes the version label from it.
+VERSION_MANIFEST = "/opt/elasticbeanstalk/deployment/app_version_manifest.json"
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
@@ -125,20 +128,13 @@ class Engine:
             extensions = read_extensions(bundle_dir)
         except DeployError as error:
             raise StepFailed(step, str(error)) from None
+        self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log(f"Platform mode: {chosen}")
         if chosen.startswith("Docker Compose"):
             raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
                              "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
-        secrets = self._secrets(extensions, secrets)
-
-        step = "EbExtensionPreBuild"
-        self.log(f"Executing instruction: {step}")
-        self._files(step, extensions)
-        self._commands(step, extensions.commands, secrets, leader)
-        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
 
         step = "Docker Specific Build Application"
         self.log(f"Executing instruction: {step}")
@@ -165,6 +161,19 @@ class Engine:
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
+
+    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
+        """What both platforms do between staging and their build: the instance's configuration (get-config),
+        then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
+        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        self._write_config(properties, extensions, config)
+        secrets = self._secrets(extensions, secrets)
+        step = "EbExtensionPreBuild"
+        self.log(f"Executing instruction: {step}")
+        self._files(step, extensions)
+        self._commands(step, extensions.commands, secrets, leader)
+        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        return properties, secrets
 
     def _configure(self, current: Path, properties, secrets, config) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
@@ -203,6 +212,17 @@ class Engine:
                                                       "AppDeployDir": APP_CURRENT + "/",
                                                       "ProxyServer": "nginx"})
         self.instance.write_config("optionsettings", extensions.options)
+
+    def _write_manifest(self, config: dict) -> None:
+        """The version manifest as observed on instances: the label only as the key under the application's name
+        in RuntimeSources (no top-level VersionLabel, the stricter reading). No label: no manifest."""
+        label = config.get("label")
+        if not label:
+            self.instance.run(f"rm -f {VERSION_MANIFEST}", workdir="/")
+            return
+        manifest = {"RuntimeSources": {config.get("app", "local"): {label: {"s3url": ""}}},
+                    "DeploymentId": self.deployments, "Serial": self.deployments}
+        self.instance.write_file(VERSION_MANIFEST, json.dumps(manifest))
 
     def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
         """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""

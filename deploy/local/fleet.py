@@ -126,14 +126,14 @@ class Fleet:
     def deploy(self, bundle: Path, properties: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
                label: str | None = None) -> Result:
         """Deploy the source bundle (a zip) to every instance, rolling; properties win over .ebextensions."""
+        # The label reaches the app as on EB: through the instance's version manifest and the prebuild hook,
+        # not as an APP_VERSION property (only `python -m deploy release` sets that).
         merged = {**self.defaults, **(properties or {})}
-        if label:
-            merged.setdefault("APP_VERSION", label)
         events = [Event("INFO", "Environment update is starting.")]
         with tempfile.TemporaryDirectory(prefix="eb-bundle-") as folder:
             bundle_dir = unzip(Path(bundle), Path(folder))
             outcomes = self._rolling(events, lambda engine, leader: engine.deploy(
-                bundle_dir, merged, secrets or {}, leader, {**self.config, "app": self.name}))
+                bundle_dir, merged, secrets or {}, leader, {**self.config, "app": self.name, "label": label}))
         result = self._result(events, outcomes, "application deployment")
         if result.ok:
             self.version, self.properties = label, merged

@@ -53,17 +53,10 @@ class PythonEngine(Engine):
             port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
         except DeployError as error:
             raise StepFailed(step, str(error)) from None
+        self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
-        secrets = self._secrets(extensions, secrets)
-
-        step = "EbExtensionPreBuild"
-        self.log(f"Executing instruction: {step}")
-        self._files(step, extensions)
-        self._commands(step, extensions.commands, secrets, leader)
-        self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
+        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
 
         venv = self._install(bundle_dir)
 

@@ -8,22 +8,7 @@ from deploy import environment, follow, provision, prune, release, versions
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
 from testkit.tree import ROOT
 from tests.aws import eb_extension
-
-APP, ENV = "board", "board-test"
-POLL = 0.02
-
-
-@pytest.fixture
-def ready(clients):
-    provision.provision(clients, APP, ENV, out=lambda line: None)
-    environment.wait(clients.eb, APP, ENV, lambda s: s.status == "Ready", 5, POLL)
-    return clients
-
-
-def ship(clients, tmp_path, label, rollback=True, timeout=5.0, lines=None, **policy):
-    out = lines.append if lines is not None else (lambda line: None)
-    return release.release(clients, ROOT, APP, ENV, label,
-                           follow.Policy(timeout=timeout, poll=POLL, rollback=rollback, **policy), tmp_path, out=out)
+from tests.deploy.conftest import APP, ENV, POLL, ship
 
 
 def back(clients, to=None, **policy):

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from testkit.compose import docker, wait_for
-from testkit.tree import ROOT, migration_head
+from testkit.tree import ROOT, broken_migration, migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -26,18 +26,7 @@ PASSWORD = "p@ss:w/rd#1"  # RDS passwords carry URL metacharacters
 # A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
 MULTILINE_KEY = "s" * 40 + "\nRDS_HOSTNAME=nowhere.invalid"
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
-BROKEN_MIGRATION = f'''revision = "0002_broken"
-down_revision = "{migration_head()}"
-from alembic import op
-
-
-def upgrade():
-    op.execute("ALTER TABLE no_such_table ADD COLUMN nothing integer")
-
-
-def downgrade():
-    pass
-'''
+BROKEN_MIGRATION = broken_migration("0002_broken")
 
 
 @pytest.fixture(scope="module")

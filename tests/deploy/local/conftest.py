@@ -13,20 +13,9 @@ from deploy.bundle import write_bundle
 from deploy.local import Fleet
 from testkit.compose import csrf_token
 from testkit.ports import free_port
-from testkit.tree import ROOT, copy_tree, migration_head
+from testkit.tree import ROOT, broken_migration, copy_tree
 
-BROKEN_MIGRATION = f'''revision = "9999_broken"
-down_revision = "{migration_head()}"
-from alembic import op
-
-
-def upgrade():
-    op.execute("ALTER TABLE no_such_table ADD COLUMN nothing integer")
-
-
-def downgrade():
-    pass
-'''
+BROKEN_MIGRATION = broken_migration("9999_broken")
 
 
 def version(url: str) -> str:

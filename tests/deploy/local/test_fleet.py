@@ -16,7 +16,8 @@ def serving_container(fleet) -> str:
 
 
 def test_the_repo_deploys_and_serves_its_version_through_nginx(fleet):
-    assert version(fleet.url) == "v1"
+    # No APP_VERSION property: the label comes from the instance's version manifest, through the prebuild hook.
+    assert "APP_VERSION" not in fleet.properties and version(fleet.url) == "v1"
     assert fleet.engines[0].instance.run("nginx -T 2>/dev/null | grep -c 'proxy_pass            http://docker'",
                                          workdir="/").text.strip() == "1"
 
@@ -65,7 +66,7 @@ def test_a_bundle_without_dockerfile_is_an_error(fleet, make_bundle):
 def test_a_hook_without_the_executable_bit_fails_the_deploy(fleet, make_bundle):
     def add_hook(tree):
         hook = tree / ".platform/hooks/prebuild/01_hello.sh"
-        hook.parent.mkdir(parents=True)
+        hook.parent.mkdir(parents=True, exist_ok=True)
         hook.write_text("#!/bin/bash\necho hello\n")
         hook.chmod(0o644)
 
@@ -85,12 +86,12 @@ def test_a_configuration_update_runs_confighooks_and_restarts_with_new_propertie
     assert fleet.deploy(make_bundle("confighooks", add_confighook), label="v-config").ok
     instance = fleet.engines[0].instance
     assert not instance.run("test -e /var/log/confighook-ran", workdir="/").ok  # an app deployment skips them
-    result = fleet.configure({"POSTS_PER_PAGE": "7"})
+    result = fleet.configure({"POSTS_PER_PAGE": "7", "APP_VERSION": "v-explicit"})
     assert result.ok, result.failure
     assert instance.run("cat /var/log/confighook-ran", workdir="/").text.strip() == "7"
     environment = docker("inspect", "--format", "{{json .Config.Env}}", fleet.engines[0].container).stdout
     assert "POSTS_PER_PAGE=7" in environment
-    assert version(fleet.url) == "v-config"
+    assert version(fleet.url) == "v-config"  # the deployed label wins over an APP_VERSION property
 
 
 def test_environment_secrets_reach_the_container_and_an_unresolved_one_fails_the_deploy(fleet, make_bundle):

@@ -46,7 +46,8 @@ def web_pid(fleet) -> str:
 
 
 def test_the_procfile_web_process_serves_as_webapp_through_the_python_platforms_nginx(python_fleet):
-    assert version(python_fleet.url) == "py-v1"
+    # No APP_VERSION property: the label comes from the instance's version manifest, through the prebuild hook.
+    assert "APP_VERSION" not in python_fleet.properties and version(python_fleet.url) == "py-v1"
     log = on_instance(python_fleet, "cat /var/log/eb-engine.log")
     steps = ["InstallDependency", "RunAppDeployPreDeployHooks", "nginx -t -c /var/proxy/staging/nginx/nginx.conf",
              "FlipApplication", "runuser -u webapp -- gunicorn", "Health check /healthz: 200: Ok"]

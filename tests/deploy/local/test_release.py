@@ -83,3 +83,9 @@ def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_
         deployed = run_eb(tree, server, "deploy", "--timeout", "5")
         assert "Environment update completed successfully." in deployed
         assert "deployed by eb" in requests.get(fleet.url + "/about", timeout=5).text
+        # `eb deploy` sets no APP_VERSION: /version still shows the label it made, from the instance's manifest.
+        eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
+        label = eb.describe_environments(ApplicationName="board", EnvironmentNames=["board-eb"])[
+            "Environments"][0]["VersionLabel"]
+        assert label.startswith("app-") and "APP_VERSION" not in app_environment(fleet)
+        assert version(fleet.url) == label
