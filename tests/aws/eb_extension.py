@@ -33,7 +33,11 @@ environment: then create_environment/update_environment with a version really
 deploy that version's bundle (from moto's S3) on the local instances, an
 update with option settings only is a configuration deployment, and the
 environment stays Updating until the instances are done; its events, Health and
-HealthStatus are the deployment's, as EB reports them.
+HealthStatus are the deployment's, as EB reports them. The fleet's PostgreSQL
+stands in for the database EB creates with an environment: its `RDS_*` reach
+the instances only when the environment's options ask for one
+(`aws:rds:dbinstance`, what `eb create --database` sends), as EB sets `RDS_*`
+only then; attaching takes them out of the fleet's own defaults.
 
 It lives outside any `moto*` module on purpose: moto's error serializer
 mishandles exception classes defined in modules whose names start with "moto".
@@ -81,6 +85,7 @@ CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the req
           "Degraded": "Impaired services on 1 out of 1 instance. 25.0 % of the requests are failing with HTTP 5xx.",
           "Severe": "100.0 % of the requests are failing with HTTP 5xx."}
 local_fleets: dict[str, object] = {}  # environment name -> the deploy.local.Fleet that really runs it
+stand_ins: dict[int, dict[str, str]] = {}  # id of an attached fleet -> the RDS_* of its PostgreSQL stand-in
 APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 
@@ -129,7 +134,16 @@ def health_after(label: str, *steps: tuple[float, str]) -> None:
 
 
 def attach(env_name: str, fleet) -> None:
+    """Run `env_name` (existing or not yet created) on a started fleet; its stand-in is RDS only on request."""
+    stand_in = {name: fleet.defaults.pop(name) for name in list(fleet.defaults) if name.startswith("RDS_")}
+    stand_ins.setdefault(id(fleet), stand_in)
     local_fleets[env_name] = fleet
+
+
+def stand_in_rds(fleet) -> dict[str, str]:
+    """The RDS_* of a fleet's PostgreSQL stand-in (empty when it started none)."""
+    return stand_ins.get(id(fleet)) or {name: value for name, value in fleet.defaults.items()
+                                        if name.startswith("RDS_")}
 
 
 def detach(env_name: str) -> None:
@@ -138,12 +152,13 @@ def detach(env_name: str) -> None:
 
 def stand_in_database_url(fleet) -> str:
     """The URL of a fleet's PostgreSQL stand-in, for `provision --database-url` (moto's RDS serves no SQL)."""
-    d = fleet.defaults
+    d = stand_in_rds(fleet)
     return f"postgresql://{d['RDS_USERNAME']}:{d['RDS_PASSWORD']}@{d['RDS_HOSTNAME']}:{d['RDS_PORT']}/{d['RDS_DB_NAME']}"
 
 
 def reset() -> None:
     local_fleets.clear()
+    stand_ins.clear()
     bad_versions.clear()
     kept_out.clear()
     throttled.clear()
@@ -326,15 +341,21 @@ def resolve_secret(backend, arn: str) -> str | None:
     return None
 
 
-def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool) -> bool:
-    """Run the update on the attached local instances, in the background as EB does; False when none is attached."""
+def deploy_locally(backend, env: Environment, label: str | None, request_id: str, version_changes: bool,
+                   creating: bool = False) -> bool:
+    """Run the update on the attached local instances, in the background as EB does; False when none is attached.
+    Creating, it ends with the launch's closing event, which `eb create` waits for."""
     fleet = local_fleets.get(env.environment_name)
     if fleet is None:
         return False
     app, name = env.application_name, env.environment_name
     options = extra(backend).settings.get((app, name), [])
-    properties = {option["OptionName"]: str(option.get("Value", "")) for option in options
-                  if option["Namespace"] == APP_ENVIRONMENT}
+    # EB sets RDS_* on the instances of an environment that has its own database; properties still win.
+    coupled = any(namespace == eb_options.RDS for namespace, _ in eb_options.effective(options, file_settings(
+        backend, env)))
+    properties = dict(stand_in_rds(fleet)) if coupled else {}
+    properties.update({option["OptionName"]: str(option.get("Value", "")) for option in options
+                       if option["Namespace"] == APP_ENVIRONMENT})
     # EB resolves environmentsecrets (SSM parameters, Secrets Manager secrets) when it deploys; here from moto.
     properties.update({option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
                        and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None})
@@ -359,13 +380,18 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             if result is None:
                 env.health, env.health_status = "Red", "Severe"
                 record(backend, app, name, failure, request_id, "ERROR", label)
-                return
-            env.health, env.health_status = result.health, result.health_status
-            for event in result.events[1:]:
-                record(backend, app, name, event.message, request_id, event.severity, label)
-            if not result.ok and version_changes:
-                record(backend, app, name, f"Failed to deploy application version {label}.", request_id, "ERROR",
-                       label)
+            else:
+                env.health, env.health_status = result.health, result.health_status
+                for event in result.events[1:]:
+                    record(backend, app, name, event.message, request_id, event.severity, label)
+                if not result.ok and version_changes:
+                    record(backend, app, name, f"Failed to deploy application version {label}.", request_id,
+                           "ERROR", label)
+            if creating and result is not None and result.ok:
+                record(backend, app, name, f"Successfully launched environment: {name}", request_id, label=label)
+            elif creating:
+                record(backend, app, name, "Create environment operation is complete, but with errors. For more "
+                       "information, see troubleshooting documentation.", request_id, "ERROR", label)
 
     threading.Thread(target=work, name=f"local-eb-{name}", daemon=True).start()
     return True
@@ -601,7 +627,7 @@ class Extension:
         if refusal:
             schedule(env, settings["delay"], lambda: fail_launch(backend, env, request_id, refusal))
             return ActionResult(environment_dict(env))
-        if label and deploy_locally(backend, env, label, request_id, version_changes=True):
+        if label and deploy_locally(backend, env, label, request_id, version_changes=True, creating=True):
             return ActionResult(environment_dict(env))
         schedule(env, settings["delay"], lambda: (
             settle_health(backend, env, label, request_id, "createEnvironment"),

@@ -24,11 +24,12 @@ def git(tree: Path, *args: str) -> None:
                    check=True, capture_output=True)
 
 
-def eb_ready_checkout(tree: Path, endpoint: str, env: str = "board-eb") -> None:
-    """A git checkout of `tree` with `eb init` and `eb create` done, as a user has before `eb deploy`."""
+def eb_ready_checkout(tree: Path, endpoint: str, env: str = "board-eb", *create: str) -> None:
+    """A git checkout of `tree` with `eb init` and `eb create` (with `create`'s flags) done, as a user has before
+    `eb deploy`."""
     git(tree, "init", "-q")
     git(tree, "add", "-A")
     git(tree, "commit", "-qm", "first")
     run_eb(tree, endpoint, "init", "board", "--platform", "Docker running on 64bit Amazon Linux 2023",
            "--region", "us-east-1")
-    run_eb(tree, endpoint, "create", env, "--timeout", "2")
+    run_eb(tree, endpoint, "create", env, "--timeout", "2", *create)

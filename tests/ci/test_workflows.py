@@ -12,12 +12,17 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 import yaml
 
 from deploy import provision
 from deploy.aws import Clients
 from deploy.environment import describe, wait
+from deploy.local import Fleet
+from deploy.provision import DatabaseChoice
+from testkit.ports import free_port
 from testkit.tree import ROOT
+from tests.aws import eb_extension
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -76,17 +81,24 @@ def test_deploy_needs_ci_uses_oidc_and_never_overlaps_on_one_environment():
     assert deploy["on"]["push"]["branches"] == ["main"] and "workflow_dispatch" in deploy["on"]
 
 
-def test_the_deploy_jobs_command_releases_against_a_local_aws(server, tmp_path):
-    """The release step's own script and env, with the GitHub variables a run would give it."""
-    job = load("deploy.yml")["jobs"]["deploy"]
-    step = next(step for step in job["steps"] if step.get("id") == "release")
-    app, env = "board", "board-gha"
-    clients = Clients(region="us-east-1", endpoint_url=server)
-    provision.provision(clients, app, env, out=lambda line: None)
-    wait(clients.eb, app, env, lambda s: s.status == "Ready", 10, 0.05)
+def head_sha() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    outputs = tmp_path / "github_output"
+
+def head_label() -> str:
+    return head_sha()[:12]  # the job's ${GITHUB_SHA::12}
+
+
+def expand(value: str, context: dict[str, str]) -> str:
+    """A step env value with its `${{ name }}` expressions from `context` (empty when unknown, as in Actions)."""
+    return re.sub(r"\$\{\{\s*([\w.-]+)\s*\}\}", lambda m: context.get(m[1], ""), value)
+
+
+def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_path: Path) -> dict[str, str]:
+    """The job's `run` steps named (or with the id) in `names`, with their env and the GitHub variables a run
+    would give them; `${{ steps.release.* }}` in a step's env read from the outputs the release step wrote.
+    Returns the release step's outputs, the summary under "summary"."""
+    outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({
         # What the job's env: and the credentials action provide.
@@ -94,15 +106,57 @@ def test_the_deploy_jobs_command_releases_against_a_local_aws(server, tmp_path):
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": server,
         "AWS_EC2_METADATA_DISABLED": "true",
         # What the runner provides.
-        "GITHUB_SHA": sha, "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_SHA": head_sha(), "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
-    result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env=environ, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    written: dict[str, str] = {}
+    for step in job["steps"]:
+        if step.get("id") not in names and step.get("name") not in names:
+            continue
+        context = {f"steps.release.outputs.{key}": value for key, value in written.items()}
+        context["steps.release.outcome"] = "success" if written else "failure"
+        step_env = {key: expand(str(value), context) for key, value in step.get("env", {}).items()}
+        result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env={**environ, **step_env},
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if step.get("id") == "release":
+            written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    return {**written, "summary": summary.read_text() if summary.exists() else ""}
+
+
+
+
+def test_the_deploy_jobs_command_releases_against_a_local_aws(server, tmp_path):
+    """The release step's own script and env, with the GitHub variables a run would give it."""
+    app, env = "board", "board-gha"
+    clients = Clients(region="us-east-1", endpoint_url=server)
+    provision.provision(clients, app, env, out=lambda line: None)
+    wait(clients.eb, app, env, lambda s: s.status == "Ready", 10, 0.05)
+
+    written = run_steps(load("deploy.yml")["jobs"]["deploy"], ["release"], server, app, env, tmp_path)
     state = describe(boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server), app, env)
-    assert state.version == sha[:12] and state.health == "Green"
-    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert written["label"] == sha[:12] and written["url"] == f"http://{state.cname}/"
+    assert state.version == head_label() and state.health == "Green"
+    assert written["label"] == head_label() and written["url"] == f"http://{state.cname}/"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_deploy_job_releases_a_version_the_local_instance_serves(docker_engine, server, tmp_path):
+    """The release and summary steps as the workflow has them, with a local EB instance behind the environment
+    (its PostgreSQL as the database provision would create): the new version answers /version through nginx."""
+    app, env = "board", "board-gha-local"
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach(env, fleet)
+        clients = Clients(region="us-east-1", endpoint_url=server)
+        provision.provision(clients, app, env, DatabaseChoice(url=eb_extension.stand_in_database_url(fleet)),
+                            out=lambda line: None)
+        wait(clients.eb, app, env, lambda s: s.status == "Ready", 10, 0.05)
+
+        written = run_steps(load("deploy.yml")["jobs"]["deploy"], ["release", "Summary"], server, app, env,
+                            tmp_path)
+        assert written["label"] == head_label() and written["health"] == "Green/Ok"
+        assert requests.get(fleet.url + "/version", timeout=10).json()["version"] == head_label()
+        assert requests.get(fleet.url + "/", timeout=10).status_code == 200
+        assert f"| success | {head_label()} | Green/Ok | {written['url']} |" in written["summary"]
 
 
 def test_production_deploys_only_from_the_default_branch():

@@ -6,6 +6,8 @@ venv, against moto over HTTP with the EB extension. The one change the test make
 text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
 AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
 in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
+With Docker, the README's blocks run once more with a local EB instance (deploy/local) behind the environment,
+which then really serves what `eb deploy` released.
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
+from deploy.local import Fleet
+from deploy.local.docker import docker
+from deploy.local.fleet import LABEL
+from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
-from tests.aws import eb_options
+from tests.aws import eb_extension, eb_options
 from tests.aws.ebcli import git
 
 pytestmark = pytest.mark.slow
@@ -143,11 +150,16 @@ def client_defaults(elb_type: str = "application") -> list[dict]:
         f"app_name='board', env_name={ENV!r}, platform=PlatformVersion({DOCKER_AL2023!r}), elb_type={elb_type!r}))")
 
 
-def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
+def cloned(tmp_path: Path) -> Path:
     tree = copy_tree(tmp_path / "board")
     git(tree, "init", "-q")
     git(tree, "add", "-A")
     git(tree, "commit", "-qm", "clone")
+    return tree
+
+
+def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
+    tree = cloned(tmp_path)
     for number, block in enumerate(laptop_blocks(), 1):
         result = run_block(tree, server, block)
         assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
@@ -175,6 +187,37 @@ def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_
     assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): database["Engine"],
                                         (eb_options.RDS, "DBEngineVersion"): database["EngineVersion"],
                                         (eb_options.RDS, "DBInstanceClass"): database["DBInstanceClass"]}) is None
+
+
+@pytest.mark.docker
+def test_the_readme_commands_deploy_an_app_the_local_instance_serves(docker_engine, server, tmp_path):
+    """The README's own blocks (not docs/eb-laptop.md's database apart) with a local EB instance behind board-prod:
+    eb create's database is the fleet's PostgreSQL, whose RDS_* the instances get as EB sets them."""
+    tree = cloned(tmp_path)
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach(ENV, fleet)  # before eb create: the environment does not exist yet
+        stand_in = eb_extension.stand_in_rds(fleet)
+        for number, block in enumerate(shell_blocks(section((ROOT / "README.md").read_text(), SECTION)), 1):
+            result = run_block(tree, server, block)
+            assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
+
+        eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
+        [env] = eb.describe_environments(ApplicationName="board", EnvironmentNames=[ENV],
+                                         IncludeDeleted=False)["Environments"]
+        assert (env["Status"], env["Health"]) == ("Ready", "Green")
+        labels = [v["VersionLabel"] for v in eb.describe_application_versions(
+            ApplicationName="board")["ApplicationVersions"]]
+        assert len(labels) == 2  # eb create's and eb deploy's, which the environment now runs
+        assert requests.get(fleet.url + "/version", timeout=10).json()["version"] == env["VersionLabel"]
+        assert requests.get(fleet.url + "/", timeout=10).status_code == 200
+        assert {name: serving_environment(fleet).get(name) for name in stand_in} == stand_in
+
+
+def serving_environment(fleet) -> dict[str, str]:
+    """The environment of the app container now serving on the fleet's instance."""
+    [name] = docker("ps", "--quiet", "--filter", f"label={LABEL}.app={fleet.name}").stdout.split()
+    listed = docker("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", name).stdout
+    return dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
 
 
 def test_readme_removes_every_override_eb_create_sends_for_an_ebextensions_option():

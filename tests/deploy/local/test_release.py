@@ -23,6 +23,8 @@ from .conftest import BROKEN_MIGRATION, version
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 APP, ENV = "board", "board-local"
+DATABASE = ("--database", "--database.engine", "postgres", "--database.version", "17", "--database.instance",
+            "db.t4g.micro", "--database.username", "board", "--database.password", "local-stand-in")
 
 
 def cli(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
@@ -72,7 +74,8 @@ def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_
     tree = copy_tree(tmp_path / "board")
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
         eb_extension.attach("board-eb", fleet)
-        eb_ready_checkout(tree, server)  # eb init, eb create: the first version deploys on the instance
+        # eb init, eb create: the first version deploys on the instance, the fleet's PostgreSQL as its RDS database
+        eb_ready_checkout(tree, server, "board-eb", *DATABASE)
         assert requests.get(fleet.url + "/healthz", timeout=5).ok
         (tree / "board" / "templates" / "about.html").write_text("{% extends 'base.html' %}"
                                                                   "{% block content %}deployed by eb{% endblock %}")
