@@ -226,8 +226,11 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
         env._board_causes = [CAUSES["Severe"]]
         record(backend, app, env.environment_name, "Instance deployment failed. For details, see 'eb-engine.log'.",
                request_id, "ERROR", label)
-        record(backend, app, env.environment_name, f"Failed to deploy application version {label}.", request_id,
-               "ERROR", label)
+        ids = [instance["InstanceId"] for instance in instances(env, backend)]
+        for instance in ids:
+            record(backend, app, env.environment_name, f"[Instance: {instance}] Command failed on instance. Return "
+                   "code: 1 Output: Engine execution has encountered an error.", request_id, "ERROR", label)
+        record_failed_deployment(backend, env, label, request_id, ids, len(ids))
         record(backend, app, env.environment_name, "Environment health has transitioned from Ok to Severe. "
                "100.0 % of the requests are failing with HTTP 5xx.", request_id, "WARN", label)
         return
@@ -235,6 +238,23 @@ def settle_health(backend, env: Environment, label: str | None, request_id: str,
     env._board_causes = []
     record(backend, app, env.environment_name, f"{what} completed successfully.", request_id, "INFO", label)
     follow_script(backend, env, list(health_scripts.get(label, [])), request_id)
+
+
+def record_failed_deployment(backend, env: Environment, label: str | None, request_id: str, failed: list[str],
+                             ran_on: int, configuration: bool = False) -> None:
+    """The events closing a deployment the instances failed, as EB records them: the command's summary, the abort,
+    then EB's verdict, the event the EB CLI stops at, failing (commonops._raise_if_error_event)."""
+    app, name = env.application_name, env.environment_name
+    record(backend, app, name, f"Command execution completed on all instances. Summary: [Successful: "
+           f"{ran_on - len(failed)}, Failed: {len(failed)}].", request_id, "INFO", label)
+    record(backend, app, name, f"Unsuccessful command execution on instance id(s) '{','.join(failed)}'. Aborting "
+           "the operation.", request_id, "ERROR", label)
+    if configuration:
+        record(backend, app, name, "Failed to deploy configuration.", request_id, "ERROR", label)
+        return
+    # Not EB's wording: `python -m deploy` names the version it reports as failed from this event.
+    record(backend, app, name, f"Failed to deploy application version {label}.", request_id, "ERROR", label)
+    record(backend, app, name, "Failed to deploy application.", request_id, "ERROR", label)
 
 
 def follow_script(backend, env: Environment, steps: list[tuple[float, str]], request_id: str) -> None:
@@ -380,11 +400,18 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             if result is None:
                 env.health, env.health_status = "Red", "Severe"
                 record(backend, app, name, failure, request_id, "ERROR", label)
+                ids = [engine.instance.id for engine in fleet.engines]
+                record_failed_deployment(backend, env, label, request_id, ids, len(ids), not version_changes)
             else:
                 env.health, env.health_status = result.health, result.health_status
-                for event in result.events[1:]:
+                failed = [outcome.instance for outcome in result.outcomes if not outcome.ok]
+                # A failed command ends as EB ends it, not with the fleet's own closing line.
+                for event in result.events[1:-1] if failed else result.events[1:]:
                     record(backend, app, name, event.message, request_id, event.severity, label)
-                if not result.ok and version_changes:
+                if failed:
+                    record_failed_deployment(backend, env, label, request_id, failed, len(result.outcomes),
+                                             not version_changes)
+                elif not result.ok and version_changes:  # deployed, but the health check does not answer
                     record(backend, app, name, f"Failed to deploy application version {label}.", request_id,
                            "ERROR", label)
             if creating and result is not None and result.ok:

@@ -10,11 +10,16 @@ from pathlib import Path
 EB = Path(sys.executable).parent / "eb"
 
 
-def run_eb(tree: Path, endpoint: str, *args: str) -> str:
+def eb(tree: Path, endpoint: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`eb ARGS` in `tree`, whatever its exit code."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tree.parent)})
-    result = subprocess.run([str(EB), *args], cwd=tree, env=environ, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(EB), *args], cwd=tree, env=environ, capture_output=True, text=True, timeout=timeout)
+
+
+def run_eb(tree: Path, endpoint: str, *args: str) -> str:
+    result = eb(tree, endpoint, *args)
     assert result.returncode == 0, f"eb {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

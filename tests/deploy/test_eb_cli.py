@@ -10,7 +10,8 @@ import pytest
 
 from deploy.bundle import bundle_files
 from testkit.tree import copy_tree
-from tests.aws.ebcli import EB, eb_ready_checkout, git, run_eb
+from tests.aws import eb_extension
+from tests.aws.ebcli import EB, eb, eb_ready_checkout, git, run_eb
 
 pytestmark = pytest.mark.slow
 
@@ -40,3 +41,14 @@ def test_eb_init_create_deploy_status_on_this_repo(server, tmp_path):
         uploaded = sorted(name for name in archive.namelist() if not name.endswith("/"))
     assert uploaded == bundle_files(tree)  # what `eb deploy` shipped is what python -m deploy ships
     assert archive.getinfo(".platform/hooks/predeploy/01_migrate.sh").external_attr >> 16 & 0o100
+
+
+def test_eb_deploy_of_a_version_that_fails_on_the_instances_exits_non_zero(server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    eb_ready_checkout(tree, server)
+    eb_extension.mark_bad("broken")
+    # A guard only: without EB's closing event the EB CLI would wait out its --timeout (10 minutes).
+    failed = eb(tree, server, "deploy", "--label", "broken", "--timeout", "10", timeout=300)
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+    assert "Unsuccessful command execution on instance id(s)" in failed.stdout
+    assert "ServiceError - Failed to deploy application." in failed.stdout + failed.stderr
