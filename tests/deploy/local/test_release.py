@@ -17,7 +17,7 @@ from deploy.local.fleet import LABEL
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
-from tests.aws.ebcli import eb_ready_checkout, git, run_eb
+from tests.aws.ebcli import eb, eb_ready_checkout, git, run_eb
 
 from .conftest import BROKEN_MIGRATION, version
 
@@ -89,3 +89,21 @@ def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_
             "Environments"][0]["VersionLabel"]
         assert label.startswith("app-") and "APP_VERSION" not in app_environment(fleet)
         assert version(fleet.url) == label
+
+
+def test_eb_deploy_of_a_broken_migration_fails_and_the_old_version_keeps_serving(docker_engine, server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+        eb_extension.attach("board-broken", fleet)
+        eb_ready_checkout(tree, server, "board-broken", *DATABASE)
+        serving = version(fleet.url)
+        (tree / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
+        git(tree, "add", "-A")
+        git(tree, "commit", "-qm", "broken migration")
+        # The subprocess timeout is a guard only: the EB CLI must stop at EB's failure event, not at --timeout.
+        failed = eb(tree, server, "deploy", "--timeout", "20", timeout=600)
+        assert failed.returncode != 0, failed.stdout + failed.stderr
+        assert "Command failed on instance" in failed.stdout and "RunAppDeployPreDeployHooks" in failed.stdout
+        assert "ServiceError - Failed to deploy application." in failed.stdout + failed.stderr
+        assert version(fleet.url) == serving
+        assert requests.get(fleet.url + "/healthz", timeout=5).ok
