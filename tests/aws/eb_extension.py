@@ -13,7 +13,8 @@ then PROCESSED, or FAILED (with an application event naming the bad file) when
 an `.ebextensions/*.config` is not YAML (processing validates configuration
 files only); UpdateEnvironment refuses a version that is not processed.
 
-Fault knobs: `mark_bad(label)` makes a version turn its environment Red, to
+Fault knobs: `mark_bad(label)` makes a version fail on the instances (EB's
+failure events, which end `eb deploy`) and turn its environment Red, to
 exercise rollbacks; `keep_out(label)` fails its deployment with the environment
 left on its previous version (Immutable); `health_after(label, (seconds, status), ...)` scripts the
 enhanced health a version shows once deployed (Warning at once, Degraded a
