@@ -158,16 +158,25 @@ def cloned(tmp_path: Path) -> Path:
     return tree
 
 
-def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
-    tree = cloned(tmp_path)
-    for number, block in enumerate(laptop_blocks(), 1):
+def run_blocks(tree: Path, server: str, blocks) -> None:
+    """Each shell block as a reader pastes it, in order; the first that fails stops the test with its output."""
+    for number, block in enumerate(blocks, 1):
         result = run_block(tree, server, block)
         assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
 
+
+def ready_environment(server: str):
+    """board-prod after the commands: Ready and Green; with the EB client that looked."""
     eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
     [env] = eb.describe_environments(ApplicationName="board", EnvironmentNames=[ENV],
                                      IncludeDeleted=False)["Environments"]
     assert (env["Status"], env["Health"]) == ("Ready", "Green")
+    return env, eb
+
+
+def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_force(server, tmp_path):
+    run_blocks(cloned(tmp_path), server, laptop_blocks())
+    _env, eb = ready_environment(server)
     settings = in_force(eb, "board", ENV)
     wanted = ebextensions_options()
     assert {k: settings.get(k) for k in wanted} == wanted  # eb create's client defaults no longer win
@@ -197,14 +206,8 @@ def test_the_readme_commands_deploy_an_app_the_local_instance_serves(docker_engi
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
         eb_extension.attach(ENV, fleet)  # before eb create: the environment does not exist yet
         stand_in = eb_extension.stand_in_rds(fleet)
-        for number, block in enumerate(shell_blocks(section((ROOT / "README.md").read_text(), SECTION)), 1):
-            result = run_block(tree, server, block)
-            assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
-
-        eb = boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=server)
-        [env] = eb.describe_environments(ApplicationName="board", EnvironmentNames=[ENV],
-                                         IncludeDeleted=False)["Environments"]
-        assert (env["Status"], env["Health"]) == ("Ready", "Green")
+        run_blocks(tree, server, shell_blocks(section((ROOT / "README.md").read_text(), SECTION)))
+        env, eb = ready_environment(server)
         labels = [v["VersionLabel"] for v in eb.describe_application_versions(
             ApplicationName="board")["ApplicationVersions"]]
         assert len(labels) == 2  # eb create's and eb deploy's, which the environment now runs
