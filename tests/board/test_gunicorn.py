@@ -36,6 +36,24 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def edit_until(path: Path, old: str, new: str, seen, what: str, timeout: float = 15) -> None:
+    """Edit, then save the same text again every second until `seen()`. A worker's reloader adds its watches
+    in a thread of its own once the worker runs, so under load a save can land before it watches (a gunicorn
+    race, not what these tests check); each new save is an event a watching reloader cannot miss."""
+    edit(path, old, new)
+    text, last = path.read_text(), [time.monotonic()]
+
+    def saved_and_seen() -> bool:
+        if seen():
+            return True
+        if time.monotonic() - last[0] >= 1:
+            path.write_text(text)
+            last[0] = time.monotonic()
+        return False
+
+    wait_until(saved_and_seen, timeout, what)
+
+
 def test_gunicorn_serves_healthz_with_the_project_config(tmp_path):
     with gunicorn(copy_app(tmp_path)) as (base, _):
         response = requests.get(base + "/healthz", timeout=5)
@@ -72,9 +90,9 @@ def test_auto_reload_serves_an_edited_python_file_from_new_workers(tmp_path):
     app_dir = copy_app(tmp_path / "app")  # its log outside: gunicorn watches the config file's folder
     with gunicorn(app_dir, tmp_path / "gunicorn.log", AUTO_RELOAD="1", WEB_CONCURRENCY="2") as (base, process):
         before = booted_workers(process, 2)
-        edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="reloaded")')
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).json()["status"] == "reloaded",
-                   15, "the edited /healthz")
+        edit_until(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="reloaded")',
+                   lambda: requests.get(base + "/healthz", timeout=2).json()["status"] == "reloaded",
+                   "the edited /healthz")
         assert process.poll() is None
         wait_until(lambda: len(workers(process)) == 2 and not workers(process) & before, 15,
                    "both workers replaced")
@@ -89,8 +107,8 @@ def test_once_a_worker_sees_an_edit_it_serves_no_more_requests_on_the_old_code(t
     with gunicorn(app_dir, log, AUTO_RELOAD="1", WEB_CONCURRENCY="1") as (base, _):
         browser = requests.Session()  # keeps its connection open when the server allows it
         assert browser.get(base + "/healthz", timeout=5).json()["status"] == "ok"
-        edit(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")')
-        wait_until(lambda: "Worker reloading" in log.read_text(), 15, "the reloader to see the edit")
+        edit_until(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")',
+                   lambda: "Worker reloading" in log.read_text(), "the reloader to see the edit")
         assert browser.get(base + "/healthz", timeout=15).json()["status"] == "edited"
         assert requests.get(base + "/healthz", timeout=15).json()["status"] == "edited"
 
