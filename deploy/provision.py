@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
 from botocore.exceptions import ClientError
 
 from . import database, environment, secretstore
+from .ebextensions import read_extensions
 from .errors import DEPLOY_FAILED, DeployError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,20 +93,6 @@ def latest_stack(eb, platform: str) -> str:
     if not stacks:
         raise DeployError(f"no '{branch}' platform offered in this region")
     return max(stacks)[1]
-
-
-def ebextensions_options(root: Path) -> dict[str, dict]:
-    """option_settings of every .ebextensions/*.config, by namespace (later files win, as on EB)."""
-    options: dict[str, dict] = {}
-    for path in sorted((root / ".ebextensions").glob("*.config")):
-        settings = (yaml.safe_load(path.read_text()) or {}).get("option_settings") or {}
-        if isinstance(settings, list):  # the list form: namespace, option_name, value
-            for item in settings:
-                options.setdefault(item["namespace"], {})[item["option_name"]] = item.get("value")
-        else:
-            for namespace, values in settings.items():
-                options.setdefault(namespace, {}).update(values or {})
-    return options
 
 
 @dataclass(frozen=True)
@@ -196,7 +182,7 @@ def provision(clients, app: str, env: str, choice: DatabaseChoice | None = None,
 
 def create_everything(clients, app, env, choice, root, service_role, profile, out, platform) -> None:
     eb = clients.eb
-    options = ebextensions_options(root)
+    options = read_extensions(root).options
     vpc = database.default_vpc(clients.ec2)
     instances = database.ensure_group(clients.ec2, vpc, f"{env}-instances", f"board {env}: the app's instances", out)
     key_arn = secretstore.ensure_parameter(clients.ssm, f"/{app}/{env}/SECRET_KEY", secretstore.new_key, out)

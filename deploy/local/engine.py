@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, read_extensions
 from ..errors import DeployError
 from . import proxy
 from .instance import Instance
-from .staging import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, exposed_port, hooks, mode, read_extensions
+from .staging import exposed_port, hooks, mode
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"

@@ -15,10 +15,11 @@ import shlex
 import tempfile
 from pathlib import Path
 
+from ..ebextensions import ENVIRONMENT, STATIC_FILES, Extensions, read_extensions
 from ..errors import DeployError
 from . import proxy
 from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
-from .staging import ENVIRONMENT, STATIC_FILES, Extensions, procfile, read_extensions
+from .staging import procfile
 
 VENV_ROOT = "/var/app/venv"
 PIP_CACHE = "/root/.cache/pip"  # a volume shared by local instances: wheels are downloaded once

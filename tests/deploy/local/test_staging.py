@@ -8,8 +8,9 @@ import pytest
 
 from board.config import CONTAINER_PORT
 from deploy.bundle import write_bundle
+from deploy.ebextensions import ENVIRONMENT, read_extensions
 from deploy.errors import DeployError
-from deploy.local.staging import ENVIRONMENT, exposed_port, mode, read_extensions, unzip
+from deploy.local.staging import exposed_port, mode, unzip
 from testkit.tree import ROOT
 
 
