@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import DeployError
-from ..provision import STATIC_FILES
+from deploy.provision import STATIC_FILES
+
 from .docker import address, docker
 from .engine import Engine, Outcome
+from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
 from .staging import unzip
@@ -63,9 +64,9 @@ class Fleet:
                  echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
                  platform: str = "docker"):
         if instances < 1:
-            raise DeployError("--instances must be at least 1")
+            raise LocalEBError("--instances must be at least 1")
         if platform not in ENGINES:
-            raise DeployError(f"unknown platform {platform!r}: use one of {', '.join(ENGINES)}")
+            raise LocalEBError(f"unknown platform {platform!r}: use one of {', '.join(ENGINES)}")
         self.platform = platform
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
@@ -200,7 +201,7 @@ class Fleet:
         while docker("exec", name, "pg_isready", "-U", "ebroot", "-d", "ebdb", "-h", "127.0.0.1",
                      check=False).returncode != 0:
             if time.monotonic() > deadline:
-                raise DeployError("the local PostgreSQL did not start within 60 s")
+                raise LocalEBError("the local PostgreSQL did not start within 60 s")
             time.sleep(0.5)
         self.database = name
         self.echo(f"local RDS stand-in {name} is ready")
@@ -233,4 +234,4 @@ class Fleet:
         command = "nginx -c /etc/nginx/balancer.conf -g 'pid /run/balancer.pid;'"
         out = self.balancer.run(command + (" -s reload" if running else ""), workdir="/")
         if not out.ok:
-            raise DeployError(f"the local load balancer did not take its configuration: {out.text.strip()}")
+            raise LocalEBError(f"the local load balancer did not take its configuration: {out.text.strip()}")
