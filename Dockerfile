@@ -29,6 +29,7 @@ COPY --from=builder /venv /venv
 COPY --chown=board:board gunicorn.conf.py ./
 COPY --chown=board:board migrations ./migrations
 COPY --chown=board:board board ./board
+COPY --chown=board:board static ./static
 RUN install -d -o board -g board /app/instance
 # By name: `docker compose watch` copies files in as the image's USER, resolved
 # through /etc/passwd ("10001:10001" fails there). The uid is 10001 either way.
@@ -41,4 +42,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
 # Exec form: gunicorn is PID 1 and gets SIGTERM for its graceful stop.
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "board:create_app()"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

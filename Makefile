@@ -25,7 +25,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt deploy/requirements.txt | $(
 
 run: $(VENV)/.runtime
 	$(DEV) $(BIN)/flask db upgrade
-	$(DEV) AUTO_RELOAD=1 $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(RUN_PORT) 'board:create_app()'
+	$(DEV) AUTO_RELOAD=1 $(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(RUN_PORT)
 
 test: $(VENV)/.dev lint
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -22,6 +22,12 @@ try:
 except _config.ConfigError as error:
     sys.exit(f"board: configuration error: {error}")
 
+# The app, named here rather than on each command line: the Python platform puts
+# the Procfile's command into a systemd unit as `/bin/sh -c "…"`, where quotes and
+# parentheses would be one more thing to get wrong. A command line naming an
+# app still wins over this.
+wsgi_app = "board:create_app()"
+
 # PORT defaults to config.CONTAINER_PORT: the port the Dockerfile EXPOSEs and the
 # one the Python platform's nginx forwards to when PORT is unset (Procfile).
 bind = f"0.0.0.0:{_server['port']}"

@@ -26,7 +26,7 @@ SETTLE_S = 1.0  # after each edit: the replaced workers finish booting before th
 
 
 def _static(project: Project, number: int):
-    path = project.dir / "board" / "static" / "style.css"
+    path = project.dir / "static" / "style.css"
     path.write_text(path.read_text() + f"/* watch edit {number} */\n")
     return lambda: f"/* watch edit {number} */" in project.get("/static/style.css").text
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
+STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"
+
 
 def create_app(overrides: Mapping | None = None, environ: Mapping | None = None) -> Flask:
     """Build the app: config → extensions → blueprints → errors → CLI.
@@ -17,7 +19,8 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     """
     from . import config
 
-    app = Flask(__name__, instance_relative_config=True)
+    # static/ sits at the top of the bundle, where the Python platform's nginx serves /static from by default.
+    app = Flask(__name__, instance_relative_config=True, static_folder=str(STATIC_FOLDER))
     try:
         app.config.from_mapping(config.app_config(app.instance_path, environ))
     except config.ConfigError as error:

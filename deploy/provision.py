@@ -74,15 +74,6 @@ PLATFORMS = {
     "python": (re.compile(r"64bit Amazon Linux 2023 v(\d+)\.(\d+)\.(\d+) running Python 3\.12"),
                "Python 3.12 running on 64bit Amazon Linux 2023"),
 }
-# The one option setting that is valid on one platform only, so it cannot live in .ebextensions: the Docker
-# platform does not support static files mappings ("Serving static files", environment-cfg-staticfiles).
-# On Python, nginx serves board/static itself; without the mapping the app still serves /static.
-STATIC_FILES = {"/static": "board/static"}
-PLATFORM_OPTIONS = {
-    "docker": [],
-    "python": [{"Namespace": "aws:elasticbeanstalk:environment:proxy:staticfiles", "OptionName": path,
-                "Value": folder} for path, folder in STATIC_FILES.items()],
-}
 
 
 def latest_stack(eb, platform: str) -> str:
@@ -199,7 +190,7 @@ def create_everything(clients, app, env, choice, root, service_role, profile, ou
                 setting("aws:elasticbeanstalk:environment", "ServiceRole", service_role),
                 setting("aws:elasticbeanstalk:environment", "LoadBalancerType",
                         creation_only.get("LoadBalancerType", "application")),
-                setting(secretstore.SECRETS, "SECRET_KEY", key_arn), *db_settings, *PLATFORM_OPTIONS[platform]]
+                setting(secretstore.SECRETS, "SECRET_KEY", key_arn), *db_settings]
     create_environment(eb, {"ApplicationName": app, "EnvironmentName": env, "SolutionStackName": stack,
                             "OptionSettings": settings}, out)
     out(f"creating environment {env} on {stack}; the first release deploys the app")

@@ -34,6 +34,8 @@ PROXY_STAGING = "/var/proxy/staging/nginx"
 VERSION_MANIFEST = "/opt/elasticbeanstalk/deployment/app_version_manifest.json"
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
+RUN_HOOK = "/opt/localeb/bin/run-hook"  # execs a hook with no shell in between (instance-image/run-hook)
+EXEC_FAILED = 126  # its exit status when the hook could not be executed at all
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
 
 
@@ -266,11 +268,11 @@ class Engine:
         for path in found:
             relative = path.relative_to(bundle_dir).as_posix()
             self.log(f"Running platform hook: {relative}")
-            if not path.stat().st_mode & 0o111:
-                raise StepFailed(step, f"Command {relative} failed with error fork/exec {relative}: "
-                                 "permission denied (a hook must be executable: git update-index --chmod=+x)")
-            out = self.instance.run(f"./{relative}", env=secrets, workdir=workdir)
+            out = self.instance.exec([RUN_HOOK, relative], env=secrets, workdir=workdir)
             self._append_hooks_log(out.text)
+            reason = out.text.strip().splitlines()[-1] if out.text.strip() else ""
+            if out.code == EXEC_FAILED and reason.startswith(f"fork/exec {relative}: "):
+                raise StepFailed(step, f"Command {relative} failed with error {reason}", out.text)
             if not out.ok:
                 raise StepFailed(step, f"Command {relative} failed with error exit status {out.code}", out.text)
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.provision import STATIC_FILES
-
 from .docker import address, docker
 from .engine import Engine, Outcome
 from .errors import LocalEBError
@@ -71,9 +69,7 @@ class Fleet:
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
-        # Option settings made through the API at creation (provision.py), not in .ebextensions.
-        static = STATIC_FILES if platform == "python" else {}
-        self.config = {"environment": environment, "health_wait": health_wait, "static_files": static}
+        self.config = {"environment": environment, "health_wait": health_wait}
         self.engines: list[Engine] = []
         self.balancer: Instance | None = None
         self.database: str | None = None

@@ -17,6 +17,9 @@ UPSTREAM_FILE = "conf.d/elasticbeanstalk-nginx-docker-upstream.conf"
 APPLICATION_FILE = "conf.d/elasticbeanstalk/00_application.conf"
 STATIC_FILE = "conf.d/elasticbeanstalk/01_static.conf"
 PYTHON_PORT = 8000  # the Python platform's WSGI port when the PORT property is not set
+# The Python platform serves a top-level static/ at /static without being asked; a staticfiles option for
+# /static replaces it, options for other paths add to it (docs/eb-platform.md, P6).
+PYTHON_STATIC_DEFAULT = {"/static": "static"}
 
 
 def upstream(address: str, port: int) -> str:
@@ -63,9 +66,10 @@ def stage(staging: Path, destination: Path, address: str, port: int) -> Path:
 
 
 def stage_python(staging: Path, destination: Path, port: int, static: dict[str, str], app_dir: str) -> Path:
-    """The Python platform's: its nginx.conf, `location /` to 127.0.0.1:port, the static files locations."""
+    """The Python platform's: its nginx.conf, `location /` to 127.0.0.1:port, the static files locations
+    (its default mapping, then the staticfiles options)."""
     _merge(staging, destination, PYTHON_PLATFORM_CONF)
     (destination / APPLICATION_FILE).write_text(application(port))
-    if static:
-        (destination / STATIC_FILE).write_text(static_files(static, app_dir))
+    mappings = {**PYTHON_STATIC_DEFAULT, **{"/" + path.strip("/"): folder for path, folder in static.items()}}
+    (destination / STATIC_FILE).write_text(static_files(mappings, app_dir))
     return _bundle(staging, destination)

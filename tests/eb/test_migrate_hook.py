@@ -1,8 +1,9 @@
 """The predeploy hook, executed for real on a simulated EB host.
 
 The simulation: the staging directory (this repo) whose image the platform has
-just built, a PostgreSQL container standing in for RDS, and a fake get-config
-printing the environment properties, the platform paths and the option settings.
+just built, a PostgreSQL container standing in for RDS, and the local instance's
+get-config answering with the environment properties, the platform paths and the
+option settings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from testkit.tree import ROOT, broken_migration, migration_head
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
+GET_CONFIG = ROOT / "localeb" / "instance-image" / "get-config"
 PASSWORD = "p@ss:w/rd#1"  # RDS passwords carry URL metacharacters
 # A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
 MULTILINE_KEY = "s" * 40 + "\nRDS_HOSTNAME=nowhere.invalid"
@@ -66,15 +68,13 @@ def host(tmp_path, rds):
         "platformconfig": {"AppStagingDir": str(ROOT)},
         "optionsettings": {SECRETS: {"RDS_PASSWORD": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
     }
-    get_config = tmp_path / "get-config"
-    get_config.write_text("#!/usr/bin/env python3\nimport json, sys\n"
-                          f"answers = json.loads({json.dumps(json.dumps(answers))})\n"
-                          "data = answers.get(sys.argv[1], {})\n"
-                          "if '-k' in sys.argv: data = data[sys.argv[sys.argv.index('-k') + 1]]\n"
-                          "if '-n' in sys.argv: data = data.get(sys.argv[sys.argv.index('-n') + 1], {})\n"
-                          "print(data if isinstance(data, str) else json.dumps(data))\n")
-    get_config.chmod(0o755)
-    env = {**os.environ, "BOARD_GET_CONFIG": str(get_config), "RDS_PASSWORD": PASSWORD}
+    answered = tmp_path / "get-config-answers"
+    answered.mkdir()
+    for kind, data in answers.items():
+        (answered / f"{kind}.json").write_text(json.dumps(data))
+    # The local instance's get-config, which answers the documented forms only.
+    env = {**os.environ, "BOARD_GET_CONFIG": str(GET_CONFIG), "LOCALEB_CONFIG_DIR": str(answered),
+           "RDS_PASSWORD": PASSWORD}
     env.pop("BOARD_IMAGE", None)
 
     def start_hook(log_name: str = "board-migrate.log", **overrides: str) -> subprocess.Popen:
@@ -140,8 +140,7 @@ def test_a_failing_migration_fails_the_hook_with_the_error_in_its_log(built_imag
 def test_an_unbuildable_staging_directory_fails_clearly(docker_engine, host, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    get_config = tmp_path / "get-config"
-    get_config.write_text(get_config.read_text().replace(json.dumps(str(ROOT))[1:-1], str(empty)))
+    (tmp_path / "get-config-answers" / "platformconfig.json").write_text(json.dumps({"AppStagingDir": str(empty)}))
     result = host()
     assert result.returncode == 1
     assert f"could not find the image built from {empty}" in result.stdout

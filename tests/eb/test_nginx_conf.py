@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from deploy.provision import STATIC_FILES
 from localeb import proxy
 from testkit.components import unavailable
 from testkit.tree import ROOT
@@ -29,7 +28,7 @@ PLATFORMS = ["docker", "python"]
 def check(staging: Path, tmp_path: Path, platform: str = "docker") -> subprocess.CompletedProcess:
     """Stage as the platform does, then point its absolute runtime paths into tmp_path so any user can test it."""
     if platform == "python":
-        staged = proxy.stage_python(staging, tmp_path / "nginx", proxy.PYTHON_PORT, STATIC_FILES, str(staging))
+        staged = proxy.stage_python(staging, tmp_path / "nginx", proxy.PYTHON_PORT, {}, str(staging))
     else:
         staged = proxy.stage(staging, tmp_path / "nginx", "172.17.0.2", 8000)
     conf = staged / "nginx.conf"
@@ -65,5 +64,6 @@ def test_on_the_python_platform_static_files_and_the_app_are_locations_of_the_sa
     merged = subprocess.run([nginx(), "-T", "-c", str(tmp_path / "nginx" / "nginx.conf"), "-e",
                              str(tmp_path / "log" / "error.log")], capture_output=True, text=True).stdout
     assert f"proxy_pass          http://127.0.0.1:{proxy.PYTHON_PORT};" in merged
-    assert f"alias {ROOT}/board/static/;" in merged and "location /static/ {" in merged
+    # The platform's default mapping, with no option set (as `eb create --platform python` leaves it).
+    assert f"alias {ROOT}/static/;" in merged and "location /static/ {" in merged
     assert "client_max_body_size 1m;" in merged  # board.conf lands in that server block too

@@ -29,7 +29,9 @@ def test_the_procfile_runs_the_web_process_readme_names():
     web = procfile(ROOT)["web"]
     readme = (ROOT / "README.md").read_text()
     assert f"`web: {web}`" in readme
-    assert re.fullmatch(r'gunicorn --config gunicorn\.conf\.py "board:create_app\(\)"', web)
+    # Plain words only: the platform runs it through `/bin/sh -c "…"` in a systemd unit; the app is in the config.
+    assert web == "gunicorn --config gunicorn.conf.py"
+    assert re.fullmatch(r"[\w .=/-]+", web)
 
 
 def test_the_web_process_binds_where_the_python_platforms_nginx_forwards():

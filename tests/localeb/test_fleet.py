@@ -63,16 +63,33 @@ def test_a_bundle_without_dockerfile_is_an_error(fleet, make_bundle):
     assert result.failure.step == "StageApplication" and "Dockerfile and Dockerrun.aws.json" in result.failure.message
 
 
-def test_a_hook_without_the_executable_bit_fails_the_deploy(fleet, make_bundle):
-    def add_hook(tree):
-        hook = tree / ".platform/hooks/prebuild/01_hello.sh"
-        hook.parent.mkdir(parents=True, exist_ok=True)
-        hook.write_text("#!/bin/bash\necho hello\n")
-        hook.chmod(0o644)
+def add_hook(tree, text: str, mode: int, stage: str = "prebuild") -> None:
+    hook = tree / f".platform/hooks/{stage}/01_hello.sh"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_bytes(text.encode())
+    hook.chmod(mode)
 
-    result = fleet.deploy(make_bundle("not-executable", add_hook), label="v-mode")
-    assert result.failure.step == "RunAppDeployPreBuildHooks" and "permission denied" in result.failure.message
-    assert version(fleet.url) == "v1"
+
+def test_a_hook_without_the_executable_bit_runs_as_current_platforms_set_it(fleet, make_bundle):
+    bundle = make_bundle("not-executable", lambda tree: add_hook(
+        tree, "#!/bin/bash\necho hello from a hook >> /var/log/hook-ran\n", 0o644, "postdeploy"))
+    result = fleet.deploy(bundle, label="v-mode")
+    assert result.ok, result.failure
+    assert fleet.engines[0].instance.run("cat /var/log/hook-ran", workdir="/").text.strip() == "hello from a hook"
+    assert version(fleet.url) == "v-mode"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("echo a shell would run me\n", "exec format error"),  # no #! line: bash would run it, EB's engine does not
+    ("#!/bin/bash\r\necho saved on Windows\r\n", "no such file or directory"),  # the interpreter is "/bin/bash\r"
+])
+def test_a_hook_the_kernel_cannot_execute_fails_as_on_eb(fleet, make_bundle, text, reason):
+    result = fleet.deploy(make_bundle(f"unexecutable-{reason[:7]}", lambda tree: add_hook(tree, text, 0o755)),
+                          label="v-exec")
+    assert not result.ok and result.failure.step == "RunAppDeployPreBuildHooks"
+    hook = ".platform/hooks/prebuild/01_hello.sh"
+    assert result.failure.message == f"Command {hook} failed with error fork/exec {hook}: {reason}"
+    assert version(fleet.url) != "v-exec"
 
 
 def test_a_configuration_update_runs_confighooks_and_restarts_with_new_properties(fleet, make_bundle):

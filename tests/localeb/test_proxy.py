@@ -36,9 +36,21 @@ def test_the_python_platform_forwards_to_its_port_and_maps_static_folders(tmp_pa
     staged = proxy.stage_python(bundle, tmp_path / "staged", 8123, {"/assets": "web/static/"}, "/var/app/current")
     assert (staged / "nginx.conf").read_text() == proxy.PYTHON_PLATFORM_CONF.read_text()
     assert "proxy_pass          http://127.0.0.1:8123;" in (staged / proxy.APPLICATION_FILE).read_text()
-    assert "location /assets/ {\n    alias /var/app/current/web/static/;" in (staged / proxy.STATIC_FILE).read_text()
+    locations = (staged / proxy.STATIC_FILE).read_text()
+    assert "location /assets/ {\n    alias /var/app/current/web/static/;" in locations
+    assert "location /static/ {\n    alias /var/app/current/static/;" in locations  # the default stays
     assert (staged / "conf.d/elasticbeanstalk/server.conf").is_file()
     assert not (staged / proxy.UPSTREAM_FILE).exists()  # no container, no `upstream docker`
+
+
+def test_the_python_platform_serves_a_top_level_static_folder_unless_an_option_remaps_static(tmp_path):
+    (tmp_path / "bundle").mkdir()
+    default = proxy.stage_python(tmp_path / "bundle", tmp_path / "default", 8000, {}, "/var/app/current")
+    assert (default / proxy.STATIC_FILE).read_text() == proxy.static_files({"/static": "static"}, "/var/app/current")
+    remapped = proxy.stage_python(tmp_path / "bundle", tmp_path / "remapped", 8000, {"/static/": "web/assets"},
+                                  "/var/app/current")
+    locations = (remapped / proxy.STATIC_FILE).read_text()
+    assert locations.count("location /static/ {") == 1 and "alias /var/app/current/web/assets/;" in locations
 
 
 def test_the_python_platforms_port_is_the_port_property_or_8000():

@@ -77,7 +77,9 @@ names = []
 for name, value in config("environment").items():
     environment[name] = str(value)
     names.append(name)
-secrets = config("optionsettings", "-n", "aws:elasticbeanstalk:application:environmentsecrets")
+# Every namespace, then the secrets' one: `-n` alone is not a documented form of get-config.
+options = config("optionsettings")
+secrets = options.get("aws:elasticbeanstalk:application:environmentsecrets") if isinstance(options, dict) else None
 for name in secrets if isinstance(secrets, dict) else ():
     if name in os.environ:
         environment[name] = os.environ[name]  # the resolved value wins over whatever get-config lists
