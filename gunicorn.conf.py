@@ -42,10 +42,15 @@ workers = _server["workers"]
 # max_connections for every instance at once. Pin both per instance size.
 threads = _server["threads"]
 timeout = _server["timeout"]
-# Shorter than EB's and Docker's stop grace (10 s), so in-flight requests end
-# before a SIGKILL could arrive.
+# Shorter than Docker's stop grace (10 s; EB documents none of its own), so
+# in-flight requests end before a SIGKILL could arrive.
 graceful_timeout = 8
-keepalive = 5
+# Longer than nginx keeps an idle upstream connection for reuse (its upstream
+# keepalive_timeout, 60 s by default, which the Docker platform's upstream block
+# leaves as it is): nginx, not gunicorn, closes an idle connection, so nginx never
+# sends a request on one gunicorn has just closed (a POST there is a 502; nginx
+# retries only idempotent requests). docs/eb-platform.md, "Keep-alive, hop by hop".
+keepalive = 75
 
 accesslog = "-"
 errorlog = "-"

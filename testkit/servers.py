@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -14,6 +15,17 @@ from pathlib import Path
 import requests
 
 from testkit.ports import free_port
+
+
+def gunicorn_setting(name: str, **environ: str):
+    """A setting as gunicorn.conf.py computes it in a process with this environment (PORT unset unless given)."""
+    root = Path(__file__).resolve().parent.parent
+    env = {key: value for key, value in os.environ.items() if key != "PORT"}
+    env.update(APP_ENV="test", **environ)
+    program = f"import runpy; print(repr(runpy.run_path('gunicorn.conf.py')[{name!r}]))"
+    shown = subprocess.run([sys.executable, "-c", program], cwd=root, env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    return ast.literal_eval(shown)
 
 
 def wait_until(predicate, timeout: float, what: str, ignoring: tuple = (requests.ConnectionError, requests.Timeout)):

@@ -66,7 +66,7 @@ def test_gunicorn_binds_the_exposed_port_and_starts_without_errors(running):
 def test_the_image_holds_the_app_and_nothing_else(image):
     listing = docker("run", "--rm", image, "sh", "-c",
                      "ls -A /app; command -v gcc || true; ls /root/.cache/pip 2>/dev/null || true").stdout.split()
-    assert sorted(listing) == ["board", "gunicorn.conf.py", "instance", "migrations"]
+    assert sorted(listing) == ["board", "gunicorn.conf.py", "instance", "migrations", "static"]
 
 
 def test_image_size_over_the_base_stays_in_budget(image):

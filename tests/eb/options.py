@@ -43,6 +43,9 @@ OPTIONS = {
         "Protocol": one_of("HTTP", "HTTPS", "TCP"),
         "StickinessEnabled": boolean,
     },
+    "aws:elbv2:loadbalancer": {
+        "IdleTimeout": integer(1, 3600),
+    },
     "aws:elasticbeanstalk:healthreporting:system": {
         "SystemType": one_of("basic", "enhanced"),
         "EnhancedHealthAuthEnabled": boolean,

@@ -60,7 +60,8 @@ def test_the_hooks_python_runs_on_the_hosts_python_3_9(path, tmp_path):
         program = tmp_path / f"hook_{number}.py"
         program.write_text(source)
         # The library too: a function or argument newer than the host's Python is a violation.
-        result = subprocess.run([str(vermin), "--no-tips", "--violations", "-t=%d.%d-" % HOST_PYTHON, str(program)],
+        target = "-t={}.{}-".format(*HOST_PYTHON)
+        result = subprocess.run([str(vermin), "--no-tips", "--violations", target, str(program)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 

@@ -3,10 +3,7 @@ platform's nginx forwards (8000, or the PORT property when set)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -14,15 +11,12 @@ from localeb.errors import LocalEBError
 from localeb.proxy import PYTHON_PORT
 from localeb.python import proxy_port
 from localeb.staging import procfile
+from testkit.servers import gunicorn_setting
 from testkit.tree import ROOT
 
 
 def gunicorn_bind(**environ: str) -> str:
-    """The `bind` gunicorn.conf.py computes in a process with this environment (PORT unset unless given)."""
-    env = {name: value for name, value in os.environ.items() if name != "PORT"}
-    env.update(APP_ENV="test", **environ)
-    return subprocess.run([sys.executable, "-c", "import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return gunicorn_setting("bind", **environ)
 
 
 def test_the_procfile_runs_the_web_process_readme_names():
@@ -32,6 +26,10 @@ def test_the_procfile_runs_the_web_process_readme_names():
     # Plain words only: the platform runs it through `/bin/sh -c "…"` in a systemd unit; the app is in the config.
     assert web == "gunicorn --config gunicorn.conf.py"
     assert re.fullmatch(r"[\w .=/-]+", web)
+
+
+def test_gunicorn_conf_names_the_app_so_no_command_line_has_to():
+    assert gunicorn_setting("wsgi_app") == "board:create_app()"
 
 
 def test_the_web_process_binds_where_the_python_platforms_nginx_forwards():
