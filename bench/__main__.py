@@ -328,9 +328,14 @@ def markdown(results: dict) -> str:
                  f"{deploy['eb_deploy_s']} s.")
     if "local_eb" in results:
         local = results["local_eb"]
-        lines.append(f"- Release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
+        ratio = local["local_release_s"] / local["local_floor_s"]
+        lines.append(f"- P7: release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
                      f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
-                     f"and a bare container start) {local['local_floor_s']} s.")
+                     f"and a bare container start) {local['local_floor_s']} s: {ratio:.1f}x (target <= 3x).")
+        if local.get("local_steps"):
+            slowest = sorted(local["local_steps"], key=lambda step: -step[1])[:6]
+            lines.append("  Where the instance's time went (slowest steps): "
+                         + "; ".join(f"{step} {took} s" for step, took in slowest) + ".")
     return "\n".join(lines) + "\n"
 
 

@@ -70,11 +70,13 @@ def deploy_figures() -> dict:
 def local_release_figures() -> dict:
     """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
     instance (localeb, attached to the local AWS), against its floor: the same code-only change built
-    (dependencies cached) and started as a bare container until /healthz answers."""
+    (dependencies cached) and started as a bare container until /healthz answers. Also where the time went: the
+    seconds of each platform step, from the instance's engine log, printed and kept."""
     from moto.server import ThreadedMotoServer
 
     from localeb import Fleet
     from localeb.docker import docker
+    from localeb.timings import step_seconds
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -120,14 +122,20 @@ def local_release_figures() -> dict:
                 time.sleep(0.1)
             return round(time.monotonic() - begun, 2)
 
+        lines: list[str] = []
         try:
-            with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
+            with Fleet(instances=1, port=free_port(), echo=lines.append) as fleet:
                 eb_api.attach("board-local", fleet)
                 provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-local",
                           DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
                 release(ROOT, "bench-first")
+                lines.clear()
                 seconds = release(changed_tree("release"), "bench-code-change")
         finally:
             eb_api.detach("board-local")
             server.stop()
-    return {"local_release_s": seconds, "local_floor_s": floor}
+    steps = step_seconds(lines)
+    print(f"  local release {seconds} s, floor {floor} s ({seconds / floor:.1f}x); the instance's steps:")
+    for step, took in steps:
+        print(f"    {took:6.2f} s  {step}")
+    return {"local_release_s": seconds, "local_floor_s": floor, "local_steps": steps}

@@ -23,7 +23,7 @@ from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensio
 
 from . import proxy
 from .errors import LocalEBError
-from .instance import Instance
+from .instance import CONFIG_DIR, Instance
 from .staging import exposed_port, hooks, mode
 
 APP_STAGING = "/var/app/staging"
@@ -37,6 +37,7 @@ CURRENT_TAG = "aws_beanstalk/current-app"
 RUN_HOOK = "/opt/localeb/bin/run-hook"  # execs a hook with no shell in between (instance-image/run-hook)
 EXEC_FAILED = 126  # its exit status when the hook could not be executed at all
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
+HEALTH_POLL = 0.1  # seconds between its tries: a local loop, not the load balancer's interval
 
 
 class StepFailed(Exception):
@@ -70,6 +71,7 @@ class Engine:
         self.echo = echo
         self.container: str | None = None  # the app container now serving
         self.image: str | None = None  # its image id
+        self.address: str | None = None  # its address on the bridge
         self.deployments = 0
         self.lines: list[str] = []
         self.nginx_started = False
@@ -132,7 +134,6 @@ class Engine:
             extensions = read_extensions(bundle_dir)
         except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
-        self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log(f"Platform mode: {chosen}")
         if chosen.startswith("Docker Compose"):
@@ -143,14 +144,15 @@ class Engine:
         step = "Docker Specific Build Application"
         self.log(f"Executing instruction: {step}")
         tag = f"{STAGING_TAG}:{self.instance.name}"
-        self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} 2>&1",
-                what=f"docker build -t {tag} {APP_STAGING}", timeout=1800)
-        image = self.instance.run("cat /tmp/staging-app.iid").text.strip()
+        built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
+                        "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
+                        timeout=1800)
+        image = built.strip().splitlines()[-1]
         port = exposed_port(bundle_dir)
 
         step = "configure proxy"
         self.log(f"Executing instruction: {step}")
-        self._stage_proxy(bundle_dir, self._address() or "127.0.0.1", port)
+        self._stage_proxy(bundle_dir, self.address or "127.0.0.1", port)
 
         self.log("Executing instruction: EbExtensionPostBuild")
         self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
@@ -158,10 +160,10 @@ class Engine:
         self._test_proxy()
 
         self.log("Executing instruction: stop running app")
-        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
-        self.sh("Docker Specific Start App", f"docker tag {image} {CURRENT_TAG}:{self.instance.name}")
+        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
+                     then=f"docker tag {image} {CURRENT_TAG}:{self.instance.name} && "
+                          f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
         self._start_proxy(port)
-        self.instance.run(f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}", workdir="/")
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
@@ -170,7 +172,7 @@ class Engine:
         """What both platforms do between staging and their build: the instance's configuration (get-config),
         then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config)
+        self._write_config(properties, extensions, config, manifest=True)
         secrets = self._secrets(extensions, secrets)
         step = "EbExtensionPreBuild"
         self.log(f"Executing instruction: {step}")
@@ -200,7 +202,7 @@ class Engine:
     def _restart(self, current: Path, properties, secrets, _extensions: Extensions, _config: dict) -> None:
         """The deployed image in a new container with the new properties, behind a re-staged proxy."""
         port = exposed_port(current)
-        self._stage_proxy(current, self._address(), port)  # what is deployed, not a failed deployment's staging
+        self._stage_proxy(current, self.address, port)  # what is deployed, not a failed deployment's staging
         self._test_proxy()
         self.log("Executing instruction: stop running app")
         self.deployments += 1
@@ -208,25 +210,31 @@ class Engine:
         self._start_proxy(port)
 
     # --- steps -------------------------------------------------------------------------------------
-    def _write_config(self, properties: dict, extensions: Extensions, config: dict) -> None:
-        self.instance.write_config("environment", properties)
-        self.instance.write_config("container", {"environment_name": config.get("environment", "local"),
-                                                 "instance_port": "80", "app_staging_dir": APP_STAGING})
-        self.instance.write_config("platformconfig", {"AppStagingDir": APP_STAGING + "/",
-                                                      "AppDeployDir": APP_CURRENT + "/",
-                                                      "ProxyServer": "nginx"})
-        self.instance.write_config("optionsettings", extensions.options)
+    def _write_config(self, properties: dict, extensions: Extensions, config: dict, manifest: bool = False) -> None:
+        """get-config's answers (and, for an application deployment, the version manifest), in one write."""
+        answers = {
+            "environment": properties,
+            "container": {"environment_name": config.get("environment", "local"), "instance_port": "80",
+                          "app_staging_dir": APP_STAGING},
+            "platformconfig": {"AppStagingDir": APP_STAGING + "/", "AppDeployDir": APP_CURRENT + "/",
+                               "ProxyServer": "nginx"},
+            "optionsettings": extensions.options,
+        }
+        files = {f"{CONFIG_DIR}/{kind}.json": (json.dumps(data), 0o644) for kind, data in answers.items()}
+        if manifest:
+            files.update(self._manifest(config))
+        self.instance.write_files(files)
 
-    def _write_manifest(self, config: dict) -> None:
+    def _manifest(self, config: dict) -> dict[str, tuple[str, int]]:
         """The version manifest as observed on instances: the label only as the key under the application's name
         in RuntimeSources (no top-level VersionLabel, the stricter reading). No label: no manifest."""
         label = config.get("label")
         if not label:
             self.instance.run(f"rm -f {VERSION_MANIFEST}", workdir="/")
-            return
+            return {}
         manifest = {"RuntimeSources": {config.get("app", "local"): {label: {"s3url": ""}}},
                     "DeploymentId": self.deployments, "Serial": self.deployments}
-        self.instance.write_file(VERSION_MANIFEST, json.dumps(manifest))
+        return {VERSION_MANIFEST: (json.dumps(manifest), 0o644)}
 
     def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
         """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""
@@ -237,11 +245,15 @@ class Engine:
         return {name: given[name] for name in wanted}
 
     def _files(self, step: str, extensions: Extensions) -> None:
+        files = {}
         for path, spec in extensions.files.items():
             if "content" not in spec:
                 raise StepFailed(step, f"files: {path}: only `content` is supported locally (no `source` URLs)")
             content = spec["content"] if isinstance(spec["content"], str) else json.dumps(spec["content"])
-            self.instance.write_file(path, content, str(spec.get("mode", "000644"))[-3:])
+            files[path] = (content, int(str(spec.get("mode", "000644"))[-3:], 8))
+        if files:
+            self.instance.write_files(files)
+        for path in files:
             self.log(f"Wrote file {path}")
 
     def _commands(self, step: str, commands: list[Command], secrets: dict, leader: bool) -> None:
@@ -268,8 +280,7 @@ class Engine:
         for path in found:
             relative = path.relative_to(bundle_dir).as_posix()
             self.log(f"Running platform hook: {relative}")
-            out = self.instance.exec([RUN_HOOK, relative], env=secrets, workdir=workdir)
-            self._append_hooks_log(out.text)
+            out = self.instance.exec([RUN_HOOK, relative], env=secrets, workdir=workdir)  # it keeps eb-hooks.log
             reason = out.text.strip().splitlines()[-1] if out.text.strip() else ""
             if out.code == EXEC_FAILED and reason.startswith(f"fork/exec {relative}: "):
                 raise StepFailed(step, f"Command {relative} failed with error {reason}", out.text)
@@ -279,12 +290,6 @@ class Engine:
     def _append_hooks_log(self, text: str) -> None:
         if text:
             self.instance.append_file("/var/log/eb-hooks.log", text if text.endswith("\n") else text + "\n")
-
-    def _address(self) -> str | None:
-        if self.container is None:
-            return None
-        return self.instance.run(f"docker inspect --format '{{{{.NetworkSettings.IPAddress}}}}' {self.container}",
-                                 workdir="/").text.strip() or None
 
     def _stage_proxy(self, bundle_dir: Path, address: str, port: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
@@ -296,26 +301,31 @@ class Engine:
         self.sh("start proxy with new configuration", f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1",
                 workdir="/")
 
-    def _switch(self, image: str, name: str, properties: dict[str, str]) -> None:
-        """Stop the running container, start `image` with the properties (and secrets) as its environment."""
+    def _switch(self, image: str, name: str, properties: dict[str, str], then: str = "") -> None:
+        """Stop the running container, start `image` with the properties (and secrets) as its environment, then
+        run `then` (the platform's bookkeeping) in the same exec."""
         if self.container:
-            self.sh("stop running app", f"docker stop --time 30 {self.container} >/dev/null && "
+            # Docker's own stop grace period: EB documents none, so the app must finish within the shortest.
+            self.sh("stop running app", f"docker stop {self.container} >/dev/null && "
                     f"docker rm {self.container} >/dev/null", workdir="/")
         self.log("Executing instruction: Docker Specific Start App")
         names = " ".join(f"-e {shlex.quote(key)}" for key in properties)
-        self.sh("Docker Specific Start App", f"docker run --detach --name {name} --label board.local.app={self.owner} "
-                f"{names} {image}", env=properties, workdir="/",
-                what=f"docker run -d --name {name} --env <environment properties> {image}")
-        self.container, self.image = name, image
+        started = self.sh("Docker Specific Start App",
+                          f"docker run --detach --name {name} --label board.local.app={self.owner} {names} {image} "
+                          f">/dev/null && {then + ' && ' if then else ''}"
+                          f"docker inspect --format '{{{{.NetworkSettings.IPAddress}}}}' {name}",
+                          env=properties, workdir="/",
+                          what=f"docker run -d --name {name} --env <environment properties> {image}")
+        self.container, self.image, self.address = name, image, started.strip().splitlines()[-1]
 
     def _start_proxy(self, port: int) -> None:
         self.log("Executing instruction: start proxy with new configuration")
-        upstream = proxy.upstream(self._address(), port)
-        self.instance.write_file(f"{PROXY_STAGING}/{proxy.UPSTREAM_FILE}", upstream)
+        upstream = proxy.upstream(self.address, port)
         action = "nginx -s reload" if self.nginx_started else "nginx"
         self.sh("start proxy with new configuration",
+                f'printf "%s" "$UPSTREAM" > {PROXY_STAGING}/{proxy.UPSTREAM_FILE} && '
                 f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
-                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", workdir="/",
+                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", env={"UPSTREAM": upstream}, workdir="/",
                 what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
         self.nginx_started = True
 
@@ -343,7 +353,7 @@ class Engine:
                  f"    try:\n        code = urllib.request.urlopen('http://127.0.0.1{path}', timeout=3).status\n"
                  f"    except urllib.error.HTTPError as error:\n        code = error.code\n"
                  f"    except OSError:\n        code = 0\n"
-                 f"    if str(code) == '{expected}':\n        break\n    time.sleep(0.5)\n"
+                 f"    if str(code) == '{expected}':\n        break\n    time.sleep({HEALTH_POLL})\n"
                  f"print(code)\n")
         code = self.instance.run(f"python3 -c {shlex.quote(probe)}", workdir="/", timeout=wait + 30).text.strip()
         if code == expected:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -85,12 +84,20 @@ class Instance:
         self._pipe(content.encode(), "bash", "-c", f'mkdir -p "$(dirname "$0")" && cat > "$0" && chmod {mode} "$0"',
                    path)
 
+    def write_files(self, files: dict[str, tuple[str, int]]) -> None:
+        """Write each `path: (content, mode)` in one exec (a tar unpacked at the root), parents made as needed."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for path, (content, mode) in files.items():
+                data = content.encode()
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode = len(data), mode
+                archive.addfile(info, io.BytesIO(data))
+        self._pipe(buffer.getvalue(), "tar", "-x", "--no-same-owner", "-C", "/")
+
     def append_file(self, path: str, content: str) -> None:
         self._pipe(content.encode(), "bash", "-c", 'cat >> "$0"', path)
 
-    def write_config(self, kind: str, data: dict) -> None:
-        """What `get-config KIND` prints on this instance."""
-        self.write_file(f"{CONFIG_DIR}/{kind}.json", json.dumps(data))
 
     def remove(self) -> None:
         docker("rm", "--force", "--volumes", self.name, check=False)

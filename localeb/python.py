@@ -55,7 +55,6 @@ class PythonEngine(Engine):
             port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
         except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
-        self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
         self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
         properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
