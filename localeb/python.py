@@ -25,7 +25,7 @@ from .staging import procfile
 VENV_ROOT = "/var/app/venv"
 PIP_CACHE = "/root/.cache/pip"  # a volume shared by local instances: wheels are downloaded once
 RUN_DIR = "/var/run/board-processes"
-STOP_WAIT = 30  # seconds a process gets after SIGTERM, as `docker stop --time 30` on the Docker platform
+STOP_WAIT = 30  # seconds a process gets after SIGTERM (systemd stops it on the platform; its timeout is not documented)
 
 
 def proxy_port(properties: dict[str, str]) -> int:

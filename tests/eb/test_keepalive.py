@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from deploy.ebextensions import read_extensions
 from localeb import proxy
-from testkit.ports import free_port
-from testkit.servers import gunicorn_setting
+from testkit.servers import gunicorn, gunicorn_setting
 from testkit.tree import ROOT
 
 ALB_IDLE_DEFAULT = 60  # ELB's default idle timeout, when aws:elbv2:loadbalancer IdleTimeout is unset
@@ -74,24 +70,9 @@ def request(connection: socket.socket) -> bytes:
 def test_gunicorn_keeps_an_idle_connection_open_past_its_old_five_seconds(tmp_path):
     """The setting really reaches gunicorn: a connection idle for longer than gunicorn's old keepalive (5 s)
     still answers a second request, where it used to be closed under nginx."""
-    port = free_port()
-    env = {"APP_ENV": "test", "PORT": str(port), "SECRET_KEY": "k" * 40,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'board.sqlite'}", "PATH": str(Path(sys.executable).parent)}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--workers", "1"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                connection = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
-        with connection:
-            assert request(connection).startswith(b"HTTP/1.1 200")
-            time.sleep(7)  # past the old keepalive, and past gunicorn's one-second check
-            assert request(connection).startswith(b"HTTP/1.1 200")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    server = gunicorn(ROOT, log_path=tmp_path / "gunicorn.log", APP_ENV="test", SECRET_KEY="k" * 40,
+                      DATABASE_URL=f"sqlite:///{tmp_path / 'board.sqlite'}")
+    with server as (url, _), socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as peer:
+        assert request(peer).startswith(b"HTTP/1.1 200")
+        time.sleep(7)  # past the old keepalive, and past gunicorn's one-second check
+        assert request(peer).startswith(b"HTTP/1.1 200")
