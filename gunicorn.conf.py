@@ -127,3 +127,18 @@ def worker_exit(server, worker):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def on_exit(server):
+    """The master, stopped on request, ends without Python's teardown too.
+
+    gunicorn calls this once every worker has gone, while it handles the stop a
+    signal asked for (its loop's StopIteration); the libraries imported above
+    would take the master as long to free as a worker. A halt for an error,
+    such as a worker that could not boot, is handled on another path and keeps
+    its exit status.
+    """
+    if isinstance(sys.exc_info()[1], StopIteration | KeyboardInterrupt):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
