@@ -55,19 +55,22 @@ class Served:
         return f"http://127.0.0.1:{self.port}"
 
 
-def release(endpoint: str, tree, label: str) -> subprocess.CompletedProcess:
+def deploy(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
+    """`python -m deploy ARGS` with the environment the command tells its user to export."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
-    return subprocess.run([sys.executable, "-m", "deploy", "release", "--app", "board", "--env", ENV, "--label",
-                           label, "--poll", "0.2"], cwd=tree, env=environ, capture_output=True, text=True,
-                          timeout=900)
+    result = subprocess.run([sys.executable, "-m", "deploy", *args, "--poll", "0.2"], cwd=tree, env=environ,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_instances(docker_engine, tmp_path):
     served = Served()
     try:
-        served.wait_for(r"Elastic Beanstalk .* at http://127\.0\.0\.1:\d+", timeout=60)
+        served.wait_for(r"Elastic Beanstalk .* at http://127\.0\.0\.1:\d+", timeout=120)
+        database = served.wait_for(r"--database-url`: (postgresql://\S+)").group(1)
         tree = copy_tree(tmp_path / "board")
         eb_ready_checkout(tree, served.endpoint, ENV, *DATABASE)  # eb init, eb create with its database
         url = served.wait_for(rf"^{ENV}: 1 docker instance\(s\) behind (http://\S+)").group(1)
@@ -80,9 +83,15 @@ def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_in
                                                                       "--timeout", "5")
         assert "deployed by eb" in requests.get(url + "/about", timeout=5).text
 
-        released = release(served.endpoint, tree, "by-deploy-tool")
-        assert released.returncode == 0, released.stdout + released.stderr
+        deploy(served.endpoint, tree, "release", "--app", "board", "--env", ENV, "--label", "by-deploy-tool")
         assert version(url) == "by-deploy-tool"
+
+        # The deploy tool's own path: provision on the printed database, then release.
+        deploy(served.endpoint, tree, "provision", "--app", "board", "--env", "board-tool", "--database-url",
+               database)
+        deploy(served.endpoint, tree, "release", "--app", "board", "--env", "board-tool", "--label", "tool-v1")
+        url = served.wait_for(r"^board-tool: 1 docker instance\(s\) behind (http://\S+)").group(1)
+        assert version(url) == "tool-v1"
     finally:
         served.process.send_signal(signal.SIGINT)
         served.process.wait(timeout=180)
