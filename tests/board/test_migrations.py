@@ -89,7 +89,7 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path, request):
-    from board.auth import TOKEN_SHAPE
+    from board.sessions import TOKEN_SHAPE
 
     url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
         "postgres_database")
