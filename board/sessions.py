@@ -82,6 +82,7 @@ def end_all(author: Author) -> None:
     """End every login of `author`, on every device (commits)."""
     db.session.execute(sa.delete(LoginSession).where(LoginSession.author_id == author.id))
     db.session.commit()
+    author.login = None
 
 
 def active(author: Author) -> list[LoginSession]:
