@@ -108,3 +108,34 @@ def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path
         run(url, "upgrade")
     finally:
         engine.dispose()
+
+
+def columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {table: [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+                for table in inspector.get_table_names() if table != "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_beside(backend, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
+        "postgres_database")
+    run(url, "upgrade", "0003")
+    before = columns(url)
+    run(url, "upgrade", "0004")
+    after = columns(url)
+    assert set(after) - set(before) == {"login_sessions"}
+    assert {table: after[table] for table in before} == before  # authors.session_token stays, as it was
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:  # what the previous release writes still goes in
+            conn.execute(sa.text("INSERT INTO authors (name, email, password_hash, created_at, session_token) "
+                                 "VALUES ('A', 'a@example.com', 'x', CURRENT_TIMESTAMP, :token)"), {"token": "0" * 64})
+    finally:
+        engine.dispose()
+    run(url, "downgrade", "0003")
+    assert columns(url) == before
