@@ -71,8 +71,8 @@ def load(token: str) -> Author | None:
 
 def end_this(author: Author) -> None:
     """Log this browser out: its login ends, the author's others go on."""
-    if author.login is not None:
-        db.session.delete(author.login)
+    if author.login is not None:  # None once "log out everywhere" has ended it
+        db.session.execute(sa.delete(LoginSession).where(LoginSession.id == author.login.id))
         db.session.commit()
     session.clear()
     logout_user()  # after the clear: it also asks for the remember cookie to be deleted

@@ -131,9 +131,12 @@ def test_a_nul_in_the_login_email_is_a_form_error_not_a_crash(client):
     assert "invisible control characters" in response.get_data(as_text=True)
 
 
-def from_client(client, address: str):
-    """The test client, seen as coming from `address`."""
-    client.environ_base["REMOTE_ADDR"] = address
+def from_client(client, address: str | None = None, forwarded_for: str | None = None):
+    """The test client, seen as coming from `address`, its requests carrying this X-Forwarded-For."""
+    if address is not None:
+        client.environ_base["REMOTE_ADDR"] = address
+    if forwarded_for is not None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return client
 
 
@@ -259,20 +262,14 @@ def test_a_refused_attempt_checks_no_password(client, password_checks):
     assert len(password_checks) == throttle.PER_CLIENT
 
 
-def forwarded(client, chain: str):
-    """The test client, its requests arriving with this X-Forwarded-For."""
-    client.environ_base["HTTP_X_FORWARDED_FOR"] = chain
-    return client
-
-
 def test_made_up_forwarded_for_values_do_not_make_a_client_new(app, client):
     # Without a proxy in front (PROXY_HOPS=0: make run, compose) the header is the client's own say.
     register(client)
     logout(client)
     client.delete_cookie(devices.COOKIE)
     for n in range(throttle.PER_CLIENT):
-        assert login(forwarded(client, f"192.0.2.{n}"), password="not the password").status_code == 422
-    assert login(forwarded(client, "192.0.2.200")).status_code == 429
+        assert login(from_client(client, forwarded_for=f"192.0.2.{n}"), password="not the password").status_code == 422
+    assert login(from_client(client, forwarded_for="192.0.2.200")).status_code == 429
 
 
 @pytest.fixture(params=[1, 2], ids=["nginx", "alb-and-nginx"])
@@ -289,13 +286,14 @@ def behind_proxies(request, database_url):
 def test_behind_proxies_the_client_is_the_address_they_added(behind_proxies):
     app, inner = behind_proxies
     owner, stranger = app.test_client(), app.test_client()
-    register(forwarded(owner, ", ".join(["198.51.100.7", *inner])))
+    register(from_client(owner, forwarded_for=", ".join(["198.51.100.7", *inner])))
     logout(owner)
     owner.delete_cookie(devices.COOKIE)
     for n in range(throttle.PER_CLIENT):
         chain = ", ".join([f"192.0.2.{n}", "203.0.113.9", *inner])  # made up by the stranger, then theirs
-        assert login(forwarded(stranger, chain), password="not the password").status_code == 422
-    assert login(forwarded(stranger, ", ".join(["192.0.2.99", "203.0.113.9", *inner]))).status_code == 429
+        assert login(from_client(stranger, forwarded_for=chain), password="not the password").status_code == 422
+    chain = ", ".join(["192.0.2.99", "203.0.113.9", *inner])
+    assert login(from_client(stranger, forwarded_for=chain)).status_code == 429
     assert login(owner).status_code == 302
 
 
@@ -307,7 +305,7 @@ def test_one_stranger_never_reaches_the_ceiling_all_clients_share(app, monkeypat
     owner.delete_cookie(devices.COOKIE)
     stranger = from_client(app.test_client(), "203.0.113.9")
     for n in range(throttle.PER_ADDRESS + 1):
-        login(forwarded(stranger, f"192.0.2.{n}"), password="not the password")
+        login(from_client(stranger, forwarded_for=f"192.0.2.{n}"), password="not the password")
     assert login(owner).status_code == 302
 
 

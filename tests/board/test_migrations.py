@@ -87,12 +87,18 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
         engine.dispose()
 
 
+def database(backend: str, tmp_path, request) -> str:
+    """An empty database on `backend`."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'board.sqlite'}"
+    return request.getfixturevalue("postgres_database")
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path, request):
     from board.sessions import TOKEN_SHAPE
 
-    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
-        "postgres_database")
+    url = database(backend, tmp_path, request)
     run(url, "upgrade", "0002")
     engine = sa.create_engine(url)
     try:
@@ -122,8 +128,7 @@ def columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_beside(backend, tmp_path, request):
-    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
-        "postgres_database")
+    url = database(backend, tmp_path, request)
     run(url, "upgrade", "0003")
     before = columns(url)
     run(url, "upgrade", "0004")
