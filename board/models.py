@@ -106,8 +106,9 @@ class Post(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Login attempts per email address (known or not) and client, and per address from all clients
-    (client "*"), so passwords cannot be guessed at speed (board/throttle.py)."""
+    """Attempts per email address (known or not) and client (a network, or a device), per address from all
+    networks (client "*"), and per network at every address (email "*"), so passwords cannot be guessed,
+    nor hashed, at speed (board/throttle.py)."""
 
     __tablename__ = "login_throttles"
 
