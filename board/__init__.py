@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(overrides: Mapping | None = None, environ: Mapping | None = None) -> Flask:
@@ -33,6 +34,10 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     logs.configure(app)
     # Around the whole app: a chunked body is measured before anything reads it.
     app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    if app.config["PROXY_HOPS"]:
+        # The client is the address the outermost trusted proxy appended to X-Forwarded-For; what a
+        # client wrote there itself is ignored. The scheme stays gunicorn's (FORWARDED_ALLOW_IPS).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=0)
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
     hosts.register(app)

@@ -28,6 +28,8 @@ CONTAINER_PORT = 8000
 
 # How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
 REMEMBER_FOR = timedelta(days=30)
+# The most a login without it lasts: the browser ends it sooner when it closes, the server after this.
+SESSION_FOR = timedelta(hours=12)
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 FALSY = frozenset({"", "0", "false", "no", "off"})
@@ -111,6 +113,9 @@ TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the 
                          "Empty: any host, links are paths.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
+PROXY_HOPS = Variable("PROXY_HOPS", 0, "Proxies in front that append the client's address to `X-Forwarded-For`; the "
+                      "client is the address the outermost of them added, 0: the connection's own. `.ebextensions` "
+                      "sets 1 ([client-address.md](client-address.md)).", 0, 5)
 
 VARIABLES = tuple(value for value in list(globals().values()) if isinstance(value, Variable))
 
@@ -246,6 +251,9 @@ def app_config(instance_path: str, environ=None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_DURATION": REMEMBER_FOR,
+        # The session cookie's signature expires with the longest login it can hold without "Remember me".
+        "PERMANENT_SESSION_LIFETIME": SESSION_FOR,
+        "PROXY_HOPS": PROXY_HOPS.read(environ),
     }
 
 
