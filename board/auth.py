@@ -11,8 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from . import passwords, throttle
-from .database import read_only
+from . import passwords, reads, throttle
 from .extensions import db, login_manager
 from .forms import LoginForm, PasswordChangeForm, RegisterForm
 from .models import TOKEN_MAX, Author, password_matches
@@ -140,9 +139,10 @@ def change_password():
 
 
 @bp.get(f"/authors/<int(max={ID_MAX}):author_id>")
-@read_only
 def profile(author_id: int):
-    author = db.get_or_404(Author, author_id)
+    author = reads.session().get(Author, author_id)
+    if author is None:
+        abort(404)
     try:
         page = fetch_page(current_app.config["POSTS_PER_PAGE"], before=request.args.get("before"),
                           after=request.args.get("after"), author_id=author.id)

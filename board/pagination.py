@@ -18,7 +18,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from .extensions import db
+from . import reads
 from .models import Author, Post
 
 _CURSOR_MAX = 64  # an encoded cursor is ~32 characters; anything longer is not ours
@@ -127,8 +127,8 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
     direction = "newer" if after else "older" if before else "first"
     query = listing(by_author=author_id is not None, whole=whole, direction=direction)
-    # Core on the session's connection (same transaction): plain rows, without the ORM's result processing.
-    rows = db.session.connection().execute(query, params).all()
+    # Core on the read path's connection: plain rows, without the ORM's result processing.
+    rows = reads.session().connection().execute(query, params).all()
     if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))
