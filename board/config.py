@@ -109,8 +109,8 @@ LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (std
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
 WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
                            "one while developing.", 1, 64, shown="(usable CPUs; 1 with AUTO_RELOAD)")
-GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (and database connections each "
-                            "keeps).", 1, 64)
+GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (each keeps a database "
+                            "connection for reads and one for writes).", 1, 64)
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
@@ -153,8 +153,7 @@ def database_url(environ, instance_path: str) -> str:
     url = DATABASE_URL.read(environ)
     if url:
         return with_driver(url)
-    host = RDS_HOSTNAME.read(environ)
-    if host:
+    if RDS_HOSTNAME.read(environ):
         return rds_url(environ, RDS_HOSTNAME, DATABASE_URL)
     if app_env(environ) == "production":
         # A SQLite file here would live in the container: lost at every deploy, and
@@ -169,8 +168,7 @@ def read_database_url(environ, primary_url: str) -> str:
     url = DATABASE_READ_URL.read(environ)
     if url:
         return with_driver(url)
-    host = RDS_READ_HOSTNAME.read(environ)
-    if host:
+    if RDS_READ_HOSTNAME.read(environ):
         return rds_url(environ, RDS_READ_HOSTNAME, DATABASE_READ_URL)
     return primary_url
 
@@ -201,8 +199,9 @@ def engine_options(environ, url: str) -> dict:
         # Heal after a database restart or RDS failover without restarting the app: a connection the
         # server dropped is replaced before a request sees it, for one round trip a checkout.
         "pool_pre_ping": True,
-        # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
-        # keeps workers x threads connections to RDS, never reconnecting under load.
+        # A thread holds at most one connection of each engine (the primary's and the read path's): one kept
+        # per thread, none opened beyond, so an instance keeps at most 2 x workers x threads connections to
+        # RDS, never reconnecting under load.
         "pool_size": GUNICORN_THREADS.read(environ),
         "max_overflow": 0,
         "pool_recycle": DB_POOL_RECYCLE.read(environ),
