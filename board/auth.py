@@ -11,11 +11,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from . import passwords, reads, throttle
+from . import passwords, throttle
 from .extensions import db, login_manager
 from .forms import LoginForm, PasswordChangeForm, RegisterForm
 from .models import TOKEN_MAX, Author, password_matches
-from .pagination import InvalidCursor, fetch_page
+from .pagination import InvalidCursor, fetch_author_page
 
 bp = Blueprint("auth", __name__)
 
@@ -140,12 +140,11 @@ def change_password():
 
 @bp.get(f"/authors/<int(max={ID_MAX}):author_id>")
 def profile(author_id: int):
-    author = reads.session().get(Author, author_id)
-    if author is None:
-        abort(404)
     try:
-        page = fetch_page(current_app.config["POSTS_PER_PAGE"], before=request.args.get("before"),
-                          after=request.args.get("after"), author_id=author.id)
+        author, page = fetch_author_page(author_id, current_app.config["POSTS_PER_PAGE"],
+                                         before=request.args.get("before"), after=request.args.get("after"))
     except InvalidCursor:
         abort(400, "That page link is broken; start again from the first page.")
+    if author is None:
+        abort(404)
     return render_template("auth/profile.html", author=author, page=page)
