@@ -150,11 +150,9 @@ def app_env(environ) -> str:
 
 
 def database_url(environ, instance_path: str) -> str:
-    url = DATABASE_URL.read(environ)
+    url = named_url(environ, DATABASE_URL, RDS_HOSTNAME)
     if url:
-        return with_driver(url)
-    if RDS_HOSTNAME.read(environ):
-        return rds_url(environ, RDS_HOSTNAME, DATABASE_URL)
+        return url
     if app_env(environ) == "production":
         # A SQLite file here would live in the container: lost at every deploy, and
         # a different database on every instance.
@@ -165,24 +163,21 @@ def database_url(environ, instance_path: str) -> str:
 
 def read_database_url(environ, primary_url: str) -> str:
     """Where pages read: a replica or reader endpoint when one is named, else the primary."""
-    url = DATABASE_READ_URL.read(environ)
+    return named_url(environ, DATABASE_READ_URL, RDS_READ_HOSTNAME) or primary_url
+
+
+def named_url(environ, url_variable: Variable, host_variable: Variable) -> str | None:
+    """The URL `url_variable` holds, else one to the RDS host `host_variable` names, else None."""
+    url = url_variable.read(environ)
     if url:
-        return with_driver(url)
-    if RDS_READ_HOSTNAME.read(environ):
-        return rds_url(environ, RDS_READ_HOSTNAME, DATABASE_READ_URL)
-    return primary_url
-
-
-def with_driver(url: str) -> str:
-    # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
-def rds_url(environ, host_variable: Variable, url_variable: Variable) -> str:
+        # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url[len(prefix):]
+        return url
     host = host_variable.read(environ)
+    if not host:
+        return None
     user = RDS_USERNAME.read(environ)
     if not user:
         raise ConfigError(f"{host_variable.name} is set but RDS_USERNAME is empty; set both (or {url_variable.name})")
