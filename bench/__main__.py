@@ -332,7 +332,7 @@ def markdown(results: dict) -> str:
                  f"{deploy['eb_deploy_s']} s.")
     if "local_eb" in results:
         local = results["local_eb"]
-        lines.append(f"- Release of a code change to a local EB instance (`deploy/local`, every platform step, nginx): "
+        lines.append(f"- Release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
                      f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
                      f"and a bare container start) {local['local_floor_s']} s.")
     return "\n".join(lines) + "\n"

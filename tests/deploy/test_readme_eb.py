@@ -6,7 +6,7 @@ venv, against moto over HTTP with the EB extension. The one change the test make
 text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
 AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
 in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
-With Docker, the README's blocks run once more with a local EB instance (deploy/local) behind the environment,
+With Docker, the README's blocks run once more with a local EB instance (localeb) behind the environment,
 which then really serves what `eb deploy` released.
 """
 
@@ -24,13 +24,12 @@ import boto3
 import pytest
 import requests
 
-from deploy.local import Fleet
-from deploy.local.docker import docker
-from deploy.local.fleet import LABEL
+from localeb import Fleet, eb_api, eb_options
+from localeb.docker import docker
+from localeb.fleet import LABEL
+from testkit.ebcli import git
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
-from tests.aws import eb_extension, eb_options
-from tests.aws.ebcli import git
 
 pytestmark = pytest.mark.slow
 
@@ -204,8 +203,8 @@ def test_the_readme_commands_deploy_an_app_the_local_instance_serves(docker_engi
     eb create's database is the fleet's PostgreSQL, whose RDS_* the instances get as EB sets them."""
     tree = cloned(tmp_path)
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_extension.attach(ENV, fleet)  # before eb create: the environment does not exist yet
-        stand_in = eb_extension.stand_in_rds(fleet)
+        eb_api.attach(ENV, fleet)  # before eb create: the environment does not exist yet
+        stand_in = eb_api.stand_in_rds(fleet)
         run_blocks(tree, server, shell_blocks(section((ROOT / "README.md").read_text(), SECTION)))
         env, eb = ready_environment(server)
         labels = [v["VersionLabel"] for v in eb.describe_application_versions(

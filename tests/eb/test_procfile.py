@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from deploy.errors import DeployError
-from deploy.local.proxy import PYTHON_PORT
-from deploy.local.python import proxy_port
-from deploy.local.staging import procfile
+from localeb.errors import LocalEBError
+from localeb.proxy import PYTHON_PORT
+from localeb.python import proxy_port
+from localeb.staging import procfile
 from testkit.tree import ROOT
 
 
@@ -44,10 +44,10 @@ def test_the_web_process_binds_where_the_python_platforms_nginx_forwards():
 ])
 def test_a_procfile_without_a_web_process_or_with_a_bad_line_is_refused(tmp_path, text, message):
     (tmp_path / "Procfile").write_text(text)
-    with pytest.raises(DeployError, match=message):
+    with pytest.raises(LocalEBError, match=message):
         procfile(tmp_path)
 
 
 def test_a_bundle_without_procfile_is_refused_on_the_python_platform(tmp_path):
-    with pytest.raises(DeployError, match="no Procfile"):
+    with pytest.raises(LocalEBError, match="no Procfile"):
         procfile(tmp_path)
