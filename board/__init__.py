@@ -28,7 +28,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import bodies, database, hosts, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import bodies, hosts, logs, models, reads, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
     logs.configure(app)
@@ -44,8 +44,7 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     bodies.register(app)
 
     db.init_app(app)
-    with app.app_context():
-        database.init_engine(db.engine)
+    reads.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -11,11 +11,10 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from . import devices, passwords, sessions, throttle
-from .database import read_only
 from .extensions import db, login_manager
 from .forms import LoginForm, PasswordChangeForm, RegisterForm
 from .models import Author, password_matches
-from .pagination import InvalidCursor, fetch_page
+from .pagination import InvalidCursor, fetch_author_page
 
 bp = Blueprint("auth", __name__)
 
@@ -156,12 +155,12 @@ def end_sessions():
 
 
 @bp.get(f"/authors/<int(max={ID_MAX}):author_id>")
-@read_only
 def profile(author_id: int):
-    author = db.get_or_404(Author, author_id)
     try:
-        page = fetch_page(current_app.config["POSTS_PER_PAGE"], before=request.args.get("before"),
-                          after=request.args.get("after"), author_id=author.id)
+        author, page = fetch_author_page(author_id, current_app.config["POSTS_PER_PAGE"],
+                                         before=request.args.get("before"), after=request.args.get("after"))
     except InvalidCursor:
         abort(400, "That page link is broken; start again from the first page.")
+    if author is None:
+        abort(404)
     return render_template("auth/profile.html", author=author, page=page)

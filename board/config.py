@@ -93,6 +93,14 @@ RDS_PORT = Variable("RDS_PORT", 5432, "PostgreSQL port.", 1, 65535)
 RDS_DB_NAME = Variable("RDS_DB_NAME", "ebdb", "Database name.", exact=True)
 RDS_USERNAME = Variable("RDS_USERNAME", None, "Database user (required with `RDS_HOSTNAME`).", exact=True)
 RDS_PASSWORD = Variable("RDS_PASSWORD", "", "Database password; any characters (it is URL-escaped).", exact=True)
+DATABASE_READ_URL = Variable("DATABASE_READ_URL", None, "SQLAlchemy URL of a read replica or Aurora reader "
+                             "endpoint that pages read from; wins over `RDS_READ_HOSTNAME`. Empty: the primary.")
+RDS_READ_HOSTNAME = Variable("RDS_READ_HOSTNAME", None, "Host of a read replica or Aurora reader endpoint, reached "
+                             "with the `RDS_*` port, name and credentials.")
+# A replica applies a write a moment after the primary: long enough to cover its lag, short enough that
+# a busy writer's pages soon go back to the replica.
+READ_YOUR_WRITES = Variable("READ_YOUR_WRITES", 5, "Seconds a client's pages read from the primary after it "
+                            "writes, so it sees its own writes on a lagging replica.", 1, 3600)
 DB_CONNECT_TIMEOUT = Variable("DB_CONNECT_TIMEOUT", 5, "Seconds to wait for a database connection.", 1, 300)
 # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
 DB_POOL_RECYCLE = Variable("DB_POOL_RECYCLE", 300, "Seconds after which pooled connections are replaced.", 1, 86400)
@@ -103,8 +111,8 @@ LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (std
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
 WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
                            "one while developing.", 1, 64, shown="(usable CPUs; 1 with AUTO_RELOAD)")
-GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (and database connections each "
-                            "keeps).", 1, 64)
+GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (each keeps a database "
+                            "connection for reads and one for writes).", 1, 64)
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
@@ -147,28 +155,41 @@ def app_env(environ) -> str:
 
 
 def database_url(environ, instance_path: str) -> str:
-    url = DATABASE_URL.read(environ)
+    url = named_url(environ, DATABASE_URL, RDS_HOSTNAME)
     if url:
-        # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg2://" + url[len(prefix):]
         return url
-    host = RDS_HOSTNAME.read(environ)
-    if host:
-        user = RDS_USERNAME.read(environ)
-        if not user:
-            raise ConfigError("RDS_HOSTNAME is set but RDS_USERNAME is empty; set both (or DATABASE_URL)")
-        # RDS user names and passwords may hold @ / : and the like: escape everything but letters and digits.
-        credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
-        name = quote(RDS_DB_NAME.read(environ), safe="")
-        return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
     if app_env(environ) == "production":
         # A SQLite file here would live in the container: lost at every deploy, and
         # a different database on every instance.
         raise ConfigError("no database is configured; production needs DATABASE_URL, or RDS_HOSTNAME with "
                           "RDS_USERNAME and RDS_PASSWORD (Elastic Beanstalk sets RDS_* for an attached database)")
     return "sqlite:///" + str(Path(instance_path) / "board.sqlite")
+
+
+def read_database_url(environ, primary_url: str) -> str:
+    """Where pages read: a replica or reader endpoint when one is named, else the primary."""
+    return named_url(environ, DATABASE_READ_URL, RDS_READ_HOSTNAME) or primary_url
+
+
+def named_url(environ, url_variable: Variable, host_variable: Variable) -> str | None:
+    """The URL `url_variable` holds, else one to the RDS host `host_variable` names, else None."""
+    url = url_variable.read(environ)
+    if url:
+        # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url[len(prefix):]
+        return url
+    host = host_variable.read(environ)
+    if not host:
+        return None
+    user = RDS_USERNAME.read(environ)
+    if not user:
+        raise ConfigError(f"{host_variable.name} is set but RDS_USERNAME is empty; set both (or {url_variable.name})")
+    # RDS user names and passwords may hold @ / : and the like: escape everything but letters and digits.
+    credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
+    name = quote(RDS_DB_NAME.read(environ), safe="")
+    return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
 
 
 def engine_options(environ, url: str) -> dict:
@@ -178,8 +199,9 @@ def engine_options(environ, url: str) -> dict:
         # Heal after a database restart or RDS failover without restarting the app: a connection the
         # server dropped is replaced before a request sees it, for one round trip a checkout.
         "pool_pre_ping": True,
-        # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
-        # keeps workers x threads connections to RDS, never reconnecting under load.
+        # A thread holds at most one connection of each engine (the primary's and the read path's): one kept
+        # per thread, none opened beyond, so an instance keeps at most 2 x workers x threads connections to
+        # RDS, never reconnecting under load.
         "pool_size": GUNICORN_THREADS.read(environ),
         "max_overflow": 0,
         "pool_recycle": DB_POOL_RECYCLE.read(environ),
@@ -227,12 +249,17 @@ def app_config(instance_path: str, environ=None) -> dict:
     env = app_env(environ)
     key = secret_key(environ, env, instance_path)
     url = database_url(environ, instance_path)
+    read_url = read_database_url(environ, url)
     return {
         "APP_ENV": env,
         "TESTING": env == "test",
         "SECRET_KEY": key,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
+        # The read path's engines (board/reads.py) add their read-only settings to these.
+        "READ_DATABASE_URI": read_url,
+        "READ_ENGINE_OPTIONS": engine_options(environ, read_url),
+        "READ_YOUR_WRITES": timedelta(seconds=READ_YOUR_WRITES.read(environ)),
         "POSTS_PER_PAGE": POSTS_PER_PAGE.read(environ),
         "APP_VERSION": app_version(environ),
         "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
