@@ -82,7 +82,7 @@ class EventStream:
             if key in self.seen:
                 continue
             self.seen.add(key)
-            line = f"  {event['EventDate']:%H:%M:%S} {event.get('Severity', 'INFO'):5} {event['Message']}"
+            line = f"  {event['EventDate']:%H:%M:%S}Z {event.get('Severity', 'INFO'):5} {event['Message']}"
             if event.get("Severity") in ("ERROR", "FATAL", "WARN"):
                 self.errors.append(line.strip())
             self.out(line)

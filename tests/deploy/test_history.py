@@ -1,5 +1,5 @@
-"""Which version ran healthy where is kept per environment on EB (version tags), counts versions other
-tools deployed, and pruning never deletes a bundle a remaining version uses."""
+"""Which version ran where is kept per environment (one record each), counts versions other tools deployed,
+and pruning never deletes a bundle a remaining version uses, nor an environment's rollback target."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_releasing_to_prod_keeps_stagings_record(ready, tmp_path):
     ship(ready, tmp_path, "v1", env=PROD)  # the same version, healthy in prod too
     ship(ready, tmp_path, "v2", env=STAGING)
     assert back(ready, STAGING).version == "v1"
-    assert [label for _, label in history.healthy_in(ready.eb, APP, PROD)] == ["v1"]
+    assert [(e.label, e.outcome) for e in history.Record(ready, APP, PROD).entries()] == [("v1", "healthy")]
 
 
 def test_a_version_deployed_by_another_tool_counts_for_rollback(ready, tmp_path):
@@ -36,14 +36,14 @@ def test_a_version_deployed_by_another_tool_counts_for_rollback(ready, tmp_path)
 
 
 def test_prune_keeps_a_bundle_the_deployed_version_shares(ready, tmp_path):
-    ship(ready, tmp_path, "v1")
-    ship(ready, tmp_path, "v2")  # same tree: the same S3 object as v1
-    key = state_source(ready, "v2")
+    for label in ("v1", "v2", "v3"):  # one tree: one S3 object for all three
+        ship(ready, tmp_path, label)
+    key = state_source(ready, "v3")
     lines = []
     assert prune.prune(ready, APP, keep=1, yes=True, out=lines.append) == ["v1"]
     assert "deleted v1 (its bundle stays: other versions use it)" in lines
     ready.s3.head_object(Bucket=key[0], Key=key[1])  # still there
-    assert state(ready).version == "v2"
+    assert state(ready).version == "v3"
 
 
 def test_the_lifecycle_rule_never_deletes_a_shared_bundle(clients, tmp_path, monkeypatch):
