@@ -137,7 +137,7 @@ def judge(eb, env: str, label: str, policy: Policy, out, events: environment.Eve
         return False
 
     def in_grace_over(state: environment.State) -> bool:
-        if events is not None and events.errors or policy.health_grace <= 0:
+        if events is not None and events.deployment_failed or policy.health_grace <= 0:
             return True  # EB reported the deployment failed: nothing to wait for
         if seen["degraded_since"] is None:
             seen["degraded_since"] = clock()
