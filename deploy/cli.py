@@ -17,6 +17,7 @@ from .aws import Clients
 from .errors import DEPLOY_FAILED, INTERRUPTED, OK, TERMINATED, USAGE, DeployError, exit_codes_text
 
 ROOT = Path(__file__).resolve().parents[1]
+NOT_AWS = "a proxy or firewall in the way, or a wrong --endpoint-url / AWS_ENDPOINT_URL?"
 
 
 def positive(text: str) -> float:
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "bundle":
         made = release.build_bundle(ROOT, args.output)
         print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
-        return 0
+        return OK
     if args.command == "local":
         from .local import command as local
 
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         choice = provision.DatabaseChoice(url=args.database_url, rds_instance=args.rds_instance)
         provision.provision(clients, args.app, args.env, choice, args.timeout, args.poll, wait_ready=True,
                             platform=args.platform)
-    return 0
+    return OK
 
 
 def fail(message: str) -> None:
@@ -240,18 +241,21 @@ def guarded(args: argparse.Namespace) -> int:
         fail("no AWS region set (use --region, AWS_REGION or AWS_DEFAULT_REGION)")
     except ClientError as error:
         detail = error.response.get("Error", {})
-        fail(f"AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}")
+        if detail.get("Code") and not str(detail.get("Code")).isdigit():
+            fail(f"AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}")
+        else:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            fail(f"{error.operation_name}: the endpoint answered HTTP {status} with no AWS error in the body ({NOT_AWS})")
     except ResponseParserError as error:
-        first = str(error).strip().splitlines()[0][:200]
-        fail(f"the AWS endpoint answered with something that is not an AWS response (a proxy, or a wrong "
-             f"--endpoint-url?): {first}")
+        first = str(error).strip().splitlines()[0].split(". Further retries")[0][:200]
+        fail(f"the endpoint's answer is not an AWS response ({NOT_AWS}): {first}")
     except BotoCoreError as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; the environment may still be updating (`watch` follows it)")
         return INTERRUPTED
-    except terminal.Terminated:
-        what = terminal.in_flight()
+    except terminal.Terminated as terminated:
+        what = terminated.what
         fail(f"terminated (SIGTERM) during {what}, which goes on at Elastic Beanstalk: `python -m deploy watch` "
              "follows it" if what else "terminated (SIGTERM); nothing was in flight at Elastic Beanstalk")
         return TERMINATED

@@ -91,8 +91,8 @@ class Progress:
     STEP = 25  # percent between lines when not a terminal
 
     def __init__(self, total: int, out=sys.stderr):
-        self.total, self.done, self.out, self.shown = max(total, 1), 0, out, -1
         self.live = bool(getattr(out, "isatty", lambda: False)())
+        self.total, self.done, self.out, self.shown = max(total, 1), 0, out, -1 if self.live else 0
 
     def __call__(self, chunk: int) -> None:
         self.done += chunk

@@ -13,7 +13,11 @@ _in_flight: list[str] = []
 
 
 class Terminated(BaseException):
-    """SIGTERM: a BaseException, so no `except Exception` on the way swallows it."""
+    """SIGTERM: a BaseException, so no `except Exception` on the way swallows it; `what` was in flight then."""
+
+    def __init__(self, what: str | None):
+        super().__init__(what)
+        self.what = what
 
 
 @contextmanager
@@ -68,7 +72,7 @@ def _has_descriptor(stream) -> bool:
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated()
+    raise Terminated(in_flight())
 
 
 @contextmanager
