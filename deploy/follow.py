@@ -206,14 +206,14 @@ def stop(clients, app: str, env: str, policy: Policy, events, out, failure: Fail
 
 def abort(clients, app: str, env: str, policy: Policy, events, out) -> environment.State:
     eb = clients.eb
-    out(f"aborting the update of {env} (AbortEnvironmentUpdate); waiting up to {policy.abort_timeout:.0f} s for "
-        "the previous version (--abort-timeout)")
-    try:
-        eb.abort_environment_update(EnvironmentName=env)
-    except ClientError as error:
-        raise DeployError(f"EB refused to abort the update of {env}: {error.response['Error'].get('Message')}",
-                          NEEDS_ATTENTION) from None
     with terminal.doing(f"the abort of the update of {env}"):
+        out(f"aborting the update of {env} (AbortEnvironmentUpdate); waiting up to {policy.abort_timeout:.0f} s "
+            "for the previous version (--abort-timeout)")
+        try:
+            eb.abort_environment_update(EnvironmentName=env)
+        except ClientError as error:
+            raise DeployError(f"EB refused to abort the update of {env}: {error.response['Error'].get('Message')}",
+                              NEEDS_ATTENTION) from None
         try:
             return environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.abort_timeout, policy.poll,
                                     events)
