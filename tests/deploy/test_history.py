@@ -3,7 +3,12 @@ and pruning never deletes a bundle a remaining version uses, nor an environment'
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from deploy import environment, follow, history, provision, prune, release
+from deploy.errors import DeployError
 from tests.deploy.conftest import APP, ENV, POLL, ship, state
 
 STAGING, PROD = ENV, "board-prod"
@@ -69,3 +74,49 @@ def state_source(clients, label) -> tuple[str, str]:
     version = clients.eb.describe_application_versions(ApplicationName=APP, VersionLabels=[label])[
         "ApplicationVersions"][0]
     return version["SourceBundle"]["S3Bucket"], version["SourceBundle"]["S3Key"]
+
+
+def test_prune_keeps_each_environments_rollback_target(ready, tmp_path):
+    for label in ("v1", "v2", "v3", "v4"):
+        ship(ready, tmp_path, label)
+    lines = []
+    assert prune.prune(ready, APP, keep=1, yes=True, out=lines.append) == ["v2", "v1"]
+    assert f"keeping v3: the rollback target of {ENV}" in lines
+    assert back(ready).version == "v3"  # there is still somewhere to go back to
+
+
+def test_history_says_what_ran_when_and_how_it_went(ready, tmp_path, capsys):
+    from deploy import cli
+    from tests.aws import eb_extension
+
+    ship(ready, tmp_path, "v1")
+    eb_extension.health_after("v2", (0, "Warning"))
+    ship(ready, tmp_path, "v2", accept_warning=True)
+    eb_extension.mark_bad("v3")
+    with pytest.raises(DeployError):
+        ship(ready, tmp_path, "v3")  # rolled back to v2
+    assert cli.main(["history", "--app", APP, "--env", ENV, "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["label"], e["outcome"]) for e in entries] == [("v2", "warning"), ("v3", "failed"),
+                                                              ("v2", "warning"), ("v1", "healthy")]
+    assert all(e["at"].endswith("Z") for e in entries)
+    assert cli.main(["history", "--app", APP, "--env", ENV, "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].split()[1:] == ["warning", "Yellow/Warning", "v2"]
+
+
+def test_status_as_json_for_scripts(ready, tmp_path, capsys):
+    from deploy import cli
+
+    ship(ready, tmp_path, "v1")
+    assert cli.main(["status", "--app", APP, "--env", ENV, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == "v1" and shown["healthy"] is True and shown["health_status"] == "Ok"
+    assert shown["url"].startswith("http://") and shown["causes"] == []
+
+
+def test_history_of_an_unknown_environment_is_refused(ready, capsys):
+    from deploy import cli
+
+    assert cli.main(["history", "--app", APP, "--env", "nowhere-env"]) == 2
+    assert capsys.readouterr().err.startswith("deploy: no environment 'nowhere-env'")
