@@ -107,14 +107,15 @@ def parser() -> argparse.ArgumentParser:
     prov = command("provision", "create what a first release needs (application, roles, SECRET_KEY, PostgreSQL, "
                                 "an AL2023 environment behind an ALB) and wait until it is Ready")
     where = prov.add_mutually_exclusive_group()
-    where.add_argument("--database", choices=["create"], default="create",
+    where.add_argument("--database", choices=["create"],
                        help="create an RDS PostgreSQL instance for this environment (the default)")
     where.add_argument("--database-url", metavar="URL", help="use this database (kept in Secrets Manager)")
     where.add_argument("--rds-instance", metavar="ID", help="adopt this RDS instance (its master password in "
                                                             "Secrets Manager as APP/ENV/db-password)")
     prov.add_argument("--timeout", type=positive, default=1800, help="seconds to wait until Ready (default 1800)")
-    prov.add_argument("--platform", choices=["docker", "python"], default="docker",
-                      help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker)")
+    prov.add_argument("--platform", choices=["docker", "python"],
+                      help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker; an "
+                           "existing environment keeps its own, and another is refused)")
     local = command("local", "run the bundle on local EB Docker AL2023 instances behind nginx until Ctrl-C",
                     app=False, env=False)
     local.add_argument("--platform", choices=["docker", "python"], default="docker",
