@@ -246,7 +246,8 @@ def guarded(args: argparse.Namespace) -> int:
             fail(f"AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}")
         else:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            fail(f"{error.operation_name}: the endpoint answered HTTP {status} with no AWS error in the body ({NOT_AWS})")
+            fail(f"{error.operation_name}: the endpoint answered HTTP {status} with no AWS error in the body "
+                 f"({NOT_AWS})")
     except ResponseParserError as error:
         first = str(error).strip().splitlines()[0].split(". Further retries")[0][:200]
         fail(f"the endpoint's answer is not an AWS response ({NOT_AWS}): {first}")
