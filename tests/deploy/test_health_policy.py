@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
-from tests.aws import eb_extension
+from localeb import eb_api
 from tests.deploy.conftest import ship, state
 
 
 def test_warning_is_said_at_once_and_the_timeout_names_accept_warning(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.health_after("v2", (0, "Warning"))
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", lines, timeout=0.5, rollback=False)
@@ -24,14 +24,14 @@ def test_warning_is_said_at_once_and_the_timeout_names_accept_warning(ready, tmp
 
 def test_accept_warning_counts_warning_as_released(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.health_after("v2", (0, "Warning"))
     released = ship(ready, tmp_path, "v2", accept_warning=True)
     assert (released.version, released.health_status) == ("v2", "Warning")
 
 
 def test_degraded_during_the_soak_fails_and_rolls_back_with_the_causes(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0.3, "Degraded"))  # Ok first, Degraded a moment later
+    eb_api.health_after("v2", (0.3, "Degraded"))  # Ok first, Degraded a moment later
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", lines, soak=3)
@@ -50,7 +50,7 @@ def test_a_version_that_stays_ok_through_the_soak_is_released(ready, tmp_path):
 
 def test_a_brief_degraded_right_after_a_good_update_is_waited_out(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Degraded"), (0.4, "Ok"))  # a flash, as real environments show
+    eb_api.health_after("v2", (0, "Degraded"), (0.4, "Ok"))  # a flash, as real environments show
     lines = []
     released = ship(ready, tmp_path, "v2", lines, health_grace=3)
     assert (released.version, released.health_status) == ("v2", "Ok")
@@ -59,7 +59,7 @@ def test_a_brief_degraded_right_after_a_good_update_is_waited_out(ready, tmp_pat
 
 def test_degraded_that_outlasts_the_health_grace_fails_and_rolls_back(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Degraded"))
+    eb_api.health_after("v2", (0, "Degraded"))
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", health_grace=0.3)
     assert failure.value.exit_code == DEPLOY_FAILED and "rolled back to v1" in str(failure.value)
@@ -67,7 +67,7 @@ def test_degraded_that_outlasts_the_health_grace_fails_and_rolls_back(ready, tmp
 
 def test_a_deployment_eb_reports_as_failed_gets_no_grace(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.mark_bad("v2")
+    eb_api.mark_bad("v2")
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", lines, health_grace=60)  # well past the test's 5 s timeout
@@ -77,9 +77,9 @@ def test_a_deployment_eb_reports_as_failed_gets_no_grace(ready, tmp_path):
 
 def test_a_rollback_to_a_version_accepted_at_warning_is_judged_by_that_bar(ready, tmp_path):
     ship(ready, tmp_path, "v4")
-    eb_extension.health_after("v5", (0, "Warning"))  # every time v5 runs
+    eb_api.health_after("v5", (0, "Warning"))  # every time v5 runs
     ship(ready, tmp_path, "v5", accept_warning=True)
-    eb_extension.health_after("v7", (0.3, "Degraded"))
+    eb_api.health_after("v7", (0.3, "Degraded"))
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v7", lines, soak=3)
@@ -91,9 +91,9 @@ def test_a_rollback_to_a_version_accepted_at_warning_is_judged_by_that_bar(ready
 
 def test_the_warning_notice_counts_the_time_already_spent(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(1.5)
-    eb_extension.set_processing(0)
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.set_delay(1.5)
+    eb_api.set_processing(0)
+    eb_api.health_after("v2", (0, "Warning"))
     lines = []
     with pytest.raises(DeployError):
         ship(ready, tmp_path, "v2", lines, timeout=3, rollback=False)

@@ -87,12 +87,12 @@ def test_prune_keeps_each_environments_rollback_target(ready, tmp_path):
 
 def test_history_says_what_ran_when_and_how_it_went(ready, tmp_path, capsys):
     from deploy import cli
-    from tests.aws import eb_extension
+    from localeb import eb_api
 
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.health_after("v2", (0, "Warning"))
     ship(ready, tmp_path, "v2", accept_warning=True)
-    eb_extension.mark_bad("v3")
+    eb_api.mark_bad("v3")
     with pytest.raises(DeployError):
         ship(ready, tmp_path, "v3")  # rolled back to v2
     assert cli.main(["history", "--app", APP, "--env", ENV, "--json"]) == 0
