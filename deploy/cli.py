@@ -105,9 +105,8 @@ def parser() -> argparse.ArgumentParser:
     old.add_argument("--yes", action="store_true", help="really delete")
     prov = command("provision", "create what a first release needs (application, roles, SECRET_KEY, PostgreSQL, "
                                 "an AL2023 environment behind an ALB) and wait until it is Ready")
+    # Without either, provision creates an RDS PostgreSQL instance for the environment.
     where = prov.add_mutually_exclusive_group()
-    where.add_argument("--database", choices=["create"],
-                       help="create an RDS PostgreSQL instance for this environment (the default)")
     where.add_argument("--database-url", metavar="URL", help="use this database (kept in Secrets Manager)")
     where.add_argument("--rds-instance", metavar="ID", help="adopt this RDS instance (its master password in "
                                                             "Secrets Manager as APP/ENV/db-password)")

@@ -97,7 +97,6 @@ def latest_stack(eb, platform: str) -> str:
 
 @dataclass(frozen=True)
 class DatabaseChoice:
-    create: bool = True  # `--database create` (the default)
     url: str | None = None  # `--database-url`
     rds_instance: str | None = None  # `--rds-instance`
 
