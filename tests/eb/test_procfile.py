@@ -19,10 +19,9 @@ def gunicorn_bind(**environ: str) -> str:
     return gunicorn_setting("bind", **environ)
 
 
-def test_the_procfile_runs_the_web_process_readme_names():
+def test_the_procfile_runs_the_web_process_the_docs_name():
     web = procfile(ROOT)["web"]
-    readme = (ROOT / "README.md").read_text()
-    assert f"`web: {web}`" in readme
+    assert f"`web: {web}`" in (ROOT / "docs" / "eb-laptop.md").read_text()
     # Plain words only: the platform runs it through `/bin/sh -c "…"` in a systemd unit; the app is in the config.
     assert web == "gunicorn --config gunicorn.conf.py"
     assert re.fullmatch(r"[\w .=/-]+", web)
