@@ -331,7 +331,16 @@ def markdown(results: dict) -> str:
         lines.append(f"- Release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
                      f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
                      f"and a bare container start) {local['local_floor_s']} s.")
+    if "image_vs_source" in results.get("by_image", {}):
+        lines.append(by_image_line(results["by_image"]))
     return "\n".join(lines) + "\n"
+
+
+def by_image_line(figures: dict) -> str:
+    return (f"- Per-instance deploy time of a code change on 2 local EB instances: by image "
+            f"{figures['image_instance_s']} s, by source bundle {figures['source_instance_s']} s: "
+            f"{times(figures['image_vs_source'])} (goal ≤ 0.5×; the instances share the engine that built the "
+            "image, so the pull downloads nothing).")
 
 
 def summary(results: dict) -> str:
@@ -360,6 +369,11 @@ def summary(results: dict) -> str:
         local = results["local_eb"]
         rows.append(("A code change released to a local EB instance, to the new version served (its floor)",
                      f"{local['local_release_s']} s ({local['local_floor_s']} s)"))
+    if "image_vs_source" in results.get("by_image", {}):
+        by_image = results["by_image"]
+        rows.append(("Per-instance deploy of a code change, local EB: by image / by source bundle",
+                     f"{by_image['image_instance_s']} s / {by_image['source_instance_s']} s "
+                     f"({by_image['image_vs_source']['median']:.2f}×)"))
     lines = [f"Measured {results['when']} on {results['machine']}.", "", "| What | Figure |", "|---|---|"]
     return "\n".join(lines + [f"| {what} | {figure} |" for what, figure in rows]) + "\n"
 
@@ -418,6 +432,10 @@ def main() -> None:
             from bench.deploy_times import local_release_figures
 
             results["local_eb"] = local_release_figures()
+            say("deploy: per-instance deploy time on 2 local EB instances, by image against by source bundle")
+            from bench.deploy_times import image_release_figures
+
+            results["by_image"] = image_release_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -131,3 +133,79 @@ def local_release_figures() -> dict:
             eb_api.detach("board-local")
             server.stop()
     return {"local_release_s": seconds, "local_floor_s": floor}
+
+
+def instance_seconds(outcome) -> float:
+    """One instance's deployment, first step to last, from its eb-engine.log lines (engine.timestamp())."""
+    stamps = [datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f") for line in outcome.log]
+    return (max(stamps) - min(stamps)).total_seconds()
+
+
+def image_release_figures(rounds: int = 2) -> dict:
+    """Per-instance deploy time of a code change on a 2-instance local fleet: released by image (the instances
+    pull it) against the source bundle (the instances build it), in interleaved rounds. The same engine serves
+    the instances and the release, so a pull finds the layers already there: this measures the platform's
+    steps, not the download of the changed layer."""
+    from moto.server import ThreadedMotoServer
+
+    from bench.paired import ratio
+    from localeb import Fleet, ecr_api
+    from testkit import registry as registries
+
+    if registries.binary() is None:
+        return {"skipped": "no docker-registry on PATH (Debian: apt-get install docker-registry)"}
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
+    registry = registries.start()
+    ecr_api.use_registry(registry.host)
+    eb_api.set_delay(0)
+    moto_port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+    per_kind: dict[str, list[float]] = {"image": [], "source": []}
+    try:
+        with tempfile.TemporaryDirectory() as work, \
+                Fleet(instances=2, port=free_port(), echo=lambda line: None) as fleet:
+            results = []
+            deploy = fleet.deploy
+
+            def recorded(*args, **kwargs):
+                results.append(deploy(*args, **kwargs))
+                return results[-1]
+
+            fleet.deploy = recorded
+            eb_api.attach("board-bench-image", fleet)
+            provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-bench-image",
+                      DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
+
+            def release(kind: str, number: int) -> float:
+                tree = copy_tree(Path(work) / f"{kind}-{number}")
+                (tree / "board" / "_bench_change.py").write_text(f"# {kind} {number}\n")
+                subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
+                                "--app", "board", "--env", "board-bench-image", "--label", f"bench-{kind}-{number}",
+                                *(["--image"] if kind == "image" else [])], cwd=tree, env=env, check=True,
+                               capture_output=True)
+                return statistics.median(instance_seconds(outcome) for outcome in results[-1].outcomes)
+
+            release("source", 0)  # the first deployment starts the app and migrates from scratch
+            for number in range(1, rounds + 1):
+                for kind in ("source", "image"):
+                    per_kind[kind].append(release(kind, number))
+    finally:
+        eb_api.detach("board-bench-image")
+        server.stop()
+        ecr_api.use_registry(None)
+        registry.stop()
+    return {"image_instance_s": round(statistics.median(per_kind["image"]), 2),
+            "source_instance_s": round(statistics.median(per_kind["source"]), 2),
+            "image_vs_source": ratio(per_kind["image"], per_kind["source"]), "rounds": rounds}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(image_release_figures(), indent=2))
