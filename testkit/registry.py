@@ -40,25 +40,34 @@ class Registry:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start(timeout: float = 20) -> Registry:
-    """Start one registry (no authentication, deletes allowed) and wait until its API answers."""
+def start(timeout: float = 20, users: dict[str, str] | None = None) -> Registry:
+    """Start one registry (deletes allowed) and wait until its API answers; with `users` (name → password) it
+    asks for them (htpasswd, bcrypt), as a private registry does."""
     program = binary()
     if program is None:
         raise FileNotFoundError("no docker-registry on PATH (Debian: apt-get install docker-registry)")
     folder = Path(tempfile.mkdtemp(prefix="board-registry-"))
     host = f"127.0.0.1:{free_port()}"
+    auth = ""
+    if users:
+        import bcrypt
+
+        (folder / "htpasswd").write_text("".join(
+            f"{name}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n"
+            for name, password in users.items()))
+        auth = f"auth:\n  htpasswd:\n    realm: board-tests\n    path: {folder / 'htpasswd'}\n"
     (folder / "config.yml").write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: {host}\n")
+        f"http:\n  addr: {host}\n" + auth)
     log = open(folder / "registry.log", "wb")  # noqa: SIM115 (closed by the process's end)
     process = subprocess.Popen([program, "serve", str(folder / "config.yml")], stdout=log, stderr=log)
     registry = Registry(folder, process, host)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(f"{registry.url}/v2/", timeout=2).status_code == 200:
+            if requests.get(f"{registry.url}/v2/", timeout=2).status_code in (200, 401):
                 return registry
         except requests.RequestException:
             pass
