@@ -69,11 +69,24 @@ def deploy_figures() -> dict:
     return figures
 
 
+def local_aws() -> tuple:
+    """moto with the EB model (no simulated delay) on a free port, emptied: (server, endpoint, environment for
+    `python -m deploy`)."""
+    from moto.server import ThreadedMotoServer
+
+    eb_api.set_delay(0)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+    return server, endpoint, {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+
+
 def local_release_figures() -> dict:
     """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
     instance (localeb, attached to the local AWS), against its floor: the same code-only change built
     (dependencies cached) and started as a bare container until /healthz answers."""
-    from moto.server import ThreadedMotoServer
 
     from localeb import Fleet
     from localeb.docker import docker
@@ -105,13 +118,7 @@ def local_release_figures() -> dict:
             docker("rm", "--force", floor_name, check=False)
             docker("rmi", "--force", floor_tag, check=False)
 
-        eb_api.set_delay(0)
-        moto_port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+        server, endpoint, env = local_aws()
 
         def release(tree: Path, label: str) -> float:
             begun = time.monotonic()
@@ -146,26 +153,19 @@ def image_release_figures(rounds: int = 2) -> dict:
     pull it) against the source bundle (the instances build it), in interleaved rounds. The same engine serves
     the instances and the release, so a pull finds the layers already there: this measures the platform's
     steps, not the download of the changed layer."""
-    from moto.server import ThreadedMotoServer
 
     from bench.paired import ratio
     from localeb import Fleet, ecr_api
-    from testkit import registry as registries
+    from localeb import registry as registries
 
     if registries.binary() is None:
-        return {"skipped": "no docker-registry on PATH (Debian: apt-get install docker-registry)"}
+        return {"skipped": registries.MISSING}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
     registry = registries.start()
     ecr_api.use_registry(registry.host)
-    eb_api.set_delay(0)
-    moto_port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{moto_port}"
-    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+    server, endpoint, env = local_aws()
     per_kind: dict[str, list[float]] = {"image": [], "source": []}
     try:
         with tempfile.TemporaryDirectory() as work, \

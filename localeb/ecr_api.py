@@ -3,7 +3,7 @@
 moto's ECR keeps repositories and image records but no image bytes, and its
 repository URIs and `GetAuthorizationToken` name `ACCOUNT.dkr.ecr.REGION.amazonaws.com`,
 which no docker client here reaches. With `use_registry("127.0.0.1:PORT")` (a
-CNCF distribution server, testkit/registry.py): repository URIs and the
+CNCF distribution server, localeb/registry.py): repository URIs and the
 token's proxyEndpoint name that registry, so `docker login`/`push`/`pull`
 work as against ECR; `DescribeImages` and `BatchGetImage` first record every
 tag the registry holds for the repository, under the digest the registry

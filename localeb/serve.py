@@ -3,7 +3,9 @@
 moto serves the AWS APIs the tools call (S3, IAM, SSM, Secrets Manager, RDS, EC2, ...) with the EB model of
 localeb/eb_api.py; the first version deployed to an environment starts its fleet (instances as the options
 in force say, a load balancer on the next free port from --first-port, a PostgreSQL standing in for the
-environment's RDS database), and terminating the environment removes it. Ctrl-C removes everything.
+environment's RDS database), and terminating the environment removes it. With Debian's `docker-registry`
+installed, ECR repositories keep their images in a local registry (ecr_api.py), so `python -m deploy release
+--image` works too. Ctrl-C removes everything.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
-from . import docker, eb_api
+from . import docker, eb_api, ecr_api, registry
 from .errors import DONE, LocalEBError
 from .fleet import Fleet
 
@@ -40,6 +42,8 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
         return fleet
 
     eb_api.launch_fleets(launch)
+    images = registry.start() if registry.binary() else None
+    ecr_api.use_registry(images.host if images else None)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     stop = stop_event or threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if stop_event is None else None
@@ -48,7 +52,9 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
         out(f"Elastic Beanstalk (moto and localeb's EB model) at http://127.0.0.1:{port}\n"
             f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port} AWS_ACCESS_KEY_ID=local "
             "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
-            "  then eb init / eb create / eb deploy, or python -m deploy provision / release; Ctrl-C stops")
+            "  then eb init / eb create / eb deploy, or python -m deploy provision / release; Ctrl-C stops\n"
+            + (f"  ECR images in the local registry at {images.url} (release --image)" if images else
+               f"  release --image needs a registry: {registry.MISSING}"))
         stop.wait()
     except KeyboardInterrupt:
         pass
@@ -59,4 +65,7 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
         server.stop()
         for fleet in fleets:
             fleet.stop()
+        if images:
+            ecr_api.use_registry(None)
+            images.stop()
     return DONE

@@ -8,7 +8,7 @@ from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
 from localeb import eb_api, ecr_api
-from testkit import registry as registries
+from localeb import registry as registries
 from testkit.components import unavailable
 from testkit.ports import free_port
 
@@ -69,7 +69,7 @@ def backoff(monkeypatch):
 def registry(docker_engine):
     """A real registry (docker-registry) behind moto's ECR: pushes and pulls of ECR repositories land in it."""
     if registries.binary() is None:
-        unavailable("REQUIRE_REGISTRY", "no docker-registry on PATH (Debian: apt-get install docker-registry)")
+        unavailable("REQUIRE_REGISTRY", registries.MISSING)
     started = registries.start()
     ecr_api.use_registry(started.host)
     try:

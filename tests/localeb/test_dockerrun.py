@@ -15,7 +15,7 @@ from deploy.bundle import write_bundle
 from deploy.image import config_files
 from localeb import Fleet
 from localeb.docker import docker
-from testkit import registry as registries
+from localeb import registry as registries
 from testkit.components import unavailable
 from testkit.ports import free_port
 from testkit.tree import ROOT
@@ -28,7 +28,7 @@ USER, PASSWORD = "eb", "s3cret-" + uuid.uuid4().hex[:6]
 def private_image(docker_engine, tmp_path_factory):
     """This repo's image in a registry that asks for a password (not ECR: EB needs Authentication for it)."""
     if registries.binary() is None:
-        unavailable("REQUIRE_REGISTRY", "no docker-registry on PATH (Debian: apt-get install docker-registry)")
+        unavailable("REQUIRE_REGISTRY", registries.MISSING)
     registry = registries.start(users={USER: PASSWORD})
     name = f"{registry.host}/board:private"
     config = tmp_path_factory.mktemp("docker-config")

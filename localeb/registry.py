@@ -1,4 +1,5 @@
-"""A real container registry on a free loopback port: the CNCF distribution server (Debian: `docker-registry`).
+"""A real container registry on a free loopback port: the CNCF distribution server (Debian: `docker-registry`),
+where the local ECR (ecr_api.py) keeps the images.
 
 The Docker engine trusts registries on 127.0.0.0/8 over plain HTTP by default, so pushes and pulls need
 no TLS. Storage is a throwaway folder; `stop()` removes both.
@@ -7,6 +8,7 @@ no TLS. Storage is a throwaway folder; `stop()` removes both.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,9 +16,16 @@ from pathlib import Path
 
 import requests
 
-from .ports import free_port
+from .errors import LocalEBError
 
 BINARIES = ("docker-registry", "registry")  # Debian's name, upstream's
+MISSING = "no docker-registry on PATH (Debian: apt-get install docker-registry)"
+
+
+def free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
 
 
 def binary() -> str | None:
@@ -45,7 +54,7 @@ def start(timeout: float = 20, users: dict[str, str] | None = None) -> Registry:
     asks for them (htpasswd, bcrypt), as a private registry does."""
     program = binary()
     if program is None:
-        raise FileNotFoundError("no docker-registry on PATH (Debian: apt-get install docker-registry)")
+        raise LocalEBError(MISSING)
     folder = Path(tempfile.mkdtemp(prefix="board-registry-"))
     host = f"127.0.0.1:{free_port()}"
     auth = ""
@@ -74,5 +83,5 @@ def start(timeout: float = 20, users: dict[str, str] | None = None) -> Registry:
         if process.poll() is not None or time.monotonic() > deadline:
             output = (folder / "registry.log").read_text(errors="replace")[-500:]
             registry.stop()
-            raise RuntimeError(f"the registry did not start: {output}")
+            raise LocalEBError(f"the local registry did not start: {output}")
         time.sleep(0.1)
