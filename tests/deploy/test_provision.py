@@ -118,3 +118,18 @@ def test_roles_not_yet_usable_are_waited_for(clients, monkeypatch):
     run(clients, lines=lines)
     assert slept[:2] == [2, 4]
     assert sum("IAM has not caught up yet" in line for line in lines) == 2
+
+
+def test_provision_makes_the_image_repository_scanned_on_push_that_the_instances_can_pull_from(clients):
+    run(clients)
+    run(clients)  # a second run changes nothing and does not fail
+    [repository] = clients.ecr.describe_repositories(repositoryNames=[APP])["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    # Only untagged images expire: every image a release pushes is tagged with its version's label.
+    rules = json.loads(clients.ecr.get_lifecycle_policy(repositoryName=APP)["lifecyclePolicyText"])["rules"]
+    assert [rule["selection"]["tagStatus"] for rule in rules] == ["untagged"]
+    policy = clients.iam.get_role_policy(RoleName=provision.INSTANCE_ROLE, PolicyName=f"board-ecr-{APP}")[
+        "PolicyDocument"]  # boto3 gives the document decoded
+    pull = next(statement for statement in policy["Statement"] if statement["Sid"] == "EcrPull")
+    assert pull["Resource"] == repository["repositoryArn"]
+    assert {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= set(pull["Action"])

@@ -14,8 +14,8 @@ import requests
 from deploy.bundle import write_bundle
 from deploy.image import config_files
 from localeb import Fleet
-from localeb.docker import docker
 from localeb import registry as registries
+from localeb.docker import docker
 from testkit.components import unavailable
 from testkit.ports import free_port
 from testkit.tree import ROOT
