@@ -142,13 +142,29 @@ def local_release_figures() -> dict:
     return {"local_release_s": seconds, "local_floor_s": floor}
 
 
+BUILD_STEP = "Executing instruction: Docker Specific Build Application"
+
+
+def stamped(outcome) -> list[tuple[datetime, str]]:
+    """An instance's eb-engine.log lines with their times (engine.timestamp())."""
+    return [(datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f"), line[27:]) for line in outcome.log]
+
+
 def instance_seconds(outcome) -> float:
-    """One instance's deployment, first step to last, from its eb-engine.log lines (engine.timestamp())."""
-    stamps = [datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f") for line in outcome.log]
-    return (max(stamps) - min(stamps)).total_seconds()
+    """One instance's deployment, first step to last."""
+    times = [when for when, _ in stamped(outcome)]
+    return (max(times) - min(times)).total_seconds()
 
 
-def image_release_figures(rounds: int = 2) -> dict:
+def build_step_seconds(outcome) -> float:
+    """The step that differs by bundle kind: the build of the Dockerfile, or the pull of the Dockerrun's image."""
+    lines = stamped(outcome)
+    start = next(number for number, (_, text) in enumerate(lines) if BUILD_STEP in text)
+    end = next(number for number in range(start + 1, len(lines)) if "Executing instruction:" in lines[number][1])
+    return (lines[end][0] - lines[start][0]).total_seconds()
+
+
+def image_release_figures(rounds: int = 3) -> dict:
     """Per-instance deploy time of a code change on a 2-instance local fleet: released by image (the instances
     pull it) against the source bundle (the instances build it), in interleaved rounds. The same engine serves
     the instances and the release, so a pull finds the layers already there: this measures the platform's
@@ -167,6 +183,7 @@ def image_release_figures(rounds: int = 2) -> dict:
     ecr_api.use_registry(registry.host)
     server, endpoint, env = local_aws()
     per_kind: dict[str, list[float]] = {"image": [], "source": []}
+    steps: dict[str, list[float]] = {"image": [], "source": []}  # the build or pull step alone
     try:
         with tempfile.TemporaryDirectory() as work, \
                 Fleet(instances=2, port=free_port(), echo=lambda line: None) as fleet:
@@ -189,9 +206,12 @@ def image_release_figures(rounds: int = 2) -> dict:
                                 "--app", "board", "--env", "board-bench-image", "--label", f"bench-{kind}-{number}",
                                 *(["--image"] if kind == "image" else [])], cwd=tree, env=env, check=True,
                                capture_output=True)
-                return statistics.median(instance_seconds(outcome) for outcome in results[-1].outcomes)
+                outcomes = results[-1].outcomes
+                steps[kind].append(statistics.median(build_step_seconds(outcome) for outcome in outcomes))
+                return statistics.median(instance_seconds(outcome) for outcome in outcomes)
 
             release("source", 0)  # the first deployment starts the app and migrates from scratch
+            steps["source"].clear()
             for number in range(1, rounds + 1):
                 for kind in ("source", "image"):
                     per_kind[kind].append(release(kind, number))
@@ -202,7 +222,10 @@ def image_release_figures(rounds: int = 2) -> dict:
         registry.stop()
     return {"image_instance_s": round(statistics.median(per_kind["image"]), 2),
             "source_instance_s": round(statistics.median(per_kind["source"]), 2),
-            "image_vs_source": ratio(per_kind["image"], per_kind["source"]), "rounds": rounds}
+            "image_vs_source": ratio(per_kind["image"], per_kind["source"]),
+            "pull_step_s": round(statistics.median(steps["image"]), 2),
+            "build_step_s": round(statistics.median(steps["source"]), 2),
+            "pull_vs_build": ratio(steps["image"], steps["source"]), "rounds": rounds}
 
 
 if __name__ == "__main__":
