@@ -340,7 +340,19 @@ def markdown(results: dict) -> str:
             slowest = sorted(local["local_steps"], key=lambda step: -step[1])[:6]
             lines.append("  Where the instance's time went (slowest steps): "
                          + "; ".join(f"{step} {took} s" for step, took in slowest) + ".")
+    if "image_vs_source" in results.get("by_image", {}):
+        lines.append(by_image_line(results["by_image"]))
     return "\n".join(lines) + "\n"
+
+
+def by_image_line(figures: dict) -> str:
+    return (f"- Per-instance deploy time of a code change on 2 local EB instances: by image "
+            f"{figures['image_instance_s']} s, by source bundle {figures['source_instance_s']} s: "
+            f"{times(figures['image_vs_source'])} (goal ≤ 0.5×); the step that differs, pull "
+            f"{figures['pull_step_s']} s against build {figures['build_step_s']} s: "
+            f"{times(figures['pull_vs_build'])}. The local instances share the engine (and its build cache) that "
+            "built the image, so neither the build nor the pull starts cold as on a new EC2 instance "
+            "(docs/images.md).")
 
 
 def main() -> None:
@@ -397,6 +409,10 @@ def main() -> None:
             from bench.deploy_times import local_release_figures
 
             results["local_eb"] = local_release_figures()
+            say("deploy: per-instance deploy time on 2 local EB instances, by image against by source bundle")
+            from bench.deploy_times import image_release_figures
+
+            results["by_image"] = image_release_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

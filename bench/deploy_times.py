@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -67,12 +69,25 @@ def deploy_figures() -> dict:
     return figures
 
 
+def local_aws() -> tuple:
+    """moto with the EB model (no simulated delay) on a free port, emptied: (server, endpoint, environment for
+    `python -m deploy`)."""
+    from moto.server import ThreadedMotoServer
+
+    eb_api.set_delay(0)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+    return server, endpoint, {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+
+
 def local_release_figures() -> dict:
     """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
     instance (localeb, attached to the local AWS), against its floor: the same code-only change built
     (dependencies cached) and started as a bare container until /healthz answers. Also where the time went: the
     seconds of each platform step, from the instance's engine log, printed and kept."""
-    from moto.server import ThreadedMotoServer
 
     from localeb import Fleet
     from localeb.docker import docker
@@ -105,13 +120,7 @@ def local_release_figures() -> dict:
             docker("rm", "--force", floor_name, check=False)
             docker("rmi", "--force", floor_tag, check=False)
 
-        eb_api.set_delay(0)
-        moto_port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+        server, endpoint, env = local_aws()
 
         def release(tree: Path, label: str) -> float:
             begun = time.monotonic()
@@ -139,3 +148,96 @@ def local_release_figures() -> dict:
     for step, took in steps:
         print(f"    {took:6.2f} s  {step}")
     return {"local_release_s": seconds, "local_floor_s": floor, "local_steps": steps}
+
+
+
+BUILD_STEP = "Executing instruction: Docker Specific Build Application"
+
+
+def stamped(outcome) -> list[tuple[datetime, str]]:
+    """An instance's eb-engine.log lines with their times (engine.timestamp())."""
+    return [(datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f"), line[27:]) for line in outcome.log]
+
+
+def instance_seconds(outcome) -> float:
+    """One instance's deployment, first step to last."""
+    times = [when for when, _ in stamped(outcome)]
+    return (max(times) - min(times)).total_seconds()
+
+
+def build_step_seconds(outcome) -> float:
+    """The step that differs by bundle kind: the build of the Dockerfile, or the pull of the Dockerrun's image."""
+    lines = stamped(outcome)
+    start = next(number for number, (_, text) in enumerate(lines) if BUILD_STEP in text)
+    end = next(number for number in range(start + 1, len(lines)) if "Executing instruction:" in lines[number][1])
+    return (lines[end][0] - lines[start][0]).total_seconds()
+
+
+def image_release_figures(rounds: int = 3) -> dict:
+    """Per-instance deploy time of a code change on a 2-instance local fleet: released by image (the instances
+    pull it) against the source bundle (the instances build it), in interleaved rounds. The same engine serves
+    the instances and the release, so a pull finds the layers already there: this measures the platform's
+    steps, not the download of the changed layer."""
+
+    from bench.paired import ratio
+    from localeb import Fleet, ecr_api
+    from localeb import registry as registries
+
+    if registries.binary() is None:
+        return {"skipped": registries.MISSING}
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
+    registry = registries.start()
+    ecr_api.use_registry(registry.host)
+    server, endpoint, env = local_aws()
+    per_kind: dict[str, list[float]] = {"image": [], "source": []}
+    steps: dict[str, list[float]] = {"image": [], "source": []}  # the build or pull step alone
+    try:
+        with tempfile.TemporaryDirectory() as work, \
+                Fleet(instances=2, port=free_port(), echo=lambda line: None) as fleet:
+            results = []
+            deploy = fleet.deploy
+
+            def recorded(*args, **kwargs):
+                results.append(deploy(*args, **kwargs))
+                return results[-1]
+
+            fleet.deploy = recorded
+            eb_api.attach("board-bench-image", fleet)
+            provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-bench-image",
+                      DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
+
+            def release(kind: str, number: int) -> float:
+                tree = copy_tree(Path(work) / f"{kind}-{number}")
+                (tree / "board" / "_bench_change.py").write_text(f"# {kind} {number}\n")
+                subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
+                                "--app", "board", "--env", "board-bench-image", "--label", f"bench-{kind}-{number}",
+                                *(["--image"] if kind == "image" else [])], cwd=tree, env=env, check=True,
+                               capture_output=True)
+                outcomes = results[-1].outcomes
+                steps[kind].append(statistics.median(build_step_seconds(outcome) for outcome in outcomes))
+                return statistics.median(instance_seconds(outcome) for outcome in outcomes)
+
+            release("source", 0)  # the first deployment starts the app and migrates from scratch
+            steps["source"].clear()
+            for number in range(1, rounds + 1):
+                for kind in ("source", "image"):
+                    per_kind[kind].append(release(kind, number))
+    finally:
+        eb_api.detach("board-bench-image")
+        server.stop()
+        ecr_api.use_registry(None)
+        registry.stop()
+    return {"image_instance_s": round(statistics.median(per_kind["image"]), 2),
+            "source_instance_s": round(statistics.median(per_kind["source"]), 2),
+            "image_vs_source": ratio(per_kind["image"], per_kind["source"]),
+            "pull_step_s": round(statistics.median(steps["image"]), 2),
+            "build_step_s": round(statistics.median(steps["source"]), 2),
+            "pull_vs_build": ratio(steps["image"], steps["source"]), "rounds": rounds}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(image_release_figures(), indent=2))

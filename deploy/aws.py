@@ -106,3 +106,7 @@ class Clients:
     @cached_property
     def ec2(self):
         return self._client("ec2")
+
+    @cached_property
+    def ecr(self):
+        return self._client("ecr")

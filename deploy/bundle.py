@@ -70,12 +70,19 @@ def total_size(root: Path, files: list[str]) -> int:
     return sum((Path(root) / relative).stat().st_size for relative in files)
 
 
-def write_bundle(root: Path, destination: Path, files: list[str] | None = None) -> Path:
-    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips.
-    Files are streamed, never held whole in memory."""
+def write_bundle(root: Path, destination: Path, files: list[str] | None = None,
+                 generated: dict[str, bytes] | None = None) -> Path:
+    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips; `generated`
+    adds files made for this bundle (name → bytes, mode 644). Files are streamed, never held whole in memory.
+    The one writer of both bundle kinds (source, and image: deploy/image.py)."""
     root, destination = Path(root), Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted((generated or {}).items()):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
         for relative in bundle_files(root) if files is None else files:
             source = root / relative
             info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))

@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("--label", help="version label (default: git short SHA, -dirty if changed or untracked files)")
     following(rel, soak=True)
     rel.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
+    rel.add_argument("--image", action="store_true",
+                     help="release by image: build here, push to ECR, and let EB pull it by digest (docs/images.md)")
+    rel.add_argument("--repository", metavar="NAME", help="the ECR repository for --image (default: --app)")
     rel.add_argument("--outputs", type=Path, metavar="FILE",
                      help="append label=, status=, health=, url= lines (e.g. $GITHUB_OUTPUT)")
     stat = command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and "
@@ -167,6 +170,8 @@ def show_history(clients, app: str, env: str, limit: int, as_json: bool = False)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "repository", None) and not args.image:
+        raise DeployError("--repository goes with --image")
     if args.command == "bundle":
         made = release.build_bundle(ROOT, args.output)
         print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
@@ -176,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "release":
         with tempfile.TemporaryDirectory() as workdir:
             try:
-                release.release(clients, ROOT, args.app, args.env, args.label, policy(args), Path(workdir))
+                release.release(clients, ROOT, args.app, args.env, args.label, policy(args), Path(workdir),
+                                repository=(args.repository or args.app) if args.image else None)
             finally:
                 if args.outputs:
                     write_outputs(args.outputs, clients, args.app, args.env)

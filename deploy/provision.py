@@ -76,6 +76,42 @@ PLATFORMS = {
 }
 
 
+# Untagged images only: every image `release --image` pushes carries its version label as a tag, so an image a
+# version names is never selected; images left untagged (a tag re-pushed elsewhere, a failed push) go.
+ECR_LIFECYCLE = {"rules": [{
+    "rulePriority": 1, "description": "untagged images; a version's image keeps its label as a tag",
+    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
+    "action": {"type": "expire"}}]}
+
+
+def ecr_reader_policy(repository_arn: str) -> str:
+    """What EB's instances need to pull from one repository with their instance profile (docs/eb-platform.md)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Sid": "EcrPull", "Effect": "Allow", "Resource": repository_arn,
+         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
+                    "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:ListImages"]}]})
+
+
+def ensure_repository(clients, name: str, out) -> str:
+    """The ECR repository `release --image` pushes to (scan on push, the lifecycle rule), readable by the instances;
+    its URI."""
+    ecr = clients.ecr
+    try:
+        repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "RepositoryNotFoundException":
+            raise
+        repository = ecr.create_repository(repositoryName=name,
+                                           imageScanningConfiguration={"scanOnPush": True})["repository"]
+        out(f"created ECR repository {repository['repositoryUri']} (scan on push)")
+    ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(ECR_LIFECYCLE))
+    clients.iam.put_role_policy(RoleName=INSTANCE_ROLE, PolicyName=f"board-ecr-{name}",
+                                PolicyDocument=ecr_reader_policy(repository["repositoryArn"]))
+    return repository["repositoryUri"]
+
+
 def latest_stack(eb, platform: str) -> str:
     """The newest solution stack of `platform` ("docker" or "python") offered in this region."""
     pattern, branch = PLATFORMS[platform]
@@ -171,6 +207,8 @@ def provision(clients, app: str, env: str, choice: DatabaseChoice | None = None,
     else:
         checked = check_new(clients, app, env, choice or DatabaseChoice(), platform or "docker")
     service_role, profile = ensure_application(clients, app, out)
+    if (platform or (platform_of(existing.get("SolutionStackName")) if existing else "docker")) == "docker":
+        ensure_repository(clients, app, out)  # for `release --image`
     if existing:
         out(f"environment {env} exists ({existing['Status']}, {existing.get('SolutionStackName')})"
             + ("" if change else "; nothing to change"))

@@ -1,4 +1,7 @@
-"""Release a version: bundle → S3 → application version (processed) → deploy (follow.py) → roll back on failure."""
+"""Release a version: bundle → S3 → application version (processed) → deploy (follow.py) → roll back on failure.
+
+Two bundle kinds, one flow: the source bundle (.ebignore; EB builds the Dockerfile on each instance) or, with
+`image=REPOSITORY`, an image built and pushed to ECR here and a bundle naming it by digest (deploy/image.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from . import environment, history, versions
+from . import environment, history, image, versions
 from .bundle import bundle_files, total_size, write_bundle
 from .errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
 from .follow import Failed, Policy, deploy, ensure_ready
@@ -127,15 +130,31 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
     return bucket, key
 
 
+def make_bundle(clients, root: Path, label: str, workdir: Path, files: list[str], repository: str | None,
+                out) -> Bundle:
+    """The bundle of either kind, for `label` (the image, when there is one, pushed first)."""
+    destination = workdir / f"{label}.zip"
+    if repository is None:
+        return build_bundle(root, destination, files)
+    reference = image.build_and_push(clients, root, repository, label, out)
+    path = image.write_image_bundle(root, destination, reference)
+    with open(path, "rb") as reader:
+        digest = hashlib.file_digest(reader, "sha256").hexdigest()
+    return Bundle(path, path.stat().st_size, digest)
+
+
 def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
-            out=print) -> environment.State:
+            out=print, repository: str | None = None) -> environment.State:
+    """`repository`: release by image through that ECR repository; None: the source bundle."""
     eb = clients.eb
     chosen = label or default_label(root, out)
     files = bundle_files(root)
     check_size(root, files)
+    if repository is not None:
+        image.repository_uri(clients.ecr, repository)  # refused before anything is built
     before = ensure_ready(eb, app, env, policy, out)
     history.note(clients, app, before)  # versions deployed by other means count for rollbacks too
-    bundle = build_bundle(root, workdir / "bundle.zip", files)
+    bundle = make_bundle(clients, root, chosen, workdir, files, repository, out)
     label = chosen if label else content_label(chosen, bundle)
     bundle.path = bundle.path.rename(workdir / f"{label}.zip")
     out(f"bundle {bundle.path.name}: {mib(bundle.size)}, sha256 {bundle.sha256[:16]}…")

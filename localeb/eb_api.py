@@ -413,11 +413,13 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             properties.update(secrets)
             if version_changes:
                 source = extra(backend).versions[(app, label)]["SourceBundle"]
-                key = s3_backends[backend.account_id]["global"].get_object(source["S3Bucket"], source["S3Key"])
+                s3 = s3_backends[backend.account_id]["global"]
+                key = s3.get_object(source["S3Bucket"], source["S3Key"])
                 with tempfile.TemporaryDirectory() as folder:
                     bundle = Path(folder) / "bundle.zip"
                     bundle.write_bytes(key.value)
-                    result = fleet.deploy(bundle, properties=properties, label=label)
+                    result = fleet.deploy(bundle, properties=properties, label=label,
+                                          storage=lambda bucket, name: s3.get_object(bucket, name).value)
             else:
                 result = fleet.configure(properties)
         except Exception as error:  # reported as EB reports an engine failure

@@ -8,6 +8,7 @@ switch leaves the running container and nginx as they were.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shlex
@@ -24,7 +25,7 @@ from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensio
 from . import proxy
 from .errors import LocalEBError
 from .instance import CONFIG_DIR, Instance
-from .staging import bundle_extensions, exposed_port, hooks, mode
+from .staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, hooks, mode
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
@@ -143,11 +144,9 @@ class Engine:
 
         step = "Docker Specific Build Application"
         self.log(f"Executing instruction: {step}")
-        tag = f"{STAGING_TAG}:{self.instance.name}"
-        built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
-                        "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
-                        timeout=1800)
-        image = built.strip().splitlines()[-1]
+        # Per bundle kind: an image named in Dockerrun.aws.json is pulled, a Dockerfile is built; either way the
+        # result is tagged as the staging image the later steps (and hooks) use.
+        image = self._pull(step, bundle_dir, config) if chosen == DOCKERRUN_MODE else self._build(step)
         port = exposed_port(bundle_dir)
 
         step = "configure proxy"
@@ -161,12 +160,59 @@ class Engine:
 
         self.log("Executing instruction: stop running app")
         self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
+                     self._mounts(bundle_dir),
                      then=f"docker tag {image} {CURRENT_TAG}:{self.instance.name} && "
                           f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
         self._start_proxy(port)
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
+
+    def _build(self, step: str) -> str:
+        tag = f"{STAGING_TAG}:{self.instance.name}"
+        built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
+                        "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
+                        timeout=1800)
+        return built.strip().splitlines()[-1]
+
+    def _pull(self, step: str, bundle_dir: Path, config: dict) -> str:
+        """Dockerrun.aws.json v1's Image: pulled (Update "false" skips the pull of an image already here), with
+        the Authentication file's credentials for a private registry, then tagged as the staging image."""
+        spec = dockerrun(bundle_dir)
+        name = str(spec["Image"]["Name"]).strip()
+        update = str(spec["Image"].get("Update", "true")).strip().lower() != "false"
+        quoted, tag = shlex.quote(name), f"{STAGING_TAG}:{self.instance.name}"
+        config_dir = self._registry_credentials(step, spec.get("Authentication"), config)
+        login = f"DOCKER_CONFIG={config_dir} " if config_dir else ""
+        if update or not self.instance.run(f"docker image inspect {quoted} >/dev/null 2>&1", workdir="/").ok:
+            self.sh(step, f"{login}docker pull {quoted} 2>&1", workdir="/", what=f"docker pull {name}",
+                    timeout=1800)
+        else:
+            self.log(f"Image {name} is on the instance and Image.Update is false: not pulled")
+        self.sh(step, f"docker tag {quoted} {tag}", workdir="/")
+        return self.instance.run(f"docker image inspect --format '{{{{.Id}}}}' {tag}", workdir="/").text.strip()
+
+    def _registry_credentials(self, step: str, authentication, config: dict) -> str | None:
+        """Authentication's S3 object, as a docker client configuration on the instance (its folder); both
+        formats AWS's pages show are taken: a config.json with "auths", and the older .dockercfg map."""
+        if not authentication:
+            return None
+        bucket, key = (authentication.get("Bucket"), authentication.get("Key")) \
+            if isinstance(authentication, dict) else (None, None)
+        if not bucket or not key:
+            raise StepFailed(step, "Dockerrun.aws.json: Authentication needs Bucket and Key")
+        reader = config.get("storage")
+        try:
+            data = json.loads(reader(bucket, key)) if reader else None
+        except Exception as error:  # whatever the store says, it is this step's failure
+            raise StepFailed(step, f"could not read the registry credentials s3://{bucket}/{key}: {error}") from None
+        if not isinstance(data, dict):
+            raise StepFailed(step, f"could not read the registry credentials s3://{bucket}/{key}"
+                             + ("" if reader else ": no S3 behind this instance"))
+        folder = "/root/.eb-docker-auth"
+        self.instance.write_file(f"{folder}/config.json", json.dumps(data if "auths" in data else {"auths": data}),
+                                 "600")
+        return folder
 
     def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
         """What both platforms do between staging and their build: the instance's configuration (get-config),
@@ -206,7 +252,8 @@ class Engine:
         self._test_proxy()
         self.log("Executing instruction: stop running app")
         self.deployments += 1
-        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets})
+        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
+                     self._mounts(current))
         self._start_proxy(port)
 
     # --- steps -------------------------------------------------------------------------------------
@@ -301,9 +348,29 @@ class Engine:
         self.sh("start proxy with new configuration", f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1",
                 workdir="/")
 
-    def _switch(self, image: str, name: str, properties: dict[str, str], then: str = "") -> None:
-        """Stop the running container, start `image` with the properties (and secrets) as its environment, then
-        run `then` (the platform's bookkeeping) in the same exec."""
+    def _mounts(self, staging: Path) -> str:
+        """Dockerrun.aws.json v1's Volumes (HostDirectory → ContainerDirectory) and Logging (the container's log
+        folder, which EB maps to /var/log/eb-docker/containers/eb-current-app). The instance shares the engine
+        with the user's machine, so a host folder here is a named volume of this instance: it outlives
+        deployments as the EC2 host's folder does, and goes when the environment stops."""
+        spec = dockerrun(staging)
+        pairs = [(str(v.get("HostDirectory", "")), str(v.get("ContainerDirectory", "")))
+                 for v in spec.get("Volumes") or [] if isinstance(v, dict)]
+        if spec.get("Logging"):
+            pairs.append(("/var/log/eb-docker/containers/eb-current-app", str(spec["Logging"])))
+        mounts = []
+        for host, inside in pairs:
+            if not host.startswith("/") or not inside.startswith("/"):
+                raise LocalEBError(f"Dockerrun.aws.json: volume {host!r} → {inside!r}: both must be absolute paths")
+            volume = f"{self.instance.name}-{hashlib.sha256(host.encode()).hexdigest()[:12]}"
+            self.instance.run(f"docker volume create --label board.local.app={self.owner} {volume} >/dev/null",
+                              workdir="/")
+            mounts.append(f"--volume {volume}:{shlex.quote(inside)}")
+        return "".join(mount + " " for mount in mounts)
+
+    def _switch(self, image: str, name: str, properties: dict[str, str], mounts: str = "", then: str = "") -> None:
+        """Stop the running container, start `image` with the properties (and secrets) as its environment and
+        `mounts`, then run `then` (the platform's bookkeeping) in the same exec."""
         if self.container:
             # Docker's own stop grace period: EB documents none, so the app must finish within the shortest.
             self.sh("stop running app", f"docker stop {self.container} >/dev/null && "
@@ -311,8 +378,8 @@ class Engine:
         self.log("Executing instruction: Docker Specific Start App")
         names = " ".join(f"-e {shlex.quote(key)}" for key in properties)
         started = self.sh("Docker Specific Start App",
-                          f"docker run --detach --name {name} --label board.local.app={self.owner} {names} {image} "
-                          f">/dev/null && {then + ' && ' if then else ''}"
+                          f"docker run --detach --name {name} --label board.local.app={self.owner} {mounts}{names} "
+                          f"{image} >/dev/null && {then + ' && ' if then else ''}"
                           f"docker inspect --format '{{{{.NetworkSettings.IPAddress}}}}' {name}",
                           env=properties, workdir="/",
                           what=f"docker run -d --name {name} --env <environment properties> {image}")

@@ -132,6 +132,10 @@ class Fleet:
             listed = docker("ps", "--all", "--quiet", "--filter", f"label={label}", check=False).stdout.split()
             if listed:
                 docker("rm", "--force", "--volumes", *listed, check=False)
+        # Dockerrun.aws.json's Volumes and Logging, as named volumes of the instances (engine.py).
+        volumes = docker("volume", "ls", "--quiet", "--filter", f"label={LABEL}.app={self.name}", check=False)
+        if volumes.stdout.split():
+            docker("volume", "rm", "--force", *volumes.stdout.split(), check=False)
         docker("image", "rm", *[f"{tag}:{engine.instance.name}" for engine in self.engines
                                 for tag in ("aws_beanstalk/staging-app", "aws_beanstalk/current-app")],
                check=False)
@@ -145,8 +149,9 @@ class Fleet:
 
     # --- deployments -------------------------------------------------------------------------------
     def deploy(self, bundle: Path, properties: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
-               label: str | None = None) -> Result:
-        """Deploy the source bundle (a zip) to every instance, rolling; properties win over .ebextensions."""
+               label: str | None = None, storage: Callable[[str, str], bytes] | None = None) -> Result:
+        """Deploy the source bundle (a zip) to every instance, rolling; properties win over .ebextensions.
+        `storage(bucket, key)` reads what EB reads from S3 on the instance (Dockerrun.aws.json's Authentication)."""
         # The label reaches the app as on EB: through the instance's version manifest and the prebuild hook,
         # not as an APP_VERSION property (only `python -m deploy release` sets that).
         merged = {**self.defaults, **(properties or {})}
@@ -154,7 +159,8 @@ class Fleet:
         with tempfile.TemporaryDirectory(prefix="eb-bundle-") as folder:
             bundle_dir = unzip(Path(bundle), Path(folder))
             outcomes = self._rolling(events, lambda engine, leader: engine.deploy(
-                bundle_dir, merged, secrets or {}, leader, {**self.config, "app": self.name, "label": label}))
+                bundle_dir, merged, secrets or {}, leader,
+                {**self.config, "app": self.name, "label": label, "storage": storage}))
         result = self._result(events, outcomes, "application deployment")
         if result.ok:
             self.version, self.properties = label, merged

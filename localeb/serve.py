@@ -4,8 +4,9 @@ moto serves the AWS APIs the tools call (S3, IAM, SSM, Secrets Manager, RDS, EC2
 localeb/eb_api.py; the first version deployed to an environment starts its fleet (instances as the options
 in force say, a load balancer on the next free port from --first-port, a PostgreSQL standing in for the
 environment's RDS database), and terminating the environment removes it. One more PostgreSQL stands in for
-a database made apart from the environments (its URL is printed, for `deploy provision --database-url`).
-Ctrl-C removes everything.
+a database made apart from the environments (its URL is printed, for `deploy provision --database-url`). With
+Debian's `docker-registry` installed, ECR repositories keep their images in a local registry (ecr_api.py), so
+`python -m deploy release --image` works too. Ctrl-C removes everything.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 
 from moto.server import ThreadedMotoServer
 
-from . import eb_api
+from . import eb_api, ecr_api, registry
 from .docker import available, docker
 from .errors import DONE, LocalEBError
 from .fleet import Fleet, database_url, start_database
@@ -44,6 +45,8 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
         return fleet
 
     eb_api.launch_fleets(launch)
+    images = registry.start() if registry.binary() else None
+    ecr_api.use_registry(images.host if images else None)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     stop = stop_event or threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if stop_event is None else None
@@ -55,7 +58,9 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
             f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port} AWS_ACCESS_KEY_ID=local "
             "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
             "  then eb init / eb create / eb deploy, or python -m deploy provision / release; Ctrl-C stops\n"
-            f"  a database for `python -m deploy provision --database-url`: {url}")
+            f"  a database for `python -m deploy provision --database-url`: {url}\n"
+            + (f"  ECR images in the local registry at {images.url} (release --image)" if images else
+               f"  release --image needs a registry: {registry.MISSING}"))
         stop.wait()
     except KeyboardInterrupt:
         pass
@@ -67,4 +72,7 @@ def serve(port: int, first_port: int, out=print, stop_event: threading.Event | N
         for fleet in fleets:
             fleet.stop()
         docker("rm", "--force", "--volumes", database, check=False)
+        if images:
+            ecr_api.use_registry(None)
+            images.stop()
     return DONE

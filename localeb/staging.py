@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -13,6 +14,9 @@ from deploy.errors import DeployError
 from .errors import LocalEBError
 
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+DOCKERRUN = "Dockerrun.aws.json"
+DOCKERFILE_MODE = "Docker (Dockerfile)"
+DOCKERRUN_MODE = "Docker (Dockerrun.aws.json v1)"
 
 
 def bundle_extensions(folder: Path) -> Extensions:
@@ -45,11 +49,45 @@ def mode(staging: Path) -> str:
         if (staging / name).is_file():
             return f"Docker Compose (found {name} at the bundle's root)"
     if (staging / "Dockerfile").is_file():
-        return "Docker (Dockerfile)"
-    if (staging / "Dockerrun.aws.json").is_file():
-        raise LocalEBError("Dockerrun.aws.json without a Dockerfile: the local instance only builds Dockerfiles")
+        return DOCKERFILE_MODE  # a Dockerrun.aws.json beside it still gives the ports, volumes and logging
+    if (staging / DOCKERRUN).is_file():
+        dockerrun(staging)  # refused here, before any step, when it names no image
+        return DOCKERRUN_MODE
     raise LocalEBError("Dockerfile and Dockerrun.aws.json are both missing in the source bundle; "
                       "the Docker platform has nothing to build or run")
+
+
+def dockerrun(staging: Path) -> dict:
+    """Dockerrun.aws.json v1 as the Docker platform reads it (docs/eb-platform.md, "Running an image"); {} when
+    the bundle has none. Values are strings or numbers alike ("8000" and 8000 both appear in AWS's examples)."""
+    path = staging / DOCKERRUN
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise LocalEBError(f"{DOCKERRUN} is not valid JSON: {error}") from None
+    if not isinstance(data, dict) or str(data.get("AWSEBDockerrunVersion", "")) != "1":
+        raise LocalEBError(f"{DOCKERRUN}: AWSEBDockerrunVersion must be \"1\" on the Docker platform "
+                           "(version 2 is the ECS platform's)")
+    image = data.get("Image")
+    if not (staging / "Dockerfile").is_file():
+        if not isinstance(image, dict) or not str(image.get("Name", "")).strip():
+            raise LocalEBError(f"{DOCKERRUN} names no Image.Name and the bundle has no Dockerfile: nothing to run")
+        if not container_ports(data):
+            raise LocalEBError(f"{DOCKERRUN}: Ports (a ContainerPort) is required with Image")
+    return data
+
+
+def container_ports(data: dict) -> list[int]:
+    ports = data.get("Ports") if isinstance(data.get("Ports"), list) else []
+    found = []
+    for entry in ports:
+        try:
+            found.append(int(str(entry["ContainerPort"]).split("/")[0]))
+        except (TypeError, KeyError, ValueError):
+            raise LocalEBError(f"{DOCKERRUN}: each Ports entry needs a numeric ContainerPort") from None
+    return found
 
 
 def hooks(staging: Path, kind: str, stage: str) -> list[Path]:
@@ -59,7 +97,11 @@ def hooks(staging: Path, kind: str, stage: str) -> list[Path]:
 
 
 def exposed_port(staging: Path) -> int:
-    """The first port the Dockerfile EXPOSEs: where the platform's nginx forwards."""
+    """Where the platform's nginx forwards: Dockerrun.aws.json's first ContainerPort, else the first port the
+    Dockerfile EXPOSEs."""
+    ports = container_ports(dockerrun(staging))
+    if ports:
+        return ports[0]
     for line in (staging / "Dockerfile").read_text(encoding="utf-8").splitlines():
         words = line.split()
         if words and words[0].upper() == "EXPOSE" and len(words) > 1:

@@ -7,7 +7,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
-from localeb import eb_api
+from localeb import eb_api, ecr_api
+from localeb import registry as registries
+from testkit.components import unavailable
 from testkit.ports import free_port
 
 REGION = "us-east-1"
@@ -61,3 +63,17 @@ def backoff(monkeypatch):
 
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", delay_amount)
     return chosen
+
+
+@pytest.fixture
+def registry(docker_engine):
+    """A real registry (docker-registry) behind moto's ECR: pushes and pulls of ECR repositories land in it."""
+    if registries.binary() is None:
+        unavailable("REQUIRE_REGISTRY", registries.MISSING)
+    started = registries.start()
+    ecr_api.use_registry(started.host)
+    try:
+        yield started
+    finally:
+        ecr_api.use_registry(None)
+        started.stop()

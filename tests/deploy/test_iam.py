@@ -30,6 +30,21 @@ def eb_calls() -> set[str]:
     return {"elasticbeanstalk:" + "".join(part.title() for part in call.split("_")) for call in calls}
 
 
+def ecr_calls() -> set[str]:
+    text = (ROOT / "deploy" / "image.py").read_text()
+    calls = re.findall(r"\becr\.([a-z_]+)\(", text)
+    return {"ecr:" + "".join(part.title() for part in call.split("_")) for call in calls}
+
+
+def test_every_call_of_a_release_by_image_is_allowed_and_the_push_too():
+    calls = ecr_calls()
+    assert {"ecr:GetAuthorizationToken", "ecr:DescribeImages"} <= calls  # the scan finds the calls
+    # what `docker push` asks of ECR (Amazon ECR's "Required IAM permissions for pushing an image")
+    push = {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+            "ecr:CompleteLayerUpload", "ecr:PutImage"}
+    assert (calls | push) - allowed_actions() == set()
+
+
 def test_every_release_call_is_allowed():
     calls = eb_calls()
     assert "elasticbeanstalk:UpdateEnvironment" in calls  # the scan finds the calls

@@ -169,3 +169,18 @@ def test_the_database_wait_says_each_status_and_keeps_to_the_timeout(clients):
     with pytest.raises(DeployError, match=f"RDS {ENV}-db still creating after 0 s"):
         database.wait_available(clients.rds, f"{ENV}-db", 0.2, POLL, lines.append)
     assert lines.count(f"RDS {ENV}-db: creating") == 1
+
+
+def test_provision_makes_the_image_repository_scanned_on_push_that_the_instances_can_pull_from(clients):
+    run(clients)
+    run(clients)  # a second run changes nothing and does not fail
+    [repository] = clients.ecr.describe_repositories(repositoryNames=[APP])["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    # Only untagged images expire: every image a release pushes is tagged with its version's label.
+    rules = json.loads(clients.ecr.get_lifecycle_policy(repositoryName=APP)["lifecyclePolicyText"])["rules"]
+    assert [rule["selection"]["tagStatus"] for rule in rules] == ["untagged"]
+    policy = clients.iam.get_role_policy(RoleName=provision.INSTANCE_ROLE, PolicyName=f"board-ecr-{APP}")[
+        "PolicyDocument"]  # boto3 gives the document decoded
+    pull = next(statement for statement in policy["Statement"] if statement["Sid"] == "EcrPull")
+    assert pull["Resource"] == repository["repositoryArn"]
+    assert {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= set(pull["Action"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from board.config import CONTAINER_PORT
 from deploy.bundle import write_bundle
 from deploy.ebextensions import ENVIRONMENT
+from deploy.image import write_image_bundle
 from localeb.errors import LocalEBError
-from localeb.staging import bundle_extensions, exposed_port, mode, unzip
+from localeb.staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, mode, unzip
 from testkit.tree import ROOT
 
 
@@ -55,3 +57,31 @@ def test_unzip_keeps_the_executable_bit_and_refuses_paths_outside(tmp_path):
         archive.writestr("../outside", "x")
     with pytest.raises(LocalEBError, match="outside"):
         unzip(bundle, tmp_path / "again")
+
+
+def test_an_image_bundle_runs_the_image_its_dockerrun_names_on_the_apps_port(tmp_path):
+    name = "127.0.0.1:5000/board@sha256:" + "a" * 64
+    staged = unzip(write_image_bundle(ROOT, tmp_path / "image.zip", name), tmp_path / "staging")
+    assert mode(staged) == DOCKERRUN_MODE
+    assert dockerrun(staged)["Image"] == {"Name": name, "Update": "true"}
+    assert exposed_port(staged) == CONTAINER_PORT
+    assert not (staged / "Dockerfile").exists() and not (staged / "board").exists()
+    assert (staged / ".platform/hooks/predeploy/01_migrate.sh").stat().st_mode & 0o111
+
+
+@pytest.mark.parametrize(("content", "refusal"), [
+    ({"AWSEBDockerrunVersion": 2, "containerDefinitions": []}, "must be \"1\""),
+    ({"AWSEBDockerrunVersion": "1", "Ports": [{"ContainerPort": "80"}]}, "names no Image.Name"),
+    ({"AWSEBDockerrunVersion": "1", "Image": {"Name": "board"}}, "Ports"),
+    ({"AWSEBDockerrunVersion": "1", "Image": {"Name": "board"}, "Ports": [{"HostPort": 80}]}, "ContainerPort"),
+])
+def test_a_dockerrun_the_docker_platform_cannot_run_is_refused_before_any_step(tmp_path, content, refusal):
+    (tmp_path / "Dockerrun.aws.json").write_text(json.dumps(content))
+    with pytest.raises(LocalEBError, match=refusal):
+        mode(tmp_path)
+
+
+def test_dockerrun_ports_are_read_as_numbers_or_strings_as_aws_examples_write_them(tmp_path):
+    (tmp_path / "Dockerrun.aws.json").write_text(json.dumps(
+        {"AWSEBDockerrunVersion": "1", "Image": {"Name": "board"}, "Ports": [{"ContainerPort": 8000}]}))
+    assert exposed_port(tmp_path) == 8000

@@ -26,6 +26,12 @@ staging="$("$get_config" platformconfig -k AppStagingDir 2>/dev/null || true)"
 staging="${staging:-/var/app/staging}"
 target="${staging%/}/board/VERSION_LABEL"
 rm -f "$target"  # never a stale label shipped in the bundle
+if [[ ! -d "${staging%/}/board" ]]; then
+  # A bundle released by image carries no app files: the image is built already, and the release set
+  # APP_VERSION.
+  echo "board-version-label: no board/ in $staging (released by image); /version shows APP_VERSION"
+  exit 0
+fi
 
 label="$(python3 - "$manifest" <<'PYTHON' || true
 import json

@@ -17,9 +17,14 @@
 # Detecting the venv, not the docker CLI or the Dockerfile: the bundle ships the
 # Dockerfile to both, and a Python instance may well have docker installed.
 #
-# On Docker: the image is rebuilt from the staging directory with `docker build
-# --quiet`. The platform's build has just filled the build cache, so this returns
-# the image it built at once, whatever tag the platform gave it.
+# On Docker, released by image (`python -m deploy release --image`): the bundle's
+# Dockerrun.aws.json names the image by digest and has no Dockerfile; the
+# platform pulled exactly that image before predeploy, so it runs here as is.
+# On Docker, from the source bundle: the image is rebuilt from the staging
+# directory with `docker build --quiet`. The platform's build has just filled the
+# build cache, so this returns the image it built at once, whatever tag the
+# platform gave it (aws_beanstalk/staging-app on EB; one engine shared by several
+# local instances holds several, so the tag is not relied on).
 # On Python: `flask db upgrade` from that venv, in the staging directory.
 #
 set -euo pipefail
@@ -44,6 +49,15 @@ if [[ -n "$venv" ]]; then
   log "Python platform: running flask db upgrade from $venv in $staging"
 else
   image="${BOARD_IMAGE:-}"
+  if [[ -z "$image" && -f "$staging/Dockerrun.aws.json" && ! -f "$staging/Dockerfile" ]]; then
+    image="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["Image"]["Name"].strip())' \
+      "$staging/Dockerrun.aws.json" 2>>"$log_file" || true)"
+    if [[ -z "$image" ]]; then
+      log "error: $staging/Dockerrun.aws.json names no Image.Name"
+      exit 1
+    fi
+    log "the image Dockerrun.aws.json names, as the platform pulled it: $image"
+  fi
   if [[ -z "$image" ]]; then
     if ! image="$(docker build --quiet "$staging" 2>>"$log_file")"; then
       log "error: could not find the image built from $staging (docker build failed; details in $log_file)"
