@@ -65,7 +65,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 # the app imports no library missing here.
 LIBRARIES = ("flask", "flask_sqlalchemy", "flask_sqlalchemy.cli", "flask_migrate", "flask_migrate.cli", "flask_login",
              "flask_wtf", "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.sqlite",
-             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script")
+             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script", "disarm")
 for _library in LIBRARIES:
     importlib.import_module(_library)
 

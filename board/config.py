@@ -107,8 +107,9 @@ GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent wor
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
 TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the site answers to (`.example.com` "
-                         "takes subdomains too); other `Host` headers get 400 and the API's links are absolute. "
-                         "Empty: any host, links are paths.")
+                         "takes subdomains too), in any case and with or without a final dot; other `Host` headers "
+                         "get 400 and the API's links are absolute, with a port only where one is named "
+                         "(`localhost:8000`). Empty: any host, links are paths.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
 
