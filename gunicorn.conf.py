@@ -5,10 +5,16 @@ path: importing the `board` package would load the app into gunicorn's master
 process, and workers forked after a reload would then run the old code.
 """
 
+import errno
 import importlib.util
 import os
+import selectors
 import sys
+import time
+from functools import partial
 from pathlib import Path
+
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 _spec = importlib.util.spec_from_file_location("_board_config", Path(__file__).parent / "board" / "config.py")
 _config = importlib.util.module_from_spec(_spec)
@@ -27,6 +33,95 @@ except _config.ConfigError as error:
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
+
+
+class HeadFirstWorker(ThreadWorker):
+    """gthread, except that a connection takes one of the threads only once its request head has arrived.
+
+    gthread hands each new connection to a thread, which waits up to five seconds for a first byte and then
+    reads the head with no time limit: a few connections that send nothing, or half a head, took every
+    thread and the server answered no one (EB's nginx sends whole heads, but `make run` and compose face
+    clients directly). Here the worker's own loop collects each head, from a new connection or a kept-alive
+    one, without blocking, and closes a connection whose head is not complete within HEAD_TIMEOUT.
+    """
+
+    HEAD_TIMEOUT = 10  # seconds for a whole request head, as slow as a person's connection may be
+    HEAD_END = (b"\r\n\r\n", b"\n\n")
+    HEAD_MAX = 64 * 1024  # past this the parser answers 431 (limit_request_field_size and friends)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.heads = []  # connections whose head is on its way
+        self.stop_seen = False
+
+    def accept(self, listener):
+        try:
+            sock, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, sock, address, listener.getsockname())  # a non-blocking socket
+        if self.cfg.is_ssl:  # a TLS handshake is the thread's to do; this app serves plain HTTP
+            sock.setblocking(True)
+            self.enqueue_req(conn)
+            return
+        conn.init()  # the HTTP/1 parser, which the head is handed to
+        self.await_head(conn)
+
+    def on_client_socket_readable(self, conn, client):
+        # A kept-alive connection's next request starts: it, too, waits for its whole head here.
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_head(conn)
+        self.read_head(conn, client)
+
+    def await_head(self, conn):
+        conn.sock.setblocking(False)
+        conn.head, conn.timeout = b"", time.monotonic() + self.HEAD_TIMEOUT
+        self.heads.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+
+    def read_head(self, conn, client):
+        try:
+            data = conn.sock.recv(self.HEAD_MAX)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        self.poller.unregister(client)
+        if not data:  # closed before a whole head came
+            self.heads.remove(conn)
+            self.nr_conns -= 1
+            conn.close()
+            return
+        conn.head += data
+        if len(conn.head) < self.HEAD_MAX and not any(end in conn.head for end in self.HEAD_END):
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+            return
+        self.heads.remove(conn)
+        conn.parser.unreader.unread(conn.head)
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def murder_pending(self):
+        super().murder_pending()
+        now = time.monotonic()
+        if not self.alive and not self.stop_seen:
+            # Stopping: a connection that sent nothing is closed now, one halfway through a head gets as
+            # long as gthread gives a kept-alive one.
+            self.stop_seen = True
+            for conn in self.heads:
+                conn.timeout = min(conn.timeout, now + (STOP_KEEPALIVE_LINGER if conn.head else 0))
+        for conn in [conn for conn in self.heads if conn.timeout <= now]:
+            self.heads.remove(conn)
+            self.poller.unregister(conn.sock)
+            self.nr_conns -= 1
+            conn.close()
+
+
+worker_class = HeadFirstWorker
 # One process per CPU, each with threads: threads overlap the waits on the
 # database (a sync worker idles through them), processes use the CPUs
 # (default_workers() in board/config.py). `make bench` compares this with the

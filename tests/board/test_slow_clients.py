@@ -1,0 +1,67 @@
+"""Clients that open connections and send nothing, or half a request head, never stall the real gunicorn
+with gunicorn.conf.py, as `make run` and compose face them (on EB nginx sends gunicorn whole heads)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from contextlib import ExitStack
+
+import pytest
+import requests
+
+from board.config import GUNICORN_THREADS
+from testkit.servers import gunicorn, wait_until
+from tests.board.test_gunicorn import copy_app
+
+pytestmark = pytest.mark.slow
+# More than the threads a worker has, of each kind.
+HELD = GUNICORN_THREADS.default + 4
+
+
+def connect(base: str, stack: ExitStack, sending: bytes = b"") -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=30))
+    if sending:
+        sock.sendall(sending)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.1)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize("reloading", ["", "1"], ids=["production", "make-run"])
+def test_idle_and_half_sent_connections_do_not_stall_gunicorn(tmp_path, reloading):
+    with gunicorn(copy_app(tmp_path), AUTO_RELOAD=reloading) as (base, _), ExitStack() as stack:
+        idle = [connect(base, stack) for _ in range(HELD)]
+        half = [connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n") for _ in range(HELD)]
+        # The slow ones are still open, each holding what gthread gave a thread; a visitor is answered.
+        response = requests.get(base + "/healthz", timeout=5)
+        assert response.status_code == 200
+        assert not any(closed_by_server(sock) for sock in idle + half)
+        # A head that is slow but whole in time is answered as usual.
+        slow = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(1)
+        slow.sendall(b"Connection: close\r\n\r\n")
+        assert slow.makefile("rb").readline().startswith(b"HTTP/1.1 200")
+        # Heads that never complete are closed, so they cannot be held open forever.
+        wait_until(lambda: all(closed_by_server(sock) for sock in idle + half), 30, "the slow connections to close")
+
+
+def test_a_kept_alive_connection_sending_half_a_head_does_not_hold_a_thread(tmp_path):
+    with gunicorn(copy_app(tmp_path)) as (base, _), ExitStack() as stack:
+        kept = []
+        for _ in range(HELD):
+            sock = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200") and b"connection: close" not in reply.lower()
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request, never finished
+            kept.append(sock)
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
