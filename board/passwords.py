@@ -28,9 +28,11 @@ def common_passwords() -> frozenset[str]:
 
 
 def from_email(password: str, email: str) -> bool:
-    """The address, its name part or its domain, however spaced, punctuated or cased, perhaps with digits after."""
+    """The address, its local part, its domain or the two without the domain's suffix, however spaced,
+    punctuated or cased, perhaps with digits after."""
     local, _, domain = folded(email).partition("@")
-    words = {letters_and_digits(part) for part in (email, local, domain, domain.rsplit(".", 1)[0])} - {""}
+    name = domain.split(".", 1)[0]
+    words = {letters_and_digits(part) for part in (email, local, domain, name, local + name)} - {""}
     return re.sub(r"[0-9]+$", "", letters_and_digits(password)) in words or letters_and_digits(password) in words
 
 
