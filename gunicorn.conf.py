@@ -45,7 +45,7 @@ class HeadFirstWorker(ThreadWorker):
     one, without blocking, and closes a connection whose head is not complete within HEAD_TIMEOUT.
     """
 
-    HEAD_TIMEOUT = 10  # seconds for a whole request head, as slow as a person's connection may be
+    HEAD_TIMEOUT = _config.REQUEST_HEAD_TIMEOUT
     HEAD_END = (b"\r\n\r\n", b"\n\n")
     HEAD_MAX = 64 * 1024  # past this the parser answers 431 (limit_request_field_size and friends)
 

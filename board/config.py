@@ -26,6 +26,10 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # PORT property says otherwise; one port that suits both (docs/eb-platform.md).
 CONTAINER_PORT = 8000
 
+# Seconds gunicorn gives a client to send a whole request head before it closes the connection
+# (gunicorn.conf.py): as slow as a person's connection may be, short enough that idle ones do not pile up.
+REQUEST_HEAD_TIMEOUT = 10
+
 # How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
 REMEMBER_FOR = timedelta(days=30)
 

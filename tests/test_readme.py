@@ -56,9 +56,10 @@ def test_the_readme_seed_command_works_as_written(tmp_path):
 
 def test_the_promises_name_the_limits_the_code_has():
     from board import throttle
-    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR
+    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR, REQUEST_HEAD_TIMEOUT
     from board.forms import PASSWORD_MAX, PASSWORD_MIN
     from board.models import CONTENT_MAX, NAME_MAX, TITLE_MAX
+    from board.security import PRIVATE
 
     promises = " ".join(README.read_text().split("### What the app promises", 1)[1].split("\n## ", 1)[0].split())
     window = int(throttle.WINDOW.total_seconds() // 60)
@@ -67,5 +68,7 @@ def test_the_promises_name_the_limits_the_code_has():
                    f"{PASSWORD_MIN} to {PASSWORD_MAX} characters",
                    f"{throttle.PER_CLIENT} per {window} minutes for one client at one address, "
                    f"{throttle.PER_ADDRESS} for all clients together",
-                   f"{REMEMBER_FOR.days} days with \"Remember me\""):
+                   f"{REMEMBER_FOR.days} days with \"Remember me\"",
+                   f"Cache-Control: {PRIVATE}",
+                   f"closed after {REQUEST_HEAD_TIMEOUT} seconds"):
         assert phrase in promises, phrase

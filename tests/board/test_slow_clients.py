@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 import requests
 
-from board.config import GUNICORN_THREADS
+from board.config import GUNICORN_THREADS, REQUEST_HEAD_TIMEOUT
 from testkit.servers import gunicorn, wait_until
 from tests.board.test_gunicorn import copy_app
 
@@ -52,7 +52,8 @@ def test_idle_and_half_sent_connections_do_not_stall_gunicorn(tmp_path, reloadin
         slow.sendall(b"Connection: close\r\n\r\n")
         assert slow.makefile("rb").readline().startswith(b"HTTP/1.1 200")
         # Heads that never complete are closed, so they cannot be held open forever.
-        wait_until(lambda: all(closed_by_server(sock) for sock in idle + half), 30, "the slow connections to close")
+        wait_until(lambda: all(closed_by_server(sock) for sock in idle + half), REQUEST_HEAD_TIMEOUT * 3,
+                   "the slow connections to close")
 
 
 def test_a_kept_alive_connection_sending_half_a_head_does_not_hold_a_thread(tmp_path):
