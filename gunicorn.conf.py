@@ -5,10 +5,12 @@ path: importing the `board` package would load the app into gunicorn's master
 process, and workers forked after a reload would then run the old code.
 """
 
+import contextlib
 import errno
 import importlib.util
 import os
 import selectors
+import socket
 import sys
 import time
 from functools import partial
@@ -47,7 +49,10 @@ class HeadFirstWorker(ThreadWorker):
 
     HEAD_TIMEOUT = _config.REQUEST_HEAD_TIMEOUT
     HEAD_END = (b"\r\n\r\n", b"\n\n")
-    HEAD_MAX = 64 * 1024  # past this the parser answers 431 (limit_request_field_size and friends)
+    # A head this long is refused whole (EB's nginx takes no more than 32 KiB of headers): a client cannot
+    # send most of one fast and hold a thread with the rest.
+    HEAD_MAX = 64 * 1024
+    TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,30 +79,45 @@ class HeadFirstWorker(ThreadWorker):
         # A kept-alive connection's next request starts: it, too, waits for its whole head here.
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self.await_head(conn)
-        self.read_head(conn, client)
+        self.await_head(conn, readable=True)
 
-    def await_head(self, conn):
+    def await_head(self, conn, readable=False):
         conn.sock.setblocking(False)
         conn.head, conn.timeout = b"", time.monotonic() + self.HEAD_TIMEOUT
         self.heads.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+        if readable:
+            self.take_head(conn)
+        else:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
 
     def read_head(self, conn, client):
+        self.poller.unregister(client)
+        self.take_head(conn)
+
+    def take_head(self, conn):
+        """Read what has come; hand the connection to a thread once the head is whole, else wait for more."""
         try:
             data = conn.sock.recv(self.HEAD_MAX)
         except (BlockingIOError, InterruptedError):
-            return
+            data = None
         except OSError:
             data = b""
-        self.poller.unregister(client)
-        if not data:  # closed before a whole head came
+        if data == b"":  # closed before a whole head came, or after the answer to one too long
             self.heads.remove(conn)
             self.nr_conns -= 1
             conn.close()
             return
-        conn.head += data
-        if len(conn.head) < self.HEAD_MAX and not any(end in conn.head for end in self.HEAD_END):
+        if conn.head is None:  # refused: what still comes is read and dropped, so closing resets nothing
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+            return
+        conn.head += data or b""
+        whole = any(end in conn.head for end in self.HEAD_END)
+        if not whole and len(conn.head) >= self.HEAD_MAX:
+            conn.head = None
+            with contextlib.suppress(OSError):
+                conn.sock.send(self.TOO_LARGE)
+                conn.sock.shutdown(socket.SHUT_WR)
+        if not whole:
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
             return
         self.heads.remove(conn)

@@ -39,7 +39,9 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 @pytest.mark.parametrize("reloading", ["", "1"], ids=["production", "make-run"])
 def test_idle_and_half_sent_connections_do_not_stall_gunicorn(tmp_path, reloading):
-    with gunicorn(copy_app(tmp_path), AUTO_RELOAD=reloading) as (base, _), ExitStack() as stack:
+    # The log outside the app: the reloader watches the app's folder.
+    with gunicorn(copy_app(tmp_path / "app"), log_path=tmp_path / "gunicorn.log", AUTO_RELOAD=reloading) as (
+            base, _), ExitStack() as stack:
         idle = [connect(base, stack) for _ in range(HELD)]
         half = [connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n") for _ in range(HELD)]
         # The slow ones are still open, each holding what gthread gave a thread; a visitor is answered.
@@ -66,3 +68,16 @@ def test_a_kept_alive_connection_sending_half_a_head_does_not_hold_a_thread(tmp_
             sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request, never finished
             kept.append(sock)
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_head_too_long_to_be_one_is_refused_with_431_without_holding_a_thread(tmp_path):
+    with gunicorn(copy_app(tmp_path)) as (base, _), ExitStack() as stack:
+        # A valid head, longer than any a browser sends, that never ends.
+        long = [connect(base, stack, b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Filler: " + b"y" * 8000 + b"\r\n")
+                for _ in range(HELD)]
+        for sock in long:
+            for _ in range(10):
+                sock.sendall(b"X-Filler: " + b"y" * 8000 + b"\r\n")
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        for sock in long:
+            assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 431")
