@@ -82,7 +82,12 @@ def test_text_is_stored_in_one_unicode_form(app, client):
     assert author(app, "ada@example.com").name == "Zoé"
 
 
-@pytest.mark.parametrize("password", ["password", "12345678", "Password1", "qwertyuiop", "ADA@EXAMPLE.COM"])
+@pytest.mark.parametrize("password", [
+    "password", "12345678", "Password1", "qwertyuiop", "ADA@EXAMPLE.COM",
+    # Fullwidth "password", "Password1" and "ada@example.com"; then ones made from the address.
+    "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44", "\uff30\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",
+    "\uff41\uff44\uff41\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",
+    "ada.example.com", "Ada Example", "ada12345", "ada@example"])
 def test_common_passwords_and_the_email_are_refused_with_a_reason(app, client, password):
     response = register(client, password=password)
     page = response.get_data(as_text=True)
@@ -199,18 +204,6 @@ def test_a_name_that_looks_like_an_existing_one_is_refused(app, client):
         assert "looks like it" in response.get_data(as_text=True)
     assert count(app, Author) == 1
     assert register(client, name="Owen", email="other@example.com").status_code == 302
-
-
-@pytest.mark.parametrize("password", ["\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44",  # fullwidth "password"
-                                      "\uff30\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",  # "Password1"
-                                      "\uff41\uff44\uff41\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",
-                                      "ada.example.com", "Ada Example", "ada12345", "ada@example"])
-def test_fullwidth_and_email_derived_passwords_are_refused(app, client, password):
-    response = register(client, password=password)
-    page = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert ("one of the most common" in page) or ("cannot be your email address" in page)
-    assert count(app, Author) == 0
 
 
 @pytest.mark.parametrize("title", ["New", "new!", "NEW"])
