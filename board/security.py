@@ -134,7 +134,7 @@ def register(app: Flask) -> None:
             except UnicodeDecodeError:
                 abort(400, "The form data is not valid UTF-8.")
         boundary = request.mimetype_params.get("boundary", "")
-        if request.mimetype == "multipart/form-data" and boundary.isascii() \
+        if request.mimetype == "multipart/form-data" and boundary and boundary.isascii() \
                 and undecodable_multipart_field(request.get_data(cache=True), boundary.encode()):
             abort(400, "The form data is not valid UTF-8.")
 
