@@ -81,9 +81,21 @@ class HeadFirstWorker(ThreadWorker):
         self.keepalived_conns.remove(conn)
         self.await_head(conn, readable=True)
 
-    def await_head(self, conn, readable=False):
+    def finish_request(self, conn, fs):
+        # A client that sent the start of its next request with the last one: the rest is awaited here, not
+        # in a thread (gthread hands such a connection straight back to one).
+        kept = self.alive and not fs.cancelled() and fs.exception() is None and fs.result() is True
+        if kept and conn.parser is not None:
+            buffered = conn.parser.unreader.buf.getvalue()
+            if buffered and not any(end in buffered for end in self.HEAD_END):
+                conn.parser.unreader.take_buffered()
+                self.await_head(conn, head=buffered)
+                return
+        super().finish_request(conn, fs)
+
+    def await_head(self, conn, readable=False, head=b""):
         conn.sock.setblocking(False)
-        conn.head, conn.timeout = b"", time.monotonic() + self.HEAD_TIMEOUT
+        conn.head, conn.timeout = head, time.monotonic() + self.HEAD_TIMEOUT
         self.heads.append(conn)
         if readable:
             self.take_head(conn)

@@ -67,6 +67,9 @@ def test_a_kept_alive_connection_sending_half_a_head_does_not_hold_a_thread(tmp_
             assert reply.startswith(b"HTTP/1.1 200") and b"connection: close" not in reply.lower()
             sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request, never finished
             kept.append(sock)
+        for _ in range(HELD):  # a whole request and the start of the next, sent together
+            sock = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
 
 
