@@ -15,6 +15,8 @@ import requests
 
 from testkit.ports import free_port
 
+FORM = "application/x-www-form-urlencoded"
+
 
 def wait_until(predicate, timeout: float, what: str, ignoring: tuple = (requests.ConnectionError, requests.Timeout)):
     """What `predicate` returns once it is true; an error in `ignoring` means not yet (by default: not up
@@ -83,8 +85,9 @@ class TrafficDuringStop:
 
     def _upload(self):
         try:
-            # No CSRF token: a complete 400 page is the answer, which is all this needs.
-            self.uploads.append(requests.post(self.base + "/login", data=self._slow_body(), timeout=30).status_code)
+            # A form without a CSRF token, read whole: a complete 400 page is the answer, which is all this needs.
+            self.uploads.append(requests.post(self.base + "/login", data=self._slow_body(), timeout=30,
+                                              headers={"Content-Type": FORM}).status_code)
         except requests.RequestException as error:
             self.uploads.append(f"lost: {error}")
 
