@@ -1,7 +1,7 @@
 """author name keys: the confusable skeleton of each name
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 14:10:00.000000
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 from board import names
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
@@ -28,8 +28,9 @@ def upgrade():
         connection.execute(authors.update().where(authors.c.id == sa.bindparam('author_id')),
                            [{'author_id': id_, 'name_key': names.key(name)} for id_, name in rows])
     # Authors who registered alike-looking names before keep them; from now on a new name is checked.
+    # Nullable: the release before this one, still serving during a rolling deploy, inserts authors without
+    # a key (those few are not found by the check until a later migration fills them and adds NOT NULL).
     with op.batch_alter_table('authors', schema=None) as batch_op:
-        batch_op.alter_column('name_key', existing_type=sa.Text(), nullable=False)
         batch_op.create_index(batch_op.f('ix_authors_name_key'), ['name_key'], unique=False)
 
 
