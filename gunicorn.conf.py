@@ -5,10 +5,18 @@ path: importing the `board` package would load the app into gunicorn's master
 process, and workers forked after a reload would then run the old code.
 """
 
+import contextlib
+import errno
 import importlib.util
 import os
+import selectors
+import socket
 import sys
+import time
+from functools import partial
 from pathlib import Path
+
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 _spec = importlib.util.spec_from_file_location("_board_config", Path(__file__).parent / "board" / "config.py")
 _config = importlib.util.module_from_spec(_spec)
@@ -33,6 +41,125 @@ wsgi_app = "board:create_app()"
 bind = f"0.0.0.0:{_server['port']}"
 
 workers = _server["workers"]
+
+
+class HeadFirstWorker(ThreadWorker):
+    """gthread, except that a connection takes one of the threads only once its request head has arrived.
+
+    gthread hands each new connection to a thread, which waits up to five seconds for a first byte and then
+    reads the head with no time limit: a few connections that send nothing, or half a head, took every
+    thread and the server answered no one (EB's nginx sends whole heads, but `make run` and compose face
+    clients directly). Here the worker's own loop collects each head, from a new connection or a kept-alive
+    one, without blocking, and closes a connection whose head is not complete within HEAD_TIMEOUT.
+    """
+
+    HEAD_TIMEOUT = _config.REQUEST_HEAD_TIMEOUT
+    HEAD_END = (b"\r\n\r\n", b"\n\n")
+    # A head this long is refused whole (EB's nginx takes no more than 32 KiB of headers): a client cannot
+    # send most of one fast and hold a thread with the rest.
+    HEAD_MAX = 64 * 1024
+    TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.heads = []  # connections whose head is on its way
+        self.stop_seen = False
+
+    def accept(self, listener):
+        try:
+            sock, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, sock, address, listener.getsockname())  # a non-blocking socket
+        if self.cfg.is_ssl:  # a TLS handshake is the thread's to do; this app serves plain HTTP
+            sock.setblocking(True)
+            self.enqueue_req(conn)
+            return
+        conn.init()  # the HTTP/1 parser, which the head is handed to
+        self.await_head(conn)
+
+    def on_client_socket_readable(self, conn, client):
+        # A kept-alive connection's next request starts: it, too, waits for its whole head here.
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_head(conn, readable=True)
+
+    def finish_request(self, conn, fs):
+        # A client that sent the start of its next request with the last one: the rest is awaited here, not
+        # in a thread (gthread hands such a connection straight back to one).
+        kept = self.alive and not fs.cancelled() and fs.exception() is None and fs.result() is True
+        if kept and conn.parser is not None:
+            buffered = conn.parser.unreader.buf.getvalue()
+            if buffered and not any(end in buffered for end in self.HEAD_END):
+                conn.parser.unreader.take_buffered()
+                self.await_head(conn, head=buffered)
+                return
+        super().finish_request(conn, fs)
+
+    def await_head(self, conn, readable=False, head=b""):
+        conn.sock.setblocking(False)
+        conn.head, conn.timeout = head, time.monotonic() + self.HEAD_TIMEOUT
+        self.heads.append(conn)
+        if readable:
+            self.take_head(conn)
+        else:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+
+    def read_head(self, conn, client):
+        self.poller.unregister(client)
+        self.take_head(conn)
+
+    def take_head(self, conn):
+        """Read what has come; hand the connection to a thread once the head is whole, else wait for more."""
+        try:
+            data = conn.sock.recv(self.HEAD_MAX)
+        except (BlockingIOError, InterruptedError):
+            data = None
+        except OSError:
+            data = b""
+        if data == b"":  # closed before a whole head came, or after the answer to one too long
+            self.heads.remove(conn)
+            self.nr_conns -= 1
+            conn.close()
+            return
+        if conn.head is None:  # refused: what still comes is read and dropped, so closing resets nothing
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+            return
+        conn.head += data or b""
+        whole = any(end in conn.head for end in self.HEAD_END)
+        if not whole and len(conn.head) >= self.HEAD_MAX:
+            conn.head = None
+            with contextlib.suppress(OSError):
+                conn.sock.send(self.TOO_LARGE)
+                conn.sock.shutdown(socket.SHUT_WR)
+        if not whole:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_head, conn))
+            return
+        self.heads.remove(conn)
+        conn.parser.unreader.unread(conn.head)
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def murder_pending(self):
+        super().murder_pending()
+        now = time.monotonic()
+        if not self.alive and not self.stop_seen:
+            # Stopping: a connection that sent nothing is closed now, one halfway through a head gets as
+            # long as gthread gives a kept-alive one.
+            self.stop_seen = True
+            for conn in self.heads:
+                conn.timeout = min(conn.timeout, now + (STOP_KEEPALIVE_LINGER if conn.head else 0))
+        for conn in [conn for conn in self.heads if conn.timeout <= now]:
+            self.heads.remove(conn)
+            self.poller.unregister(conn.sock)
+            self.nr_conns -= 1
+            conn.close()
+
+
+worker_class = HeadFirstWorker
 # One process per CPU, each with threads: threads overlap the waits on the
 # database (a sync worker idles through them), processes use the CPUs
 # (server_config() in board/config.py). `make bench` compares this with the
@@ -77,7 +204,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 LIBRARIES = ("flask", "flask_sqlalchemy", "flask_sqlalchemy.cli", "flask_migrate", "flask_migrate.cli", "flask_login",
              "flask_wtf", "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.sqlite",
              "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script",
-             "werkzeug.middleware.proxy_fix")
+             "werkzeug.middleware.proxy_fix", "disarm")
 for _library in LIBRARIES:
     importlib.import_module(_library)
 

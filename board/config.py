@@ -26,6 +26,10 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # PORT property says otherwise; one port that suits both (docs/eb-platform.md).
 CONTAINER_PORT = 8000
 
+# Seconds gunicorn gives a client to send a whole request head before it closes the connection
+# (gunicorn.conf.py): as slow as a person's connection may be, short enough that idle ones do not pile up.
+REQUEST_HEAD_TIMEOUT = 10
+
 # How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
 REMEMBER_FOR = timedelta(days=30)
 # The most a login without it lasts: the browser ends it sooner when it closes, the server after this.
@@ -117,8 +121,9 @@ GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent wor
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
 TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the site answers to (`.example.com` "
-                         "takes subdomains too); other `Host` headers get 400 and the API's links are absolute. "
-                         "Empty: any host, links are paths.")
+                         "takes subdomains too), in any case and with or without a final dot; other `Host` headers "
+                         "get 400 and the API's links are absolute, with a port only where one is named "
+                         "(`localhost:8000`). Empty: any host, links are paths.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
 PROXY_HOPS = Variable("PROXY_HOPS", 0, "Proxies in front that append the client's address to `X-Forwarded-For`; the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -17,7 +18,18 @@ def respond(error: HTTPException):
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if request.path.startswith("/api/"):
         return {"error": error.name, "message": description}, error.code, headers
-    return render_template("error.html", error=error, message=description), error.code, headers
+    return error_page(error, description), error.code, headers
+
+
+def error_page(error: HTTPException, description: str) -> str:
+    """The site's error page, or, when even that cannot be made (the layout asks who is logged in, which
+    may be what failed), a bare one: the error handler itself must never fail."""
+    try:
+        return render_template("error.html", error=error, message=description)
+    except Exception:
+        current_app.logger.exception("the error page could not be rendered; a plain one was sent")
+        return (f"<!doctype html><html lang=\"en\"><title>{error.code} {escape(error.name)}</title>"
+                f"<h1>{escape(error.name)}</h1><p>{escape(description)}</p></html>")
 
 
 def http_error(error: HTTPException):

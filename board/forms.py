@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
-from . import passwords
+from . import names, passwords
 from .models import CONTENT_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
 
 PASSWORD_MIN = 8
@@ -26,7 +26,10 @@ class Form(FlaskForm):
     class Meta:
         def wrap_formdata(self, form, formdata):
             # Only form fields feed the form: Flask-WTF would also hand a field a file part
-            # or a JSON value of the same name, which no field here expects.
+            # or a JSON value of the same name, which no field here expects (and JSON that is
+            # not an object, or not JSON at all, would fail in Flask-WTF).
+            if request.is_json:
+                return None
             wrapped = super().wrap_formdata(form, formdata)
             if wrapped is None or wrapped is formdata:  # nothing submitted, or data passed in by code
                 return wrapped
@@ -44,8 +47,9 @@ def clean_email(value):
 
 
 def printable(allow_newlines: bool = False):
-    """Refuse control characters (NUL and the like): no use in text, and PostgreSQL rejects NUL outright."""
-    pattern = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]" if allow_newlines else r"[\x00-\x1f\x7f]")
+    """Refuse control characters, C0 (NUL and the like) and C1 (NEL, CSI): no use in text, PostgreSQL rejects
+    NUL outright, and CSI starts a terminal escape in a log viewed in one."""
+    pattern = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]" if allow_newlines else r"[\x00-\x1f\x7f-\x9f]")
 
     def check(form, field):
         if field.data and pattern.search(field.data):
@@ -70,6 +74,13 @@ def readable(single_line: bool = True):
     return check
 
 
+def no_format_characters(form, field):
+    """Refuse format characters in a name: direction marks (U+200E, U+200F, U+061C), zero-width spaces and
+    joiners, soft hyphens and the like draw nothing, so two names that look alike would differ by them."""
+    if field.data and any(unicodedata.category(char) == "Cf" for char in field.data):
+        raise ValidationError("Please remove the invisible characters (direction marks, zero-width characters).")
+
+
 def acceptable_password(email_field: str | None = "email"):
     """A password that is neither common nor the account's email address (NIST SP 800-63B)."""
 
@@ -91,7 +102,7 @@ def new_password_field(label: str, email_field: str | None = "email") -> Passwor
 
 class RegisterForm(Form):
     name = StringField("Name", filters=[clean], validators=[
-        DataRequired("Please enter your name."), printable(), readable(),
+        DataRequired("Please enter your name."), printable(), readable(), no_format_characters,
         Length(max=NAME_MAX, message=f"At most {NAME_MAX} characters.")])
     email = EmailField("Email", filters=[clean_email], validators=[
         DataRequired("Please enter your email address."), printable(), Length(max=EMAIL_MAX),
@@ -99,6 +110,11 @@ class RegisterForm(Form):
     password = new_password_field("Password")
     confirm = PasswordField("Repeat password", validators=[
         DataRequired("Please repeat the password."), EqualTo("password", "The two passwords differ.")])
+
+    def validate_name(self, field):
+        if field.data and names.taken(field.data):
+            raise ValidationError("An author with this name, or one that looks like it, exists; please choose "
+                                  "another.")
 
 
 class LoginForm(Form):

@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import names
 from .extensions import db
 
 TITLE_MAX = 200
@@ -42,6 +43,10 @@ class Author(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
+    # The name's confusable skeleton (board/names.py): one author per key. Text: a skeleton can be longer.
+    # Nullable only for authors the previous release inserts during a rolling deploy (migration 0005).
+    name_key: Mapped[str | None] = mapped_column(Text, index=True, default=lambda context: names.key(
+        context.get_current_parameters()["name"]))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

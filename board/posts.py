@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -40,6 +40,14 @@ def own_post(slug: str) -> Post:
     return post
 
 
+def reserved_slugs() -> set[str]:
+    """Slugs that name a page of their own under /posts/ (the form at /posts/new): a post there could never be
+    reached, so they count as taken."""
+    prefix = bp.url_prefix + "/"
+    return {rule.rule.removeprefix(prefix) for rule in current_app.url_map.iter_rules()
+            if rule.rule.startswith(prefix) and not rule.arguments}
+
+
 def taken_slugs(base: str) -> set[str]:
     like = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
     return set(db.session.scalars(sa.select(Post.slug).where(
@@ -49,7 +57,7 @@ def taken_slugs(base: str) -> set[str]:
 def insert_with_unique_slug(post: Post) -> None:
     base = slugify(post.title)
     for _ in range(_SLUG_ATTEMPTS):
-        post.slug = first_free(base, taken_slugs(base))
+        post.slug = first_free(base, taken_slugs(base) | reserved_slugs())
         try:
             with db.session.begin_nested():
                 db.session.add(post)

@@ -16,6 +16,8 @@ import requests
 
 from testkit.ports import free_port
 
+FORM = "application/x-www-form-urlencoded"
+
 
 def gunicorn_setting(name: str, **environ: str):
     """A setting as gunicorn.conf.py computes it in a process with this environment (PORT unset unless given)."""
@@ -95,8 +97,9 @@ class TrafficDuringStop:
 
     def _upload(self):
         try:
-            # No CSRF token: a complete 400 page is the answer, which is all this needs.
-            self.uploads.append(requests.post(self.base + "/login", data=self._slow_body(), timeout=30).status_code)
+            # A form without a CSRF token, read whole: a complete 400 page is the answer, which is all this needs.
+            self.uploads.append(requests.post(self.base + "/login", data=self._slow_body(), timeout=30,
+                                              headers={"Content-Type": FORM}).status_code)
         except requests.RequestException as error:
             self.uploads.append(f"lost: {error}")
 

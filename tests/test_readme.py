@@ -57,9 +57,10 @@ def test_the_readme_seed_command_works_as_written(tmp_path):
 
 def test_the_promises_name_the_limits_the_code_has():
     from board import throttle
-    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR, SESSION_FOR
+    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR, REQUEST_HEAD_TIMEOUT, SESSION_FOR
     from board.forms import PASSWORD_MAX, PASSWORD_MIN
     from board.models import CONTENT_MAX, NAME_MAX, TITLE_MAX
+    from board.security import PRIVATE
 
     promises = " ".join(APP.read_text().split("## What the app promises", 1)[1].split("\n## ", 1)[0].split())
     window = int(throttle.WINDOW.total_seconds() // 60)
@@ -70,5 +71,7 @@ def test_the_promises_name_the_limits_the_code_has():
                    f"{throttle.PER_ADDRESS} for all clients together, {throttle.PER_NETWORK} logins and "
                    "registrations per client network in all",
                    f"keeps its own {throttle.PER_CLIENT} attempts there",
-                   f"at most {SESSION_FOR.seconds // 3600} hours, or {REMEMBER_FOR.days} days with \"Remember me\""):
+                   f"at most {SESSION_FOR.seconds // 3600} hours, or {REMEMBER_FOR.days} days with \"Remember me\"",
+                   f"Cache-Control: {PRIVATE}",
+                   f"closed after {REQUEST_HEAD_TIMEOUT} seconds"):
         assert phrase in promises, phrase

@@ -22,7 +22,9 @@ def submit(client, url: str, data: dict, form_page: str | None = None, **kwargs)
     return client.post(url, data={"csrf_token": csrf_token(client, form_page or url), **data}, **kwargs)
 
 
-def register(client, email="ada@example.com", name="Ada", password=PASSWORD, **kwargs):
+def register(client, email="ada@example.com", name=None, password=PASSWORD, **kwargs):
+    """Register; the name is the email's local part ("Ada"), as no two authors may have names alike."""
+    name = email.split("@")[0].capitalize() if name is None else name
     return submit(client, "/register", {"name": name, "email": email, "password": password, "confirm": password},
                   **kwargs)
 

@@ -104,3 +104,42 @@ def test_request_id_is_taken_when_sane_else_generated(client, headers, expected)
         assert returned == expected
     else:
         assert len(returned) == 32 and returned != headers.get("X-Request-ID")
+
+
+@pytest.mark.parametrize("value", ["é|é", "1|é", "\u00c3\u00a9|x", "ünïcode"])  # the third: UTF-8 read as Latin-1
+@pytest.mark.parametrize("path", ["/", "/nowhere", "/posts/new"])
+def test_a_cookie_that_is_not_ascii_is_ignored(client, value, path):
+    for name in ("remember_token", "session"):
+        client.set_cookie(name, value)
+    response = client.get(path)
+    assert response.status_code in (200, 302, 404)
+    assert response.headers["Content-Security-Policy"] == HEADERS["Content-Security-Policy"]
+
+
+def test_a_logged_in_author_with_a_stray_non_ascii_cookie_stays_logged_in(client):
+    register(client)
+    client.set_cookie("remember_token", "é|é")
+    assert "Log out" in client.get("/").get_data(as_text=True)
+
+
+def broken_layout():
+    raise RuntimeError("the layout failed")
+
+
+def test_the_error_page_is_sent_with_the_security_headers_even_when_the_layout_fails(app, caplog):
+    app.context_processor(lambda: {"site": broken_layout()})
+    with caplog.at_level(logging.ERROR, logger="board"):
+        response = app.test_client().get("/nowhere")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404 and "was not found on the server" in body
+    assert "the layout failed" not in body
+    for name, value in HEADERS.items():
+        assert response.headers[name] == value
+
+
+def test_pages_for_a_logged_in_author_are_kept_by_no_cache(client):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    register(client)
+    for path in ("/", "/about", "/posts/new", "/authors/1"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")

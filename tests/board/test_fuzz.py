@@ -2,10 +2,12 @@
 
 Each example is one request, logged in as an author with a valid CSRF token
 most of the time (so validation, not the CSRF check, meets the input), with
-arbitrary text, numbers, files, raw bytes and encodings. The answer is never a
-5xx, and the stored authors and posts change only when the answer is a
-redirect (every successful write here answers with one). Derandomized with a
-fixed budget, so CI runs the same examples every time.
+arbitrary text, numbers, files, raw bytes and encodings, under any content
+type, with cookies and headers (Referer, Host, X-CSRFToken, ...) of any
+shape, over HTTP or HTTPS. The answer is never a 5xx, and the stored authors
+and posts change only when the answer is a redirect (every successful write
+here answers with one). Derandomized with a fixed budget, so CI runs the same
+examples every time.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ names = st.one_of(st.sampled_from(["\r", "\n", '"', "", "csrf_token\r", "x\x00"]
 files = st.tuples(st.binary(max_size=64), text).map(lambda part: (io.BytesIO(part[0]), part[1] or "f"))
 cursor_plain = st.from_regex(r"\d{8}T\d{12}\.\d{1,18}", fullmatch=True)
 cursor = st.one_of(value, cursor_plain.map(lambda plain: base64.urlsafe_b64encode(plain.encode()).decode()))
+# What a header or cookie can carry: Latin-1 text (as WSGI hands over any byte), no line breaks.
+header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=60)
+header_value = st.one_of(header_text, st.sampled_from([
+    "", "é|é", "1|" + "a" * 128, "https://localhost:99999/", "https://[::1/", "https://localhost/login",
+    "http://evil.example/", "//", "\u00c3\u00a9", '"\\303\\251"', "x" * 4000]))
+CONTENT_TYPES = st.one_of(st.sampled_from([
+    None, "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=latin-1",
+    "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\u00e9",
+    "application/json", "application/json; charset=utf-16", "text/plain", "text/html", "application/xml",
+    "*/*", "", ";", "multipart/mixed; boundary=x"]), header_text)
+HEADERS = ("Referer", "Host", "X-CSRFToken", "Origin", "Accept", "Accept-Language", "If-None-Match",
+           "If-Modified-Since", "Range", "X-Request-ID", "X-Forwarded-For", "Authorization")
+COOKIES = ("session", "remember_token", "x")
 
 
 def form_fields(endpoint: str) -> list[str]:
@@ -73,7 +88,10 @@ def requests_for(draw, rule, slugs):
     encoding, csrf = draw(st.sampled_from(SENDING))
     return {"method": method, "path": path_for(rule, arguments), "query": query, "fields": fields,
             "encoding": encoding, "raw": draw(st.binary(max_size=200)), "csrf": csrf,
-            "logged_in": draw(st.integers(0, 3)) > 0}
+            "logged_in": draw(st.integers(0, 3)) > 0, "content_type": draw(CONTENT_TYPES),
+            "headers": draw(st.dictionaries(st.sampled_from(HEADERS), header_value, max_size=3)),
+            "cookies": draw(st.dictionaries(st.sampled_from(COOKIES), header_value, max_size=2)),
+            "https": draw(st.booleans())}
 
 
 def stored(app) -> tuple:
@@ -107,21 +125,31 @@ def send(app, client, example: dict):
     fields = {key: item for key, item in example["fields"].items() if key != "csrf_token"}
     if example["csrf"] != "missing":
         fields["csrf_token"] = token if example["csrf"] == "valid" else token[::-1]
-    kwargs: dict = {"query_string": example["query"]}
+    scheme = "https" if example["https"] else "http"
+    # Over HTTPS Flask-WTF wants a same-origin Referer, as a browser sends; a drawn one replaces it.
+    headers = {"Referer": f"{scheme}://localhost{example['path']}", **example["headers"]}
+    kwargs: dict = {"query_string": example["query"], "headers": headers, "base_url": f"{scheme}://localhost"}
     encoding = example["encoding"]
     if example["method"] == "GET":
         pass
     elif encoding == "json":
         kwargs["data"] = json.dumps({key: item if isinstance(item, str) else "file" for key, item in fields.items()})
         kwargs["content_type"] = "application/json"
+        headers.setdefault("X-CSRFToken", token)
     elif encoding == "raw":
         kwargs["data"] = example["raw"] + b"&csrf_token=" + token.encode()
-        kwargs["content_type"] = "application/x-www-form-urlencoded"
+        kwargs["content_type"] = example["content_type"]
     elif encoding in ("form", "multipart"):
         data = {key: item for key, item in fields.items() if encoding == "multipart" or isinstance(item, str)}
         kwargs["data"] = data
         kwargs["content_type"] = "multipart/form-data" if encoding == "multipart" else None
-    return client.open(example["path"], method=example["method"], **kwargs)
+    for name, cookie in example["cookies"].items():
+        client.set_cookie(name, cookie)
+    try:
+        return client.open(example["path"], method=example["method"], **kwargs)
+    finally:
+        for name in example["cookies"]:
+            client.delete_cookie(name)
 
 
 def test_no_input_reaches_a_500_and_nothing_is_stored_unless_the_answer_says_so(app):

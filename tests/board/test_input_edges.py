@@ -5,7 +5,7 @@ import io
 import pytest
 
 from board.models import Author
-from tests.board.browsing import PASSWORD, author, count, csrf_token, posts, publish, register, submit
+from tests.board.browsing import PASSWORD, author, count, csrf_token, logout, posts, publish, register, submit
 
 
 def multipart_with_a_file_in(client, url: str, fields: dict, file_field: str):
@@ -82,7 +82,12 @@ def test_text_is_stored_in_one_unicode_form(app, client):
     assert author(app, "ada@example.com").name == "Zoé"
 
 
-@pytest.mark.parametrize("password", ["password", "12345678", "Password1", "qwertyuiop", "ADA@EXAMPLE.COM"])
+@pytest.mark.parametrize("password", [
+    "password", "12345678", "Password1", "qwertyuiop", "ADA@EXAMPLE.COM",
+    # Fullwidth "password", "Password1" and "ada@example.com"; then ones made from the address.
+    "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44", "\uff30\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",
+    "\uff41\uff44\uff41\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",
+    "ada.example.com", "Ada Example", "ada12345", "ada@example"])
 def test_common_passwords_and_the_email_are_refused_with_a_reason(app, client, password):
     response = register(client, password=password)
     page = response.get_data(as_text=True)
@@ -130,3 +135,106 @@ def test_with_trusted_hosts_other_hosts_get_400_and_links_are_absolute(hosted_ap
     register(client)  # the test client's host is localhost
     publish(client)
     assert client.get("/api/posts").json["posts"][0]["url"] == "http://localhost/posts/hello"
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("body", ["[1]", '"abc"', "null", DEEP, '{"email": "ada@example.com", "password": "x"}'])
+@pytest.mark.parametrize("url", ["/login", "/register", "/posts/new"])
+def test_a_json_body_on_a_form_route_is_refused_with_a_4xx(app, client, body, url):
+    register(client, email="owner@example.com", name="Owner")
+    response = client.post(url, data=body, content_type="application/json",
+                           headers={"X-CSRFToken": csrf_token(client, "/posts/new")})
+    assert response.status_code == 415 and "takes form data" in response.get_data(as_text=True)
+    assert count(app) == 0 and count(app, Author) == 1
+
+
+def test_an_empty_json_body_on_a_form_is_a_form_error(app, client):
+    response = client.post("/login", data="", content_type="application/json",
+                           headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 422 and "Please enter your email address." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("referer", ["https://localhost:99999/login", "https://[::1/login", "https://[x]:1/"])
+def test_an_unreadable_referer_on_a_form_over_https_is_a_400(database_url, referer):
+    from tests.conftest import make_app
+
+    client = make_app(database_url, PREFERRED_URL_SCHEME="https").test_client()
+    response = client.post("/login", data={"csrf_token": csrf_token(client), "email": "ada@example.com",
+                                           "password": PASSWORD}, headers={"Referer": referer})
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
+    # A page view is not a form: its Referer is not read.
+    assert client.get("/", headers={"Referer": referer}).status_code == 200
+
+
+def multipart(fields: dict[str, bytes], boundary: str = "b0undary") -> tuple[bytes, str]:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+             for name, value in fields.items()]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_invalid_utf8_in_a_multipart_field_is_a_400_as_in_a_urlencoded_one(app, client):
+    fields = {"csrf_token": csrf_token(client, "/register").encode(), "email": b"ada@example.com",
+              "password": PASSWORD.encode(), "confirm": PASSWORD.encode()}
+    body, content_type = multipart({**fields, "name": b"Ad\xff\xfea"})
+    response = client.post("/register", data=body, content_type=content_type)
+    assert response.status_code == 400 and "not valid UTF-8" in response.get_data(as_text=True)
+    assert count(app, Author) == 0
+    body, content_type = multipart({**fields, "name": "Zoé \ufffd".encode()})  # typed as such: kept
+    assert client.post("/register", data=body, content_type=content_type).status_code == 302
+    assert author(app, "ada@example.com").name == "Zoé \ufffd"
+
+
+@pytest.mark.parametrize("name", ["Ada\u200e", "\u200fAda", "Ad\u061ca", "Ad\u0085a", "Ada\u009b[31m", "A\u200bda",
+                                  "A\u200dda", "Ada\ufeff", "A\u2060da", "Ada\u00ad"])
+def test_names_with_direction_marks_c1_controls_or_zero_width_characters_are_refused(app, client, name):
+    response = register(client, name=name)
+    assert response.status_code == 422 and "Please remove" in response.get_data(as_text=True)
+    assert count(app, Author) == 0
+
+
+def test_a_name_that_looks_like_an_existing_one_is_refused(app, client):
+    register(client, name="Owner", email="owner@example.com")
+    logout(client)
+    for lookalike in ("Owner", "0wner", "\u039fwner", "\u041ewner", "OWNER", "\uff2f\uff57\uff4e\uff45\uff52"):
+        response = register(client, name=lookalike, email="other@example.com")
+        assert response.status_code == 422, lookalike
+        assert "looks like it" in response.get_data(as_text=True)
+    assert count(app, Author) == 1
+    assert register(client, name="Owen", email="other@example.com").status_code == 302
+
+
+@pytest.mark.parametrize("title", ["New", "new!", "NEW"])
+def test_a_post_titled_like_a_page_gets_an_address_of_its_own(app, client, title):
+    register(client)
+    location = publish(client, title=title).headers["Location"]
+    assert location.endswith("/posts/new-2")
+    page = client.get(location)
+    assert page.status_code == 200 and "First post." in page.get_data(as_text=True)
+    assert 'name="title"' in client.get("/posts/new").get_data(as_text=True)  # the form is still the form
+
+
+@pytest.mark.parametrize("host", ["EXAMPLE.COM", "example.com.", "Www.Board.Example.", "example.com:8000"])
+def test_a_trusted_host_in_capitals_or_with_a_final_dot_is_the_same_host(database_url, host):
+    from tests.conftest import make_app
+
+    client = make_app(database_url, environ={"TRUSTED_HOSTS": "example.com, .board.example"}).test_client()
+    assert client.get("/", headers={"Host": host}).status_code == 200
+
+
+def test_api_links_keep_a_port_only_where_trusted_hosts_names_it(database_url):
+    from tests.conftest import make_app
+
+    client = make_app(database_url, environ={"TRUSTED_HOSTS": "board.example, localhost:8000"}).test_client()
+    register(client)
+    publish(client)
+
+    def url(host: str) -> str:
+        return client.get("/api/posts", headers={"Host": host}).json["posts"][0]["url"]
+
+    assert url("board.example:6666") == "http://board.example/posts/hello"
+    assert url("BOARD.example.") == "http://board.example/posts/hello"
+    assert url("localhost:8000") == "http://localhost:8000/posts/hello"
+    assert url("localhost:8001") == "http://localhost/posts/hello"

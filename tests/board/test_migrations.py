@@ -144,3 +144,26 @@ def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_besid
         engine.dispose()
     run(url, "downgrade", "0003")
     assert columns(url) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_name_keys_arrive_filled_in_and_the_previous_release_still_inserts_authors(backend, tmp_path, request):
+    from board.names import key
+
+    url = database(backend, tmp_path, request)
+    run(url, "upgrade", "0004")
+    engine = sa.create_engine(url)
+    insert = sa.text("INSERT INTO authors (name, email, password_hash, created_at, session_token) "
+                     "VALUES (:name, :email, 'x', CURRENT_TIMESTAMP, :token)")
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"name": "\u039fwner", "email": "a@example.com", "token": "0" * 64})
+        run(url, "upgrade", "0005")
+        with engine.begin() as conn:
+            assert conn.scalar(sa.text("SELECT name_key FROM authors")) == key("Owner")
+            # What the previous release writes during a rolling deploy still goes in.
+            conn.execute(insert, {"name": "Ada", "email": "b@example.com", "token": "1" * 64})
+    finally:
+        engine.dispose()
+    run(url, "downgrade", "0004")
+    run(url, "upgrade")

@@ -170,3 +170,14 @@ def test_a_chunked_body_within_the_limit_is_taken_whole(site):
     answer = chunked_post(base, session, "/posts/new", body)
     assert answer.startswith("HTTP/1.1 302"), answer[:200]
     assert count_posts(url) == 501
+
+
+@pytest.mark.parametrize("path", ["/", "/nowhere"])
+def test_a_cookie_that_is_not_ascii_is_ignored_and_the_page_keeps_its_headers(site, path):
+    base, _ = site
+    # The bytes a client sends as they are: gunicorn hands the app each as one Latin-1 character.
+    answer = raw_request(base, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode() +
+                         "Cookie: remember_token=é|é; session=é\r\n\r\n".encode())
+    head = answer.split("\r\n\r\n", 1)[0]
+    assert head.startswith(("HTTP/1.1 200", "HTTP/1.1 404")), head
+    assert "Content-Security-Policy: default-src 'self'" in head

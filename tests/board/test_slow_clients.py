@@ -1,0 +1,86 @@
+"""Clients that open connections and send nothing, or half a request head, never stall the real gunicorn
+with gunicorn.conf.py, as `make run` and compose face them (on EB nginx sends gunicorn whole heads)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from contextlib import ExitStack
+
+import pytest
+import requests
+
+from board.config import GUNICORN_THREADS, REQUEST_HEAD_TIMEOUT
+from testkit.servers import gunicorn, wait_until
+from tests.board.test_gunicorn import copy_app
+
+pytestmark = pytest.mark.slow
+# More than the threads a worker has, of each kind.
+HELD = GUNICORN_THREADS.default + 4
+
+
+def connect(base: str, stack: ExitStack, sending: bytes = b"") -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=30))
+    if sending:
+        sock.sendall(sending)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.1)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize("reloading", ["", "1"], ids=["production", "make-run"])
+def test_idle_and_half_sent_connections_do_not_stall_gunicorn(tmp_path, reloading):
+    # The log outside the app: the reloader watches the app's folder.
+    with gunicorn(copy_app(tmp_path / "app"), log_path=tmp_path / "gunicorn.log", AUTO_RELOAD=reloading) as (
+            base, _), ExitStack() as stack:
+        idle = [connect(base, stack) for _ in range(HELD)]
+        half = [connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n") for _ in range(HELD)]
+        # The slow ones are still open, each holding what gthread gave a thread; a visitor is answered.
+        response = requests.get(base + "/healthz", timeout=5)
+        assert response.status_code == 200
+        assert not any(closed_by_server(sock) for sock in idle + half)
+        # A head that is slow but whole in time is answered as usual.
+        slow = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(1)
+        slow.sendall(b"Connection: close\r\n\r\n")
+        assert slow.makefile("rb").readline().startswith(b"HTTP/1.1 200")
+        # Heads that never complete are closed, so they cannot be held open forever.
+        wait_until(lambda: all(closed_by_server(sock) for sock in idle + half), REQUEST_HEAD_TIMEOUT * 3,
+                   "the slow connections to close")
+
+
+def test_a_kept_alive_connection_sending_half_a_head_does_not_hold_a_thread(tmp_path):
+    with gunicorn(copy_app(tmp_path)) as (base, _), ExitStack() as stack:
+        kept = []
+        for _ in range(HELD):
+            sock = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200") and b"connection: close" not in reply.lower()
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request, never finished
+            kept.append(sock)
+        for _ in range(HELD):  # a whole request and the start of the next, sent together
+            sock = connect(base, stack, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_head_too_long_to_be_one_is_refused_with_431_without_holding_a_thread(tmp_path):
+    with gunicorn(copy_app(tmp_path)) as (base, _), ExitStack() as stack:
+        # A valid head, longer than any a browser sends, that never ends.
+        long = [connect(base, stack, b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Filler: " + b"y" * 8000 + b"\r\n")
+                for _ in range(HELD)]
+        for sock in long:
+            for _ in range(10):
+                sock.sendall(b"X-Filler: " + b"y" * 8000 + b"\r\n")
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        for sock in long:
+            assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 431")
