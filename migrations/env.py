@@ -3,6 +3,14 @@
 On PostgreSQL the whole upgrade runs under a session advisory lock: when
 several instances run `flask db upgrade` at once, one applies the revisions
 and the others wait, then find the schema at head and do nothing.
+
+Once it holds that lock, each statement waits at most LOCK_TIMEOUT for the
+table locks it needs. An ALTER waiting behind a long query makes every later
+query on that table queue behind the ALTER, so the app stalls for as long as it
+waits: the bound keeps that stall shorter than the load balancer's health check
+timeout (5 s) and far below gunicorn's worker timeout, and a migration that
+cannot get its lock fails (the deploy rolls back; run it again when the table
+is quieter) instead of taking the site down while it waits.
 """
 
 import logging
@@ -19,6 +27,7 @@ logger = logging.getLogger("alembic.env")
 
 # Any fixed 64-bit number, the same for every process of this app.
 MIGRATION_LOCK_ID = 0x626F617264  # "board"
+LOCK_TIMEOUT = "3s"
 
 target_db = current_app.extensions["migrate"].db
 config.set_main_option(
@@ -48,6 +57,8 @@ def run_migrations_online():
         if locking:
             logger.info("Waiting for the migration lock.")
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            # After the advisory lock: it is a lock too, and waiting for another instance's upgrade is fine.
+            connection.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT}'"))
             connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
