@@ -19,7 +19,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from . import ci, environment, follow, history, provision, prune, release, versions
+from . import ci, environment, follow, gate, history, provision, prune, release, versions
 from .aws import Clients
 from .errors import DEPLOY_FAILED, USAGE, DeployError
 
@@ -88,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("--label", help="version label (default: git short SHA, -dirty if changed or untracked files)")
     following(rel, soak=True)
     rel.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
+    gate.add_flag(rel)
     rel.add_argument("--outputs", type=Path, metavar="FILE",
                      help="append label=, status=, health=, url= lines (e.g. $GITHUB_OUTPUT)")
     command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and healthy)")
@@ -95,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     following(watch)
     back = command("rollback", "deploy the version that last ran healthy here (or --to)")
     back.add_argument("--to", help="label to roll back to")
+    gate.add_flag(back)
     following(back)
     old = command("prune", "delete old versions; bundles only when no remaining version uses them (dry run "
                            "unless --yes)", env=False)
@@ -169,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "release":
         with tempfile.TemporaryDirectory() as workdir:
             try:
-                release.release(clients, ROOT, args.app, args.env, args.label, policy(args), Path(workdir))
+                release.release(clients, ROOT, args.app, args.env, args.label, policy(args), Path(workdir),
+                                compatibility_gate=not args.no_gate)
             finally:
                 if args.outputs:
                     write_outputs(args.outputs, clients, args.app, args.env)
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "watch":
         follow.watch(clients, args.app, args.env, policy(args))
     elif args.command == "rollback":
-        release.roll_back(clients, args.app, args.env, args.to, policy(args))
+        release.roll_back(clients, args.app, args.env, args.to, policy(args), gate_root=None if args.no_gate else ROOT)
     elif args.command == "prune":
         if args.keep < 1:
             raise DeployError("--keep must be at least 1")

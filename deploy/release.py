@@ -12,7 +12,7 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from . import environment, history, versions
+from . import environment, gate, history, versions
 from .bundle import bundle_files, total_size, write_bundle
 from .errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
 from .follow import Failed, Policy, deploy, ensure_ready
@@ -113,12 +113,14 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
 
 
 def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
-            out=print) -> environment.State:
+            out=print, compatibility_gate: bool = True) -> environment.State:
     eb = clients.eb
     label = label or default_label(root, out)
     files = bundle_files(root)
     check_size(root, files)
     before = ensure_ready(eb, app, env, policy, out)
+    if compatibility_gate:
+        gate.check_release(root, before.version, out)
     history.note(eb, app, before)  # versions deployed by other means count for rollbacks too
     bundle = build_bundle(root, workdir / f"{label}.zip", files)
     out(f"bundle {bundle.path.name}: {mib(bundle.size)}, sha256 {bundle.sha256[:16]}…")
@@ -171,7 +173,8 @@ def recover(clients, app: str, env: str, label: str, before: environment.State, 
     return DeployError(f"{failure}; rolled back to {previous}", DEPLOY_FAILED)
 
 
-def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print) -> environment.State:
+def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print,
+              gate_root: Path | None = None) -> environment.State:
     eb = clients.eb
     state = ensure_ready(eb, app, env, policy, out)
     history.note(eb, app, state)
@@ -180,6 +183,8 @@ def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=p
     target = to or history.previous_healthy_label(eb, app, env, state.version)
     if not target:
         raise DeployError(f"no other version has run healthy in {env}; pass --to LABEL")
+    if gate_root and state.version and state.version != target:
+        gate.check_rollback(gate_root, state.version, target, out)
     out(f"rolling {env} back from {state.version} to {target}")
     state = deploy(clients, app, env, target, policy, out)
     history.mark_healthy(eb, app, env, target)

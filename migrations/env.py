@@ -17,6 +17,7 @@ import logging
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 
@@ -42,6 +43,11 @@ def skip_empty_autogenerate(context, revision, directives):
         logger.info("No changes in schema detected.")
 
 
+def unknown_revisions(heads) -> list[str]:
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    return [head for head in heads if head not in known]
+
+
 def run_migrations_offline():
     context.configure(url=config.get_main_option("sqlalchemy.url"),
                       target_metadata=target_db.metadata, literal_binds=True)
@@ -62,6 +68,12 @@ def run_migrations_online():
             connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            if ahead := unknown_revisions(context.get_context().get_current_heads()):
+                # A rollback deploys older code onto a schema a newer release migrated: there is nothing
+                # for this version to apply, and failing here would fail the rollback.
+                logger.warning("The database is at %s, which this version's migrations do not have (a newer "
+                               "release migrated it): nothing to do.", ", ".join(ahead))
+                return
             with context.begin_transaction():
                 context.run_migrations()
         finally:
