@@ -138,8 +138,9 @@ def server_error(log_path: Path) -> str:
     return f"; the server logged: {lines[-1].strip()[:300]}" if lines else ""
 
 
-def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out) -> list[str]:
-    """`code` serves while `schema`'s migrations run under it; the visitor's steps, or WalkFailed."""
+def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out, rollback: bool = False) -> list[str]:
+    """`code` serves while `schema`'s migrations run under it (in a rollback, `code`'s own `flask db upgrade`
+    runs next, as the rollback's deploy does); the visitor's steps, or WalkFailed."""
     missing = pgcluster.binaries_missing()
     if missing:
         raise DeployError(f"the gate needs a throwaway PostgreSQL: {missing} ({SKIP_HINT})")
@@ -152,6 +153,8 @@ def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out) -
                 walk.write()
                 out(f"gate: the serving code wrote on its own schema ({', '.join(walk.steps)}); migrating")
                 migrate(schema_python, schema, cluster.url)
+                if rollback:
+                    migrate(code_python, code, cluster.url)
                 walk.read_and_write()
             except WalkFailed as failure:
                 raise WalkFailed(f"{failure}{server_error(log_path)}") from None
@@ -188,7 +191,8 @@ def check_rollback(root: Path, serving_label: str, target_label: str, out=print)
         new = export(root, serving, Path(workdir) / serving_label)
         old = export(root, target, Path(workdir) / target_label)
         try:
-            run(old, app_python(old / "requirements.txt", out), new, app_python(new / "requirements.txt", out), out)
+            run(old, app_python(old / "requirements.txt", out), new, app_python(new / "requirements.txt", out), out,
+                rollback=True)
         except WalkFailed as failure:
             raise DeployError(f"refused by the gate: {target_label} breaks on the schema {serving_label} left "
                               f"(migrations are not rolled back): {failure}") from None

@@ -113,13 +113,14 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
 
 
 def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
-            out=print, compatibility_gate: bool = True) -> environment.State:
+            out=print, compatibility_gate: bool = False) -> environment.State:
     eb = clients.eb
     label = label or default_label(root, out)
     files = bundle_files(root)
     check_size(root, files)
     before = ensure_ready(eb, app, env, policy, out)
-    if compatibility_gate:
+    if compatibility_gate:  # the command line's default (--no-gate skips it)
+
         gate.check_release(root, before.version, out)
     history.note(eb, app, before)  # versions deployed by other means count for rollbacks too
     bundle = build_bundle(root, workdir / f"{label}.zip", files)

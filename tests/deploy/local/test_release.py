@@ -60,7 +60,8 @@ def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engin
 
         broken = copy_tree(tmp_path / "broken")
         (broken / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
-        failed = cli(server, broken, "release", "--app", APP, "--env", ENV, "--label", "v2")
+        # Past the gate (which would refuse it first): this is about EB's own failure path.
+        failed = cli(server, broken, "release", "--app", APP, "--env", ENV, "--label", "v2", "--no-gate")
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert "RunAppDeployPreDeployHooks" in failed.stdout  # the failing step, in EB's events
         assert "rolled back to v1" in failed.stderr

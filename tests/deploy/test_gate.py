@@ -1,0 +1,154 @@
+"""The compatibility gate: `python -m deploy release` and `rollback` refuse a schema the serving code breaks on.
+
+Each test works in a git repository made from a copy of the tree, so the
+serving version's label names a real commit, and runs the real command
+against moto over HTTP; the gate itself runs the real code on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from deploy import gate, pgcluster
+from deploy.errors import DeployError
+from testkit.tree import copy_tree, migration_head
+
+pytestmark = pytest.mark.slow
+APP, ENV = "board", "board-gate"
+
+
+@pytest.fixture(autouse=True)
+def postgres_binaries():
+    if missing := pgcluster.binaries_missing():
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=Gate", "-c", "user.email=gate@example.com", *args], cwd=repo,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "--short=12", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    tree = copy_tree(tmp_path / "board")
+    git(tree, "init", "-q")
+    return tree
+
+
+def add_revision(repo: Path, name: str, down: str, body: str, marker: str = "") -> None:
+    (repo / "migrations" / "versions" / f"{name}.py").write_text(
+        f'revision = "{name}"\ndown_revision = "{down}"\nimport sqlalchemy as sa\nfrom alembic import op\n{marker}\n\n'
+        f"def upgrade():\n    {body}\n\n\ndef downgrade():\n    pass\n")
+
+
+def deploy(endpoint: str, repo: Path, *args: str) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+    return subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--endpoint-url", endpoint,
+                           "--poll", "0.05", *args], cwd=repo, env=environ, capture_output=True, text=True,
+                          timeout=600)
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def eb(endpoint: str):
+    return boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=endpoint)
+
+
+def serving(endpoint: str) -> str:
+    return eb(endpoint).describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"][0][
+        "VersionLabel"]
+
+
+def labels(endpoint: str) -> set[str]:
+    versions = eb(endpoint).describe_application_versions(ApplicationName=APP)["ApplicationVersions"]
+    return {version["VersionLabel"] for version in versions}
+
+
+def released(endpoint: str, repo: Path, *extra: str) -> str:
+    label = git(repo, "rev-parse", "--short=12", "HEAD")
+    ok(deploy(endpoint, repo, "release", "--app", APP, "--env", ENV, "--label", label, *extra))
+    return label
+
+
+# A contract step its author wrongly believes safe: the marker gets it past `flask db check-safety`, and the
+# version serving still selects the column.
+DROP_UPDATED_AT = ("op.drop_column('posts', 'updated_at')",
+                   'safe_because = {"drop_column posts.updated_at": "nothing reads it (wrong: the model does)"}')
+
+
+def test_a_release_whose_migration_breaks_the_serving_version_is_refused_before_anything_is_deployed(server, repo):
+    ok(deploy(server, repo, "provision", "--app", APP, "--env", ENV))
+    first = commit(repo, "serving")
+    first_release = ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", first))
+    assert "gate: no version serves yet" in first_release.stdout
+    add_revision(repo, "9001_drop", migration_head(), *DROP_UPDATED_AT)
+    second = commit(repo, "drop posts.updated_at")
+
+    refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", second)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    reason = refused.stderr.strip().splitlines()[-1]
+    assert reason.startswith(f"deploy: refused by the gate: {first}, which serves until its instances are replaced, "
+                             "breaks on the new schema: ")
+    assert re.search(r'column "?(posts\.)?updated_at"? .*does not exist\. Nothing was deployed', reason), reason
+    assert "uploading" not in refused.stdout
+    assert serving(server) == first and second not in labels(server)
+
+
+def test_a_serving_version_whose_commit_cannot_be_found_refuses_and_says_how_to_skip(server, repo):
+    ok(deploy(server, repo, "provision", "--app", APP, "--env", ENV))
+    commit(repo, "serving")
+    ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "hand-made"))
+    refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "next")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "deploy: the version serving is 'hand-made', not a git short SHA: the gate cannot find its code (or pass "
+        "--no-gate to release without it)")
+    with pytest.raises(DeployError, match=r"commit 0123456789ab is not in this checkout \(a shallow clone\? "):
+        gate.commit_of(repo, "0123456789ab-dirty")
+    ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "next", "--no-gate"))
+    assert serving(server) == "next"
+
+
+def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_a_drop_is_refused(server, repo):
+    ok(deploy(server, repo, "provision", "--app", APP, "--env", ENV))
+    commit(repo, "first")
+    first = released(server, repo)
+    add_revision(repo, "9001_subtitle", migration_head(),
+                 "op.add_column('posts', sa.Column('subtitle', sa.Text(), nullable=True))")
+    commit(repo, "add posts.subtitle")
+    second = released(server, repo)
+
+    back = ok(deploy(server, repo, "rollback", "--app", APP, "--env", ENV, "--to", first))
+    assert f"gate: {first} " in back.stdout and "gate: passed" in back.stdout
+    assert serving(server) == first
+
+    add_revision(repo, "9002_drop", "9001_subtitle", *DROP_UPDATED_AT)
+    commit(repo, "drop posts.updated_at")
+    third = released(server, repo, "--no-gate")
+    refused = deploy(server, repo, "rollback", "--app", APP, "--env", ENV, "--to", second)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    reason = refused.stderr.strip().splitlines()[-1]
+    assert reason.startswith(f"deploy: refused by the gate: {second} breaks on the schema {third} left "
+                             "(migrations are not rolled back): ")
+    assert re.search(r'column "?(posts\.)?updated_at"? .*does not exist', reason), reason
+    assert serving(server) == third
