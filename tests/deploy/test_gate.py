@@ -18,7 +18,7 @@ import pytest
 
 from deploy import gate, pgcluster
 from deploy.errors import DeployError
-from testkit.tree import copy_tree, migration_head
+from testkit.tree import commit, git, git_repo, migration_head, revision
 
 pytestmark = pytest.mark.slow
 APP, ENV = "board", "board-gate"
@@ -32,28 +32,9 @@ def postgres_binaries():
         pytest.skip(missing)
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Gate", "-c", "user.email=gate@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "--short=12", "HEAD")
-
-
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    tree = copy_tree(tmp_path / "board")
-    git(tree, "init", "-q")
-    return tree
-
-
-def add_revision(repo: Path, name: str, down: str, body: str, marker: str = "") -> None:
-    (repo / "migrations" / "versions" / f"{name}.py").write_text(
-        f'revision = "{name}"\ndown_revision = "{down}"\nimport sqlalchemy as sa\nfrom alembic import op\n{marker}\n\n'
-        f"def upgrade():\n    {body}\n\n\ndef downgrade():\n    pass\n")
+    return git_repo(tmp_path / "board")
 
 
 def deploy(endpoint: str, repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -101,7 +82,7 @@ def test_a_release_whose_migration_breaks_the_serving_version_is_refused_before_
     first = commit(repo, "serving")
     first_release = ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", first))
     assert "gate: no version serves yet" in first_release.stdout
-    add_revision(repo, "9001_drop", migration_head(), *DROP_UPDATED_AT)
+    revision(repo, "9001_drop", migration_head(), *DROP_UPDATED_AT)
     second = commit(repo, "drop posts.updated_at")
 
     refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", second)
@@ -133,7 +114,7 @@ def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_
     ok(deploy(server, repo, "provision", "--app", APP, "--env", ENV))
     commit(repo, "first")
     first = released(server, repo)
-    add_revision(repo, "9001_subtitle", migration_head(),
+    revision(repo, "9001_subtitle", migration_head(),
                  "op.add_column('posts', sa.Column('subtitle', sa.Text(), nullable=True))")
     commit(repo, "add posts.subtitle")
     second = released(server, repo)
@@ -142,7 +123,7 @@ def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_
     assert f"gate: {first} " in back.stdout and "gate: passed" in back.stdout
     assert serving(server) == first
 
-    add_revision(repo, "9002_drop", "9001_subtitle", *DROP_UPDATED_AT)
+    revision(repo, "9002_drop", "9001_subtitle", *DROP_UPDATED_AT)
     commit(repo, "drop posts.updated_at")
     third = released(server, repo, "--no-gate")
     refused = deploy(server, repo, "rollback", "--app", APP, "--env", ENV, "--to", second)
