@@ -326,6 +326,10 @@ def markdown(results: dict) -> str:
     lines.append(f"- Deploy: the bundle is {deploy['bundle_kb']} KiB, built in {deploy['bundle_build_ms']} ms; against "
                  f"the same local AWS, `python -m deploy release` took {deploy['deploy_release_s']} s and `eb deploy` "
                  f"{deploy['eb_deploy_s']} s.")
+    if "gate" in results:
+        from bench.gate_times import line as gate_line
+
+        lines.append(gate_line(results["gate"]))
     if "local_eb" in results:
         local = results["local_eb"]
         lines.append(f"- Release of a code change to a local EB instance (`deploy/local`, every platform step, nginx): "
@@ -356,6 +360,9 @@ def summary(results: dict) -> str:
     deploy = results["deploy"]
     rows.append(("`python -m deploy release` / `eb deploy` (local AWS)",
                  f"{deploy['deploy_release_s']} s / {deploy['eb_deploy_s']} s"))
+    if "gate" in results:
+        rows.append(("Compatibility gate before a release (warm cache; target ≤ 60 s)",
+                     f"{results['gate']['warm_s']} s"))
     if "local_eb" in results:
         local = results["local_eb"]
         rows.append(("A code change released to a local EB instance, to the new version served (its floor)",
@@ -413,6 +420,10 @@ def main() -> None:
         from bench.deploy_times import deploy_figures
 
         results["deploy"] = deploy_figures()
+        say("gate: the serving version against the new migrations, warm cache")
+        from bench.gate_times import gate_figures
+
+        results["gate"] = gate_figures()
         if not args.no_docker and "skipped" not in results["image"]:
             say("deploy: release of a code change to a local EB instance, against its floor")
             from bench.deploy_times import local_release_figures
