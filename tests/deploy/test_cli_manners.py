@@ -144,6 +144,7 @@ def test_output_streams_line_by_line_when_piped(server):
                                 "v1", "--poll", "0.1"], cwd=ROOT, env=environ,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
+        assert process.stdout.readline().startswith("gate: no version serves yet")
         first = process.stdout.readline()
         # Printed at once, not held back until the release is over (processing and the update take 3 s each).
         assert first.startswith("bundle v1.zip: ")

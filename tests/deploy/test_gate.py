@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -18,6 +17,7 @@ import pytest
 
 from deploy import gate, pgcluster
 from deploy.errors import DeployError
+from testkit.deploy_cli import deploy_cli
 from testkit.tree import commit, git, git_repo, migration_head, revision
 
 pytestmark = pytest.mark.slow
@@ -38,17 +38,22 @@ def repo(tmp_path) -> Path:
 
 
 def deploy(endpoint: str, repo: Path, *args: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_EC2_METADATA_DISABLED": "true"})
-    return subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--endpoint-url", endpoint,
-                           "--poll", "0.05", *args], cwd=repo, env=environ, capture_output=True, text=True,
-                          timeout=600)
+    return deploy_cli(endpoint, *args, tree=repo)
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    """The one line a refusal ends with (exit 2: refused, nothing changed)."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def names_the_missing_column(reason: str) -> bool:
+    return re.search(r'column "?(posts\.)?updated_at"? .*does not exist', reason) is not None
 
 
 def eb(endpoint: str):
@@ -86,11 +91,10 @@ def test_a_release_whose_migration_breaks_the_serving_version_is_refused_before_
     second = commit(repo, "drop posts.updated_at")
 
     refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", second)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    reason = refused.stderr.strip().splitlines()[-1]
+    reason = refusal(refused)
     assert reason.startswith(f"deploy: refused by the gate: {first}, which serves until its instances are replaced, "
                              "breaks on the new schema: ")
-    assert re.search(r'column "?(posts\.)?updated_at"? .*does not exist\. Nothing was deployed', reason), reason
+    assert names_the_missing_column(reason) and ". Nothing was deployed" in reason, reason
     assert "uploading" not in refused.stdout
     assert serving(server) == first and second not in labels(server)
 
@@ -100,8 +104,7 @@ def test_a_serving_version_whose_commit_cannot_be_found_refuses_and_says_how_to_
     commit(repo, "serving")
     ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "hand-made"))
     refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "next")
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines()[-1] == (
+    assert refusal(refused) == (
         "deploy: the version serving is 'hand-made', not a git short SHA: the gate cannot find its code (or pass "
         "--no-gate to release without it)")
     with pytest.raises(DeployError, match=r"commit 0123456789ab is not in this checkout \(a shallow clone\? "):
@@ -126,10 +129,8 @@ def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_
     revision(repo, "9002_drop", "9001_subtitle", *DROP_UPDATED_AT)
     commit(repo, "drop posts.updated_at")
     third = released(server, repo, "--no-gate")
-    refused = deploy(server, repo, "rollback", "--app", APP, "--env", ENV, "--to", second)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    reason = refused.stderr.strip().splitlines()[-1]
+    reason = refusal(deploy(server, repo, "rollback", "--app", APP, "--env", ENV, "--to", second))
     assert reason.startswith(f"deploy: refused by the gate: {second} breaks on the schema {third} left "
                              "(migrations are not rolled back): ")
-    assert re.search(r'column "?(posts\.)?updated_at"? .*does not exist', reason), reason
+    assert names_the_missing_column(reason), reason
     assert serving(server) == third

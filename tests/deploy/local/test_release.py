@@ -3,9 +3,7 @@ the new version really serves at /version, and a broken one really fails and is 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import boto3
 import pytest
@@ -14,6 +12,7 @@ import requests
 from deploy.local import Fleet
 from deploy.local.docker import docker
 from deploy.local.fleet import LABEL
+from testkit.deploy_cli import deploy_cli
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
 from tests.aws import eb_extension
@@ -28,12 +27,7 @@ DATABASE = ("--database", "--database.engine", "postgres", "--database.version",
 
 
 def cli(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_EC2_METADATA_DISABLED": "true"})
-    return subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--endpoint-url", endpoint,
-                           "--poll", "0.2", *args], cwd=tree, env=environ, capture_output=True, text=True,
-                          timeout=900)
+    return deploy_cli(endpoint, *args, tree=tree, poll="0.2", timeout=900)
 
 
 def app_environment(fleet) -> dict[str, str]:
