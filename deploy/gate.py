@@ -21,6 +21,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,12 +49,25 @@ def commit_of(root: Path, label: str) -> str:
     return found.stdout.strip()
 
 
+def same_migrations(root: Path, commit: str, other: str | None = None) -> bool:
+    """Whether migrations/ at `commit` equals it at `other` (default: this working tree, untracked files too)."""
+    compared = subprocess.run(["git", "diff", "--quiet", commit, *([other] if other else []), "--", "migrations"],
+                              cwd=root, capture_output=True)
+    if compared.returncode != 0 or other:
+        return compared.returncode == 0
+    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--", "migrations"], cwd=root,
+                               capture_output=True, text=True).stdout
+    return not untracked.strip()
+
+
 def export(root: Path, commit: str, destination: Path) -> Path:
     """The app's files as they were at `commit`."""
-    archive = subprocess.run(["git", "archive", "--format=tar", commit, *APP_FILES], cwd=root, capture_output=True,
-                             check=True).stdout
+    archive = subprocess.run(["git", "archive", "--format=tar", commit, *APP_FILES], cwd=root, capture_output=True)
+    if archive.returncode != 0:
+        raise DeployError(f"the gate cannot take the app's files from commit {commit[:12]}: "
+                          f"{last_lines(archive.stderr.decode(errors='replace'), 1)} ({SKIP_HINT})")
     with tempfile.TemporaryFile() as buffer:
-        buffer.write(archive)
+        buffer.write(archive.stdout)
         buffer.seek(0)
         with tarfile.open(fileobj=buffer) as tar:
             tar.extractall(destination, filter="data")
@@ -118,8 +132,6 @@ def serve(python: Path, tree: Path, database_url: str):
 
 
 def wait_for(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
-    import urllib.request
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -163,12 +175,15 @@ def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out, r
         cluster.remove()
 
 
-def check_release(root: Path, serving_label: str | None, out=print) -> None:
+def check_release(root: Path, serving_label: str | None, out=print, always: bool = False) -> None:
     """Refuse (exit 2) unless the version serving now works on the schema this tree migrates to."""
     if not serving_label:
         out("gate: no version serves yet: nothing to check")
         return
     commit = commit_of(root, serving_label)
+    if not always and same_migrations(root, commit):
+        out(f"gate: migrations/ is as {serving_label} has it: the schema does not change, nothing to check")
+        return
     started = time.monotonic()
     out(f"gate: serving {serving_label} ({commit[:12]}) against this tree's migrations")
     with tempfile.TemporaryDirectory(prefix="board-gate-") as workdir:
@@ -186,6 +201,9 @@ def check_release(root: Path, serving_label: str | None, out=print) -> None:
 def check_rollback(root: Path, serving_label: str, target_label: str, out=print) -> None:
     """Refuse unless `target_label`'s code works on the schema `serving_label` left (which stays)."""
     serving, target = commit_of(root, serving_label), commit_of(root, target_label)
+    if same_migrations(root, target, serving):
+        out(f"gate: {target_label} has the migrations of {serving_label}: the schema is its own, nothing to check")
+        return
     out(f"gate: {target_label} ({target[:12]}) against the schema of {serving_label} ({serving[:12]})")
     with tempfile.TemporaryDirectory(prefix="board-gate-") as workdir:
         new = export(root, serving, Path(workdir) / serving_label)

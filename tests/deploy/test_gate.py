@@ -134,3 +134,13 @@ def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_
                              "(migrations are not rolled back): ")
     assert names_the_missing_column(reason), reason
     assert serving(server) == third
+
+
+def test_a_release_that_changes_no_migration_has_nothing_to_gate_and_a_new_revision_has(repo):
+    label = commit(repo, "serving")
+    (repo / "board" / "templates" / "about.html").write_text("changed")
+    lines: list[str] = []
+    gate.check_release(repo, label, lines.append)
+    assert lines == [f"gate: migrations/ is as {label} has it: the schema does not change, nothing to check"]
+    revision(repo, "9001_subtitle", migration_head(), "op.add_column('posts', sa.Column('subtitle', sa.Text()))")
+    assert not gate.same_migrations(repo, label)  # not committed yet, and still part of the release
