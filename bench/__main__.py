@@ -332,43 +332,10 @@ def markdown(results: dict) -> str:
         lines.append(gate_line(results["gate"]))
     if "local_eb" in results:
         local = results["local_eb"]
-        lines.append(f"- Release of a code change to a local EB instance (`deploy/local`, every platform step, nginx): "
+        lines.append(f"- Release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
                      f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
                      f"and a bare container start) {local['local_floor_s']} s.")
     return "\n".join(lines) + "\n"
-
-
-def summary(results: dict) -> str:
-    """The README's short table: a few figures a newcomer can weigh, from the same results as latest.md."""
-    p1r, p2r = results["p1"], results["p2"]
-    rows = [("Index page (production settings, PostgreSQL)", f"{p1r['index']['rps']} req/s"),
-            ("`/api/posts?limit=20`", f"{p1r['api']['rps']} req/s"),
-            (f"Index against the seed's settings, database {p1r['db_round_trip_far_ms']} ms away",
-             f"{p1r['index_vs_seed_settings_db_far']['median']:.2f}×"),
-            (f"A page {p2r['depth']:,} posts deep (keyset; OFFSET there)",
-             f"{p2r['deep_page_ms']} ms ({p2r['offset_query_at_depth_ms']} ms)")]
-    if "skipped" not in results["image"]:
-        rows.append(("Image rebuild after a code change", f"{results['image']['code_only_rebuild_s']} s"))
-        rows.append(("Image size over `python:3.12-slim` (built on every instance at every deploy)",
-                     f"{results['image']['image_over_base_mb']} MB"))
-    if "watch" in results:
-        watch = results["watch"]
-        rows.append(("`docker compose watch`, save to new response: static file (the floor) / template / `.py` file",
-                     f"{watch['static']['median_s']} s / {watch['template']['median_s']} s "
-                     f"({watch['template']['ratio_to_floor']}×) / {watch['python']['median_s']} s "
-                     f"({watch['python']['ratio_to_floor']}×)"))
-    deploy = results["deploy"]
-    rows.append(("`python -m deploy release` / `eb deploy` (local AWS)",
-                 f"{deploy['deploy_release_s']} s / {deploy['eb_deploy_s']} s"))
-    if "gate" in results:
-        rows.append(("Compatibility gate before a release (warm cache; target ≤ 60 s)",
-                     f"{results['gate']['warm_s']} s"))
-    if "local_eb" in results:
-        local = results["local_eb"]
-        rows.append(("A code change released to a local EB instance, to the new version served (its floor)",
-                     f"{local['local_release_s']} s ({local['local_floor_s']} s)"))
-    lines = [f"Measured {results['when']} on {results['machine']}.", "", "| What | Figure |", "|---|---|"]
-    return "\n".join(lines + [f"| {what} | {figure} |" for what, figure in rows]) + "\n"
 
 
 def main() -> None:
@@ -436,7 +403,6 @@ def main() -> None:
     table = markdown(results)
     (RESULTS / "latest.md").write_text(table)
     print(table)
-    print("For the README's Figures section:\n\n" + summary(results))
 
 
 if __name__ == "__main__":

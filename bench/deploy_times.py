@@ -18,10 +18,10 @@ from deploy.aws import Clients
 from deploy.bundle import write_bundle
 from deploy.environment import wait
 from deploy.provision import DatabaseChoice, provision
+from localeb import eb_api
+from testkit.ebcli import eb_ready_checkout, git, run_eb
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
-from tests.aws import eb_extension
-from tests.aws.ebcli import eb_ready_checkout, git, run_eb
 
 
 def deploy_figures() -> dict:
@@ -38,7 +38,7 @@ def deploy_figures() -> dict:
 
         os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
-        eb_extension.set_delay(0)
+        eb_api.set_delay(0)
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
@@ -69,12 +69,12 @@ def deploy_figures() -> dict:
 
 def local_release_figures() -> dict:
     """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
-    instance (deploy/local, attached to the local AWS), against its floor: the same code-only change built
+    instance (localeb, attached to the local AWS), against its floor: the same code-only change built
     (dependencies cached) and started as a bare container until /healthz answers."""
     from moto.server import ThreadedMotoServer
 
-    from deploy.local import Fleet
-    from deploy.local.docker import docker
+    from localeb import Fleet
+    from localeb.docker import docker
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -103,7 +103,7 @@ def local_release_figures() -> dict:
             docker("rm", "--force", floor_name, check=False)
             docker("rmi", "--force", floor_tag, check=False)
 
-        eb_extension.set_delay(0)
+        eb_api.set_delay(0)
         moto_port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         server.start()
@@ -122,12 +122,12 @@ def local_release_figures() -> dict:
 
         try:
             with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
-                eb_extension.attach("board-local", fleet)
+                eb_api.attach("board-local", fleet)
                 provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-local",
-                          DatabaseChoice(url=eb_extension.stand_in_database_url(fleet)), out=lambda line: None)
+                          DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
                 release(ROOT, "bench-first")
                 seconds = release(changed_tree("release"), "bench-code-change")
         finally:
-            eb_extension.detach("board-local")
+            eb_api.detach("board-local")
             server.stop()
     return {"local_release_s": seconds, "local_floor_s": floor}

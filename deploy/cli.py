@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -113,15 +112,6 @@ def parser() -> argparse.ArgumentParser:
     prov.add_argument("--timeout", type=positive, default=1800, help="seconds to wait until Ready (default 1800)")
     prov.add_argument("--platform", choices=["docker", "python"], default="docker",
                       help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker)")
-    local = command("local", "run the bundle on local EB Docker AL2023 instances behind nginx until Ctrl-C",
-                    app=False, env=False)
-    local.add_argument("--platform", choices=["docker", "python"], default="docker",
-                       help="the instances' platform: Docker or Python 3.12 on AL2023 (default docker)")
-    local.add_argument("--port", type=int, default=8080, help="local port to serve on (default 8080)")
-    local.add_argument("--instances", type=int, default=1, help="instances behind the port, deployed rolling")
-    local.add_argument("--env-file", type=Path, help="environment properties (NAME=value lines); without it a "
-                       "local PostgreSQL stands in for RDS and SECRET_KEY is generated")
-    local.add_argument("--label", help="version label (default: git short SHA, -dirty if modified)")
     return top
 
 
@@ -158,14 +148,6 @@ def run(args: argparse.Namespace) -> int:
         made = release.build_bundle(ROOT, args.output)
         print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
         return 0
-    if args.command == "local":
-        from .local import command as local
-
-        if args.instances < 1 or not 0 < args.port < 65536:
-            raise DeployError("--instances must be at least 1 and --port a TCP port")
-        label = args.label or release.default_label(ROOT)
-        return local.run(ROOT, args.port, args.instances, args.env_file, label, out=partial(print, flush=True),
-                         platform=args.platform)
     clients = Clients(args.region, args.profile, args.endpoint_url)
     clients.check_region()
     if args.command == "release":

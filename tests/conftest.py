@@ -17,7 +17,7 @@ from board.extensions import db
 from testkit import pgcluster
 from testkit.components import unavailable
 
-pytest_plugins = ["tests.aws.fixtures"]
+pytest_plugins = ["tests.aws_fixtures"]
 
 
 @pytest.fixture(scope="session")

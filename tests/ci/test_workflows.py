@@ -18,11 +18,10 @@ import yaml
 from deploy import provision
 from deploy.aws import Clients
 from deploy.environment import describe, wait
-from deploy.local import Fleet
 from deploy.provision import DatabaseChoice
+from localeb import Fleet, eb_api
 from testkit.ports import free_port
 from testkit.tree import ROOT, commit, git_repo, migration_head, revision
-from tests.aws import eb_extension
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -150,9 +149,9 @@ def test_the_deploy_job_releases_a_version_the_local_instance_serves(docker_engi
     (its PostgreSQL as the database provision would create): the new version answers /version through nginx."""
     app, env = "board", "board-gha-local"
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_extension.attach(env, fleet)
+        eb_api.attach(env, fleet)
         clients = Clients(region="us-east-1", endpoint_url=server)
-        provision.provision(clients, app, env, DatabaseChoice(url=eb_extension.stand_in_database_url(fleet)),
+        provision.provision(clients, app, env, DatabaseChoice(url=eb_api.stand_in_database_url(fleet)),
                             out=lambda line: None)
         wait(clients.eb, app, env, lambda s: s.status == "Ready", 10, 0.05)
 

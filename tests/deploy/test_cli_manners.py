@@ -13,8 +13,8 @@ import pytest
 from deploy import cli, release
 from deploy.aws import Clients
 from deploy.errors import DEPLOY_FAILED, USAGE, DeployError
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, ship
 
 
@@ -49,7 +49,7 @@ def test_a_mistyped_region_fails_at_once_in_one_line(aws_env, capsys):
 
 def test_status_exits_non_zero_when_the_environment_is_not_healthy(ready, tmp_path, capsys):
     ship(ready, tmp_path, "v1")
-    eb_extension.mark_bad("v2")
+    eb_api.mark_bad("v2")
     with pytest.raises(DeployError):
         ship(ready, tmp_path, "v2", rollback=False)
     code, out, _ = run(capsys, "status", "--app", APP, "--env", ENV)
@@ -78,7 +78,7 @@ def test_a_missing_ebignore_is_one_line(tmp_path, capsys, monkeypatch):
 def test_on_github_actions_events_are_grouped_and_failures_annotated(ready, tmp_path, capsys, monkeypatch):
     ship(ready, tmp_path, "v1")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    eb_extension.mark_bad("v2")
+    eb_api.mark_bad("v2")
     code, out, _ = run(capsys, "--poll", "0.02", "release", "--app", APP, "--env", ENV, "--label", "v2",
                        "--timeout", "5", "--no-gate")
     assert code == DEPLOY_FAILED
@@ -132,7 +132,7 @@ def test_the_size_limit_is_checked_on_the_file_list_before_zipping(tmp_path, mon
 @pytest.mark.slow
 def test_output_streams_line_by_line_when_piped(server):
     """A CI log shows progress as it happens: the first lines arrive while the release still runs."""
-    eb_extension.set_delay(3)
+    eb_api.set_delay(3)
     # As in a CI runner: no PYTHONUNBUFFERED to hide block buffering.
     environ = {key: value for key, value in os.environ.items()
                if not key.startswith("AWS_") and key != "PYTHONUNBUFFERED"}

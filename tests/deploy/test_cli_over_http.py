@@ -9,8 +9,8 @@ import sys
 import boto3
 import pytest
 
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 
 pytestmark = pytest.mark.slow
 APP, ENV = "board", "board-http"
@@ -43,7 +43,7 @@ def test_provision_release_fail_and_roll_back_over_http(server):
     assert again.returncode == 0 and "bundle already in s3://" in again.stdout  # same content: no second upload
     assert "100% of" not in again.stderr
 
-    eb_extension.mark_bad("v3")
+    eb_api.mark_bad("v3")
     failed = cli(server, "release", "--app", APP, "--env", ENV, "--label", "v3", "--no-gate")
     assert failed.returncode == 1
     assert "Failed to deploy application version v3" in failed.stdout

@@ -9,8 +9,8 @@ import pytest
 
 from deploy import follow, release
 from deploy.errors import DEPLOY_FAILED, INTERRUPTED, USAGE, DeployError
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, POLL, ship, state
 
 
@@ -19,7 +19,7 @@ def events(clients) -> list[str]:
 
 
 def test_release_waits_until_the_version_is_processed(ready, tmp_path):
-    eb_extension.set_processing(0.3)
+    eb_api.set_processing(0.3)
     lines = []
     deployed = ship(ready, tmp_path, "v1", lines)
     assert (deployed.version, deployed.health) == ("v1", "Green")
@@ -44,7 +44,7 @@ def test_a_bundle_eb_cannot_process_fails_naming_the_file_and_leaves_the_environ
 def test_an_update_throttled_past_the_retries_is_refused_and_not_rolled_back(ready, tmp_path, backoff, capsys):
     ship(ready, tmp_path, "v1")
     before = len(events(ready))
-    eb_extension.throttle("UpdateEnvironment", 20)  # more than the 10 attempts
+    eb_api.throttle("UpdateEnvironment", 20)  # more than the 10 attempts
     with pytest.raises(follow.Refused) as refused:
         ship(ready, tmp_path, "v2")
     assert refused.value.exit_code == USAGE
@@ -60,7 +60,7 @@ def test_an_update_refused_because_another_started_is_exit_2_without_rollback(re
 
     def meanwhile(line):  # someone else deploys v1 again while v2 is being processed
         if line == "created version v2":
-            eb_extension.set_delay(5)
+            eb_api.set_delay(5)
             ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
 
     with pytest.raises(follow.Refused) as refused:
@@ -71,7 +71,7 @@ def test_an_update_refused_because_another_started_is_exit_2_without_rollback(re
 
 def test_wait_ready_waits_behind_a_busy_environment_showing_its_events(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(0.4)
+    eb_api.set_delay(0.4)
     ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
     lines = []
     deployed = ship(ready, tmp_path, "v2", lines, wait_ready=True)
@@ -82,14 +82,14 @@ def test_wait_ready_waits_behind_a_busy_environment_showing_its_events(ready, tm
 
 def test_abort_on_timeout_brings_the_environment_back(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(30)
-    eb_extension.set_processing(0)
+    eb_api.set_delay(30)
+    eb_api.set_processing(0)
     lines = []
 
     def out(line):
         lines.append(line)
         if line.startswith("aborting the update"):
-            eb_extension.set_delay(0.05)
+            eb_api.set_delay(0.05)
 
     with pytest.raises(DeployError) as failure:
         release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=0.3, poll=POLL, abort=True), tmp_path,
@@ -103,7 +103,7 @@ def test_abort_on_timeout_brings_the_environment_back(ready, tmp_path):
 @pytest.mark.parametrize("abort", [True, False])
 def test_ctrl_c_aborts_with_abort_and_otherwise_says_how_to_reattach(ready, tmp_path, abort):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(0.3)
+    eb_api.set_delay(0.3)
 
     def out(line):
         if "Deploying new version v2" in line:
@@ -126,7 +126,7 @@ def test_ctrl_c_aborts_with_abort_and_otherwise_says_how_to_reattach(ready, tmp_
 
 def test_watch_of_a_failing_update_exits_1_with_the_causes(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.mark_bad("v2")
+    eb_api.mark_bad("v2")
     with pytest.raises(DeployError):
         ship(ready, tmp_path, "v2", rollback=False)
     with pytest.raises(follow.Failed) as failed:
@@ -136,7 +136,7 @@ def test_watch_of_a_failing_update_exits_1_with_the_causes(ready, tmp_path):
 
 def test_a_failed_deploy_that_left_the_old_version_running_is_not_redeployed(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.keep_out("v2")
+    eb_api.keep_out("v2")
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2")
     assert failure.value.exit_code == DEPLOY_FAILED

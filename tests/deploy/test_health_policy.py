@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
-from tests.aws import eb_extension
+from localeb import eb_api
 from tests.deploy.conftest import ship, state
 
 
 def test_warning_is_said_at_once_and_the_timeout_names_accept_warning(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.health_after("v2", (0, "Warning"))
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", lines, timeout=0.5, rollback=False)
@@ -24,14 +24,14 @@ def test_warning_is_said_at_once_and_the_timeout_names_accept_warning(ready, tmp
 
 def test_accept_warning_counts_warning_as_released(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0, "Warning"))
+    eb_api.health_after("v2", (0, "Warning"))
     released = ship(ready, tmp_path, "v2", accept_warning=True)
     assert (released.version, released.health_status) == ("v2", "Warning")
 
 
 def test_degraded_during_the_soak_fails_and_rolls_back_with_the_causes(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.health_after("v2", (0.3, "Degraded"))  # Ok first, Degraded a moment later
+    eb_api.health_after("v2", (0.3, "Degraded"))  # Ok first, Degraded a moment later
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", lines, soak=3)

@@ -10,8 +10,8 @@ import pytest
 
 from deploy import provision
 from deploy.errors import DeployError
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, POLL
 
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
@@ -111,7 +111,7 @@ def test_a_connection_budget_over_max_connections_is_warned_about(clients, tmp_p
 def test_roles_not_yet_usable_are_waited_for(clients, monkeypatch):
     slept = []
     monkeypatch.setattr(provision.time, "sleep", slept.append)
-    eb_extension.refuse("CreateEnvironment", 2, "InvalidParameterValue",
+    eb_api.refuse("CreateEnvironment", 2, "InvalidParameterValue",
                         "The instance profile aws-elasticbeanstalk-ec2-role associated with the environment does "
                         "not exist.")
     lines = []

@@ -6,8 +6,8 @@ import pytest
 
 from deploy import environment, follow, provision, prune, release, versions
 from deploy.errors import DEPLOY_FAILED, NEEDS_ATTENTION, USAGE, DeployError
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 from tests.deploy.conftest import APP, ENV, POLL, ship
 
 
@@ -61,7 +61,7 @@ def test_release_v1_then_v2_ends_ready_green_on_the_new_label(ready, tmp_path):
 def test_a_bad_version_is_rolled_back_automatically_and_fails_with_the_events(ready, tmp_path):
     ship(ready, tmp_path, "v1")
     ship(ready, tmp_path, "v2")
-    eb_extension.mark_bad("v3")
+    eb_api.mark_bad("v3")
     lines = []
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v3", lines=lines)
@@ -74,7 +74,7 @@ def test_a_bad_version_is_rolled_back_automatically_and_fails_with_the_events(re
 
 def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.mark_bad("v2")
+    eb_api.mark_bad("v2")
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", rollback=False)
     assert failure.value.exit_code == NEEDS_ATTENTION and "--no-rollback" in str(failure.value)
@@ -83,12 +83,12 @@ def test_no_rollback_leaves_the_bad_version_and_says_so(ready, tmp_path):
 
 def test_a_timeout_rolls_back_once_the_update_settles(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(1.5)  # v2's update outlasts the timeout, and ends half a timeout into the rollback
-    eb_extension.set_processing(0)
+    eb_api.set_delay(1.5)  # v2's update outlasts the timeout, and ends half a timeout into the rollback
+    eb_api.set_processing(0)
 
     def out(line: str) -> None:
         if line.startswith("rolling back"):
-            eb_extension.set_delay(0.1)  # the rollback's own update is quick
+            eb_api.set_delay(0.1)  # the rollback's own update is quick
 
     with pytest.raises(DeployError) as failure:
         release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=1.0, poll=POLL), tmp_path, out=out)
@@ -100,8 +100,8 @@ def test_a_timeout_rolls_back_once_the_update_settles(ready, tmp_path):
 
 def test_a_timeout_far_shorter_than_the_update_says_no_rollback_started(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(2)
-    eb_extension.set_processing(0)
+    eb_api.set_delay(2)
+    eb_api.set_processing(0)
     with pytest.raises(DeployError) as failure:
         ship(ready, tmp_path, "v2", timeout=0.2)
     assert failure.value.exit_code == NEEDS_ATTENTION
@@ -111,7 +111,7 @@ def test_a_timeout_far_shorter_than_the_update_says_no_rollback_started(ready, t
 
 def test_release_while_another_update_runs_fails_fast_naming_it(ready, tmp_path):
     ship(ready, tmp_path, "v1")
-    eb_extension.set_delay(30)
+    eb_api.set_delay(30)
     ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
     with pytest.raises(DeployError) as busy:
         ship(ready, tmp_path, "v2")

@@ -125,7 +125,7 @@ def test_nginx_waits_longer_than_gunicorn():
 
 @pytest.mark.parametrize("replica", ["nginx.conf", "nginx-python.conf"])
 def test_nginx_repeats_nothing_the_platform_server_block_sets(replica):
-    platform = (ROOT / "deploy" / "local" / "instance" / replica).read_text()
+    platform = (ROOT / "localeb" / "instance-image" / replica).read_text()
     server_block = platform.split("server {", 1)[1]
     platform_directives = set(re.findall(r"^\s*(\w+)\s", server_block, flags=re.MULTILINE))
     assert {"gzip", "gzip_types", "gzip_comp_level"} <= platform_directives

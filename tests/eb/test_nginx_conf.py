@@ -1,5 +1,5 @@
 """`nginx -t` on the proxy configuration EB would stage for this bundle, on each platform: the platform's
-nginx.conf (deploy/local/instance/nginx.conf, nginx-python.conf) and what it generates, with the bundle's
+nginx.conf (localeb/instance-image/nginx.conf, nginx-python.conf) and what it generates, with the bundle's
 `.platform/nginx/` merged in, checked by the host's real nginx (Debian's)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local import proxy
 from deploy.provision import STATIC_FILES
+from localeb import proxy
 from testkit.components import unavailable
 from testkit.tree import ROOT
 

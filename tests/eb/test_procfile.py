@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from deploy.errors import DeployError
-from deploy.local.proxy import PYTHON_PORT
-from deploy.local.python import proxy_port
-from deploy.local.staging import procfile
+from localeb.errors import LocalEBError
+from localeb.proxy import PYTHON_PORT
+from localeb.python import proxy_port
+from localeb.staging import procfile
 from testkit.tree import ROOT
 
 
@@ -25,10 +25,9 @@ def gunicorn_bind(**environ: str) -> str:
                           cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_the_procfile_runs_the_web_process_readme_names():
+def test_the_procfile_runs_the_web_process_the_docs_name():
     web = procfile(ROOT)["web"]
-    readme = (ROOT / "README.md").read_text()
-    assert f"`web: {web}`" in readme
+    assert f"`web: {web}`" in (ROOT / "docs" / "eb-laptop.md").read_text()
     assert re.fullmatch(r'gunicorn --config gunicorn\.conf\.py "board:create_app\(\)"', web)
 
 
@@ -44,10 +43,10 @@ def test_the_web_process_binds_where_the_python_platforms_nginx_forwards():
 ])
 def test_a_procfile_without_a_web_process_or_with_a_bad_line_is_refused(tmp_path, text, message):
     (tmp_path / "Procfile").write_text(text)
-    with pytest.raises(DeployError, match=message):
+    with pytest.raises(LocalEBError, match=message):
         procfile(tmp_path)
 
 
 def test_a_bundle_without_procfile_is_refused_on_the_python_platform(tmp_path):
-    with pytest.raises(DeployError, match="no Procfile"):
+    with pytest.raises(LocalEBError, match="no Procfile"):
         procfile(tmp_path)

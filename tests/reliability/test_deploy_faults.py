@@ -7,8 +7,8 @@ from botocore.awsrequest import AWSResponse
 
 from deploy import environment, follow, provision, release
 from deploy.errors import USAGE, DeployError
+from localeb import eb_api
 from testkit.tree import ROOT
-from tests.aws import eb_extension
 
 pytestmark = pytest.mark.reliability
 APP, ENV = "board", "board-faults"
@@ -62,9 +62,9 @@ def test_a_failing_upload_is_one_clear_error_and_registers_no_version(ready, bac
 
 def test_throttling_is_retried_with_backoff_and_the_release_succeeds(ready, backoff, tmp_path):
     # Refused by (moto's) Elastic Beanstalk itself, so a refused call has no effect, as on AWS.
-    eb_extension.throttle("UpdateEnvironment", 2)
+    eb_api.throttle("UpdateEnvironment", 2)
     state = release.release(ready, ROOT, APP, ENV, "v1", follow.Policy(timeout=5, poll=0.02), tmp_path,
                         out=lambda line: None)
-    assert eb_extension.throttled["UpdateEnvironment"] == 0
+    assert eb_api.throttled["UpdateEnvironment"] == 0
     assert backoff == [1, 2]  # botocore's throttling backoff: up to 1 s, then up to 2 s
     assert (state.version, state.health) == ("v1", "Green")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-PLATFORM_CONF = Path(__file__).parent / "instance" / "nginx.conf"
-PYTHON_PLATFORM_CONF = Path(__file__).parent / "instance" / "nginx-python.conf"
+PLATFORM_CONF = Path(__file__).parent / "instance-image" / "nginx.conf"
+PYTHON_PLATFORM_CONF = Path(__file__).parent / "instance-image" / "nginx-python.conf"
 UPSTREAM_FILE = "conf.d/elasticbeanstalk-nginx-docker-upstream.conf"
 APPLICATION_FILE = "conf.d/elasticbeanstalk/00_application.conf"
 STATIC_FILE = "conf.d/elasticbeanstalk/01_static.conf"

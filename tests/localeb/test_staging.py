@@ -9,8 +9,8 @@ import pytest
 from board.config import CONTAINER_PORT
 from deploy.bundle import write_bundle
 from deploy.ebextensions import ENVIRONMENT, read_extensions
-from deploy.errors import DeployError
-from deploy.local.staging import exposed_port, mode, unzip
+from localeb.errors import LocalEBError
+from localeb.staging import exposed_port, mode, unzip
 from testkit.tree import ROOT
 
 
@@ -32,7 +32,7 @@ def test_ebextensions_apply_in_file_name_order_and_commands_in_name_order(tmp_pa
 def test_invalid_yaml_names_the_file(tmp_path):
     (tmp_path / ".ebextensions").mkdir()
     (tmp_path / ".ebextensions" / "01-bad.config").write_text("option_settings: [\n")
-    with pytest.raises(DeployError, match="01-bad.config"):
+    with pytest.raises(LocalEBError, match="01-bad.config"):
         read_extensions(tmp_path)
 
 
@@ -53,5 +53,5 @@ def test_unzip_keeps_the_executable_bit_and_refuses_paths_outside(tmp_path):
     assert (staged / ".platform/hooks/predeploy/01.sh").stat().st_mode & 0o111
     with zipfile.ZipFile(bundle, "a") as archive:
         archive.writestr("../outside", "x")
-    with pytest.raises(DeployError, match="outside"):
+    with pytest.raises(LocalEBError, match="outside"):
         unzip(bundle, tmp_path / "again")

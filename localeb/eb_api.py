@@ -29,7 +29,7 @@ running version's .ebextensions, then defaults); a launch creates the stack's
 security groups, CloudWatch log groups when streaming, and one instance for
 `eb health`, and fails as EB does when RDS refuses the database's class.
 
-`attach(env_name, fleet)` puts a started `deploy.local.Fleet` behind an
+`attach(env_name, fleet)` puts a started `localeb.Fleet` behind an
 environment: then create_environment/update_environment with a version really
 deploy that version's bundle (from moto's S3) on the local instances, an
 update with option settings only is a configuration deployment, and the
@@ -67,7 +67,8 @@ from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
-from tests.aws import eb_options
+from . import eb_options
+from .fleet import database_url
 
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
@@ -85,7 +86,11 @@ COLOURS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red
 CAUSES = {"Warning": "Impaired services on 1 out of 1 instance. 4.0 % of the requests are failing with HTTP 5xx.",
           "Degraded": "Impaired services on 1 out of 1 instance. 25.0 % of the requests are failing with HTTP 5xx.",
           "Severe": "100.0 % of the requests are failing with HTTP 5xx."}
-local_fleets: dict[str, object] = {}  # environment name -> the deploy.local.Fleet that really runs it
+local_fleets: dict[str, object] = {}  # environment name -> the localeb.Fleet that really runs it
+# Set by `python -m localeb serve`: (environment name, platform, instance count) -> a started Fleet, for
+# environments that have none attached when a version is first deployed to them.
+launchers: list = []
+launched: set[str] = set()  # environments whose fleet came from the launcher: terminating removes it
 stand_ins: dict[int, dict[str, str]] = {}  # id of an attached fleet -> the RDS_* of its PostgreSQL stand-in
 APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
@@ -151,14 +156,35 @@ def detach(env_name: str) -> None:
     local_fleets.pop(env_name, None)
 
 
+def launch_fleets(launcher) -> None:
+    """Give every environment without an attached fleet one from `launcher` when a version first deploys to it."""
+    launchers[:] = [launcher]
+
+
+def fleet_for(backend, env: Environment):
+    """The fleet running `env`: the attached one, or a new one from the launcher (None: the simulated path)."""
+    fleet = local_fleets.get(env.environment_name)
+    if fleet is None and launchers:
+        platform = "python" if "Python" in (env.solution_stack_name or "") else "docker"
+        in_force = dict(eb_options.effective(extra(backend).settings.get((env.application_name, env.environment_name),
+                                                                         []), file_settings(backend, env)))
+        single = in_force.get((eb_options.ENVIRONMENT, "EnvironmentType")) == "SingleInstance"
+        count = 1 if single else int(in_force.get(("aws:autoscaling:asg", "MinSize")) or 1)
+        fleet = launchers[0](env.environment_name, platform, count)
+        attach(env.environment_name, fleet)
+        launched.add(env.environment_name)
+    return fleet
+
+
 def stand_in_database_url(fleet) -> str:
     """The URL of a fleet's PostgreSQL stand-in, for `provision --database-url` (moto's RDS serves no SQL)."""
-    d = stand_in_rds(fleet)
-    return f"postgresql://{d['RDS_USERNAME']}:{d['RDS_PASSWORD']}@{d['RDS_HOSTNAME']}:{d['RDS_PORT']}/{d['RDS_DB_NAME']}"
+    return database_url(stand_in_rds(fleet))
 
 
 def reset() -> None:
     local_fleets.clear()
+    launchers.clear()
+    launched.clear()
     stand_ins.clear()
     bad_versions.clear()
     kept_out.clear()
@@ -282,7 +308,7 @@ def follow_script(backend, env: Environment, steps: list[tuple[float, str]], req
 
 def deploy_step(backend, env: Environment, label: str | None, request_id: str) -> None:
     """What the instances do with the version (here: nothing but a verdict); the one place a real
-    instance (deploy local) would plug in: run the bundle, then settle health from its outcome."""
+    instance (localeb) would plug in: run the bundle, then settle health from its outcome."""
     if label in kept_out:  # an Immutable deployment whose new instances failed: the old ones stay
         record(backend, env.application_name, env.environment_name, f"Failed to deploy application version "
                f"{label}; the environment keeps version {env.version_label}.", request_id, "ERROR", label)
@@ -366,24 +392,25 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
                    creating: bool = False) -> bool:
     """Run the update on the attached local instances, in the background as EB does; False when none is attached.
     Creating, it ends with the launch's closing event, which `eb create` waits for."""
-    fleet = local_fleets.get(env.environment_name)
-    if fleet is None:
+    if env.environment_name not in local_fleets and not launchers:
         return False
     app, name = env.application_name, env.environment_name
     options = extra(backend).settings.get((app, name), [])
     # EB sets RDS_* on the instances of an environment that has its own database; properties still win.
     coupled = any(namespace == eb_options.RDS for namespace, _ in eb_options.effective(options, file_settings(
         backend, env)))
-    properties = dict(stand_in_rds(fleet)) if coupled else {}
-    properties.update({option["OptionName"]: str(option.get("Value", "")) for option in options
-                       if option["Namespace"] == APP_ENVIRONMENT})
     # EB resolves environmentsecrets (SSM parameters, Secrets Manager secrets) when it deploys; here from moto.
-    properties.update({option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
-                       and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None})
+    secrets = {option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
+               and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None}
 
     def work():
-        result, failure = None, None
+        result, failure, fleet = None, None, None
         try:
+            fleet = fleet_for(backend, env)
+            properties = dict(stand_in_rds(fleet)) if coupled else {}
+            properties.update({option["OptionName"]: str(option.get("Value", "")) for option in options
+                               if option["Namespace"] == APP_ENVIRONMENT})
+            properties.update(secrets)
             if version_changes:
                 source = extra(backend).versions[(app, label)]["SourceBundle"]
                 key = s3_backends[backend.account_id]["global"].get_object(source["S3Bucket"], source["S3Key"])
@@ -401,7 +428,7 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             if result is None:
                 env.health, env.health_status = "Red", "Severe"
                 record(backend, app, name, failure, request_id, "ERROR", label)
-                ids = [engine.instance.id for engine in fleet.engines]
+                ids = [engine.instance.id for engine in fleet.engines] if fleet else []
                 record_failed_deployment(backend, env, label, request_id, ids, len(ids), not version_changes)
             else:
                 env.health, env.health_status = result.health, result.health_status
@@ -739,6 +766,9 @@ class Extension:
         record(backend, env.application_name, env.environment_name, "terminateEnvironment is starting.", request_id)
 
         def finish():
+            if env.environment_name in launched:  # EB terminates the environment's instances
+                launched.discard(env.environment_name)
+                local_fleets.pop(env.environment_name).stop()
             env.status, env.health, env.health_status = "Terminated", "Grey", None
             record(backend, env.application_name, env.environment_name,
                    "terminateEnvironment completed successfully.", request_id)
@@ -802,7 +832,7 @@ class Extension:
                              "FullyQualifiedCNAME": f"{prefix}.{backend.region_name}.elasticbeanstalk.com"})
 
 
-# -- option settings as EB resolves them (rules in tests/aws/eb_options.py) ------------------------------------------
+# -- option settings as EB resolves them (rules in localeb/eb_options.py) ------------------------------------------
 def file_settings(backend, env: Environment) -> list[dict]:
     """The option settings of the .ebextensions in the version the environment runs."""
     version = extra(backend).versions.get((env.application_name, env.version_label))

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import DeployError
-from ..provision import STATIC_FILES
+from deploy.provision import STATIC_FILES
+
 from .docker import address, docker
 from .engine import Engine, Outcome
+from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
 from .staging import unzip
@@ -58,14 +59,38 @@ class Result:
         return next((outcome for outcome in self.outcomes if not outcome.ok), None)
 
 
+def start_database(name: str, owner: str, echo: Callable[[str], None]) -> dict[str, str]:
+    """A PostgreSQL container standing in for RDS (labelled for `owner`'s clean-up), with the RDS_* properties
+    EB would set."""
+    password = random.token_hex(16)
+    docker("run", "--detach", "--name", name, "--label", f"{LABEL}={owner}", "--env", "POSTGRES_USER=ebroot",
+           "--env", "POSTGRES_PASSWORD", "--env", "POSTGRES_DB=ebdb", DATABASE_IMAGE,
+           env={"POSTGRES_PASSWORD": password})
+    deadline = time.monotonic() + 60
+    while docker("exec", name, "pg_isready", "-U", "ebroot", "-d", "ebdb", "-h", "127.0.0.1",
+                 check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise LocalEBError("the local PostgreSQL did not start within 60 s")
+        time.sleep(0.5)
+    echo(f"local RDS stand-in {name} is ready")
+    return {"RDS_HOSTNAME": address(name), "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb",
+            "RDS_USERNAME": "ebroot", "RDS_PASSWORD": password}
+
+
+def database_url(rds: dict[str, str]) -> str:
+    """The URL of a stand-in's database, for `deploy provision --database-url` (moto's RDS serves no SQL)."""
+    return (f"postgresql://{rds['RDS_USERNAME']}:{rds['RDS_PASSWORD']}@{rds['RDS_HOSTNAME']}:{rds['RDS_PORT']}/"
+            f"{rds['RDS_DB_NAME']}")
+
+
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
                  echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
                  platform: str = "docker"):
         if instances < 1:
-            raise DeployError("--instances must be at least 1")
+            raise LocalEBError("--instances must be at least 1")
         if platform not in ENGINES:
-            raise DeployError(f"unknown platform {platform!r}: use one of {', '.join(ENGINES)}")
+            raise LocalEBError(f"unknown platform {platform!r}: use one of {', '.join(ENGINES)}")
         self.platform = platform
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
@@ -191,21 +216,8 @@ class Fleet:
 
     # --- the pieces around the instances -------------------------------------------------------
     def _start_database(self) -> dict[str, str]:
-        """A PostgreSQL container standing in for RDS, with the RDS_* properties EB would set."""
-        name, password = f"{self.name}-rds", random.token_hex(16)
-        docker("run", "--detach", "--name", name, "--label", f"{LABEL}={self.name}", "--env", "POSTGRES_USER=ebroot",
-               "--env", "POSTGRES_PASSWORD", "--env", "POSTGRES_DB=ebdb", DATABASE_IMAGE,
-               env={"POSTGRES_PASSWORD": password})
-        deadline = time.monotonic() + 60
-        while docker("exec", name, "pg_isready", "-U", "ebroot", "-d", "ebdb", "-h", "127.0.0.1",
-                     check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise DeployError("the local PostgreSQL did not start within 60 s")
-            time.sleep(0.5)
-        self.database = name
-        self.echo(f"local RDS stand-in {name} is ready")
-        return {"RDS_HOSTNAME": address(name), "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb",
-                "RDS_USERNAME": "ebroot", "RDS_PASSWORD": password}
+        self.database = f"{self.name}-rds"
+        return start_database(self.database, self.name, self.echo)
 
     def _balance(self, out_of_service: list[Engine] = ()) -> None:
         """The load balancer's targets: every instance, minus those deploying (when others can serve)."""
@@ -233,4 +245,4 @@ class Fleet:
         command = "nginx -c /etc/nginx/balancer.conf -g 'pid /run/balancer.pid;'"
         out = self.balancer.run(command + (" -s reload" if running else ""), workdir="/")
         if not out.ok:
-            raise DeployError(f"the local load balancer did not take its configuration: {out.text.strip()}")
+            raise LocalEBError(f"the local load balancer did not take its configuration: {out.text.strip()}")

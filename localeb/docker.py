@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from ..errors import DeployError
+from .errors import LocalEBError
 
 
 def available() -> str | None:
@@ -27,7 +27,7 @@ def docker(*args: str, check: bool = True, env: dict | None = None, timeout: flo
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=environ,
                             input=input)
     if check and result.returncode != 0:
-        raise DeployError(f"docker {args[0]} failed: {(result.stderr or result.stdout).strip()[-500:]}")
+        raise LocalEBError(f"docker {args[0]} failed: {(result.stderr or result.stdout).strip()[-500:]}")
     return result
 
 

@@ -9,14 +9,13 @@ import boto3
 import pytest
 import requests
 
-from deploy.local import Fleet
-from deploy.local.docker import docker
-from deploy.local.fleet import LABEL
+from localeb import Fleet, eb_api
+from localeb.docker import docker
+from localeb.fleet import LABEL
 from testkit.deploy_cli import deploy_cli
+from testkit.ebcli import eb, eb_ready_checkout, git, run_eb
 from testkit.ports import free_port
 from testkit.tree import ROOT, copy_tree
-from tests.aws import eb_extension
-from tests.aws.ebcli import eb, eb_ready_checkout, git, run_eb
 
 from .conftest import BROKEN_MIGRATION, version
 
@@ -39,10 +38,10 @@ def app_environment(fleet) -> dict[str, str]:
 
 def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engine, server, tmp_path):
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_extension.attach(ENV, fleet)
+        eb_api.attach(ENV, fleet)
         # The fleet's PostgreSQL stands in for the database provision would create; its URL goes to Secrets
         # Manager and reaches the instances through environmentsecrets, SECRET_KEY through SSM.
-        url = eb_extension.stand_in_database_url(fleet)
+        url = eb_api.stand_in_database_url(fleet)
         provisioned = cli(server, ROOT, "provision", "--app", APP, "--env", ENV, "--database-url", url)
         assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
         first = cli(server, ROOT, "release", "--app", APP, "--env", ENV, "--label", "v1")
@@ -68,7 +67,7 @@ def test_release_serves_the_new_version_and_rolls_a_broken_one_back(docker_engin
 def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_engine, server, tmp_path):
     tree = copy_tree(tmp_path / "board")
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_extension.attach("board-eb", fleet)
+        eb_api.attach("board-eb", fleet)
         # eb init, eb create: the first version deploys on the instance, the fleet's PostgreSQL as its RDS database
         eb_ready_checkout(tree, server, "board-eb", *DATABASE)
         assert requests.get(fleet.url + "/healthz", timeout=5).ok
@@ -89,7 +88,7 @@ def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_
 def test_eb_deploy_of_a_broken_migration_fails_and_the_old_version_keeps_serving(docker_engine, server, tmp_path):
     tree = copy_tree(tmp_path / "board")
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_extension.attach("board-broken", fleet)
+        eb_api.attach("board-broken", fleet)
         eb_ready_checkout(tree, server, "board-broken", *DATABASE)
         serving = version(fleet.url)
         (tree / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from deploy.local import Fleet
+from localeb import Fleet
 from testkit.ports import free_port
 
 from .conftest import version

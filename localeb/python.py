@@ -15,10 +15,11 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from ..ebextensions import ENVIRONMENT, STATIC_FILES, Extensions, read_extensions
-from ..errors import DeployError
+from deploy.ebextensions import ENVIRONMENT, STATIC_FILES, Extensions, read_extensions
+
 from . import proxy
 from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
+from .errors import LocalEBError
 from .staging import procfile
 
 VENV_ROOT = "/var/app/venv"
@@ -33,7 +34,7 @@ def proxy_port(properties: dict[str, str]) -> int:
     if not value:
         return proxy.PYTHON_PORT
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise DeployError(f"the PORT property {value!r} is not a TCP port")
+        raise LocalEBError(f"the PORT property {value!r} is not a TCP port")
     return int(value)
 
 
@@ -52,7 +53,7 @@ class PythonEngine(Engine):
             extensions = read_extensions(bundle_dir)
             processes = procfile(bundle_dir)
             port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
-        except DeployError as error:
+        except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
         self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
@@ -87,7 +88,7 @@ class PythonEngine(Engine):
         """The Procfile's processes restarted with the new properties, behind a re-staged proxy."""
         try:
             port = proxy_port(properties)
-        except DeployError as error:
+        except LocalEBError as error:
             raise StepFailed("configure proxy server", str(error)) from None
         self._stage_python_proxy(current, port, extensions, config)
         self._test_proxy()

@@ -1,12 +1,21 @@
-"""A local Elastic Beanstalk environment: the bundle run through the AL2023 platforms' own steps (Docker, Python).
+"""localeb: a local Elastic Beanstalk, to rehearse a release on one machine with the real tools.
 
-Each local instance is a container (deploy/local/instance/Dockerfile: bash,
+Two parts, served together by `python -m localeb serve` (localeb/cli.py):
+- the EB API model (localeb/eb_api.py, option rules in localeb/eb_options.py): moto's Elastic Beanstalk
+  extended to behave as the service does where deploys care (versions, processing, events, health);
+- local instances behind a load balancer (this module's Fleet): the bundle run through the AL2023
+  platforms' own steps (Docker, Python).
+
+It reads the bundle as EB does (deploy/ebextensions.py is the one reader of .ebextensions); the release
+tool in deploy/ knows nothing of it and reaches it only through AWS_ENDPOINT_URL.
+
+Each local instance is a container (localeb/instance-image/Dockerfile: bash,
 python3, Debian's nginx, the docker CLI, get-config) that drives the host's
 Docker engine through the mounted socket, as the platform drives the EC2
-host's engine. `python -m deploy local` is the command; this is the API, for
-the command, the tests and the moto EB extension:
+host's engine. `python -m localeb run` is the command; this is the API, for
+the commands, the tests and the EB API model:
 
-    from deploy.local import Fleet
+    from localeb import Fleet
 
     with Fleet(instances=2, port=8080) as fleet:     # start(): instances, load balancer, PostgreSQL as RDS
         result = fleet.deploy(Path("dist/bundle.zip"), properties={"LOG_LEVEL": "DEBUG"}, label="v1")
@@ -18,9 +27,9 @@ the command, the tests and the moto EB extension:
                                                       # leaving the block: stop(), everything removed
 
 `Fleet(platform="python")` runs the same bundle through the Python 3.12 AL2023
-platform's steps instead (deploy/local/python.py: a venv with requirements.txt,
-the Procfile's processes as `webapp`, that platform's nginx). `python -m deploy
-local --platform python` is the command's switch.
+platform's steps instead (localeb/python.py: a venv with requirements.txt,
+the Procfile's processes as `webapp`, that platform's nginx). `python -m localeb
+run --platform python` is the command's switch.
 
 `Fleet(database=False)` starts no PostgreSQL: pass RDS_*/DATABASE_URL in
 `properties`. `secrets` gives the values of `environmentsecrets` names (what

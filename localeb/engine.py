@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, read_extensions
-from ..errors import DeployError
+from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, read_extensions
+
 from . import proxy
+from .errors import LocalEBError
 from .instance import Instance
 from .staging import exposed_port, hooks, mode
 
@@ -114,7 +115,7 @@ class Engine:
                      f"Stop running the command. Error: {failure.message}"
                      + (f" Stderr:{detail[-3000:]}" if detail else ""), "ERROR")
             outcome.step, outcome.message, outcome.output = failure.step, failure.message, detail
-        except DeployError as error:
+        except LocalEBError as error:
             self.log(f"An error occurred during execution of command [{command}]. Error: {error}", "ERROR")
             outcome.step, outcome.message = command, str(error)
         outcome.log = list(self.lines)
@@ -127,7 +128,7 @@ class Engine:
         try:
             chosen = mode(bundle_dir)
             extensions = read_extensions(bundle_dir)
-        except DeployError as error:
+        except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
         self._write_manifest(config)
         self.instance.put_tree(bundle_dir, APP_STAGING)
@@ -179,7 +180,7 @@ class Engine:
     def _configure(self, current: Path, properties, secrets, config) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
         if not self._deployed():
-            raise DeployError("no application version is deployed on this instance yet")
+            raise LocalEBError("no application version is deployed on this instance yet")
         extensions = read_extensions(self._pull_current(current))
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
@@ -230,7 +231,7 @@ class Engine:
         wanted = extensions.options.get(SECRETS, {})
         missing = sorted(set(wanted) - set(given))
         if missing:
-            raise DeployError(f"cannot resolve the secrets {', '.join(missing)} (pass their values)")
+            raise LocalEBError(f"cannot resolve the secrets {', '.join(missing)} (pass their values)")
         return {name: given[name] for name in wanted}
 
     def _files(self, step: str, extensions: Extensions) -> None:

@@ -14,10 +14,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DeployError
 from .docker import address, docker
+from .errors import LocalEBError
 
-IMAGE_CONTEXT = Path(__file__).parent / "instance"
+IMAGE_CONTEXT = Path(__file__).parent / "instance-image"
 CONFIG_DIR = "/opt/elasticbeanstalk/config/local"
 
 
@@ -65,7 +65,7 @@ class Instance:
         result = subprocess.run(["docker", "exec", "-i", self.name, *command], input=data, capture_output=True,
                                 timeout=300)
         if result.returncode != 0:
-            raise DeployError(f"{self.name}: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
+            raise LocalEBError(f"{self.name}: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
 
     def put_tree(self, source: Path, destination: str) -> None:
         """Replace `destination` in the instance with the contents of `source`, modes kept."""

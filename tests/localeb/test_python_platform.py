@@ -8,7 +8,7 @@ import shlex
 import pytest
 import requests
 
-from deploy.local import Fleet
+from localeb import Fleet
 from testkit.ports import free_port
 
 from .conftest import BROKEN_MIGRATION, version, visit_register_log_in_post_log_out

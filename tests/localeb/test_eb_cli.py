@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from deploy.bundle import bundle_files
+from localeb import eb_api
+from testkit.ebcli import EB, eb, eb_ready_checkout, git, run_eb
 from testkit.tree import copy_tree
-from tests.aws import eb_extension
-from tests.aws.ebcli import EB, eb, eb_ready_checkout, git, run_eb
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_eb_init_create_deploy_status_on_this_repo(server, tmp_path):
 def test_eb_deploy_of_a_version_that_fails_on_the_instances_exits_non_zero(server, tmp_path):
     tree = copy_tree(tmp_path / "board")
     eb_ready_checkout(tree, server)
-    eb_extension.mark_bad("broken")
+    eb_api.mark_bad("broken")
     # A guard only: without EB's closing event the EB CLI would wait out its --timeout (10 minutes).
     failed = eb(tree, server, "deploy", "--label", "broken", "--timeout", "10", timeout=300)
     assert failed.returncode != 0, failed.stdout + failed.stderr

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from deploy.bundle import write_bundle
-from deploy.local import Fleet
+from localeb import Fleet
 from testkit.compose import csrf_token
 from testkit.ports import free_port
 from testkit.tree import ROOT, broken_migration, copy_tree

@@ -7,7 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from ..errors import DeployError
+from .errors import LocalEBError
 
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
 
@@ -19,7 +19,7 @@ def unzip(bundle: Path, destination: Path) -> Path:
         for info in archive.infolist():
             target = destination / info.filename
             if not target.resolve().is_relative_to(destination.resolve()):
-                raise DeployError(f"the bundle holds a path outside its root: {info.filename}")
+                raise LocalEBError(f"the bundle holds a path outside its root: {info.filename}")
             archive.extract(info, destination)
             mode = (info.external_attr >> 16) & 0o7777
             if mode and not info.is_dir():
@@ -36,8 +36,8 @@ def mode(staging: Path) -> str:
     if (staging / "Dockerfile").is_file():
         return "Docker (Dockerfile)"
     if (staging / "Dockerrun.aws.json").is_file():
-        raise DeployError("Dockerrun.aws.json without a Dockerfile: the local instance only builds Dockerfiles")
-    raise DeployError("Dockerfile and Dockerrun.aws.json are both missing in the source bundle; "
+        raise LocalEBError("Dockerrun.aws.json without a Dockerfile: the local instance only builds Dockerfiles")
+    raise LocalEBError("Dockerfile and Dockerrun.aws.json are both missing in the source bundle; "
                       "the Docker platform has nothing to build or run")
 
 
@@ -53,22 +53,22 @@ def exposed_port(staging: Path) -> int:
         words = line.split()
         if words and words[0].upper() == "EXPOSE" and len(words) > 1:
             return int(words[1].split("/")[0])
-    raise DeployError("the Dockerfile EXPOSEs no port: the platform's nginx would not know where to forward")
+    raise LocalEBError("the Dockerfile EXPOSEs no port: the platform's nginx would not know where to forward")
 
 
 def procfile(staging: Path) -> dict[str, str]:
     """The Python platform's processes: `name: command` lines of the Procfile; `web` is the one nginx serves."""
     path = staging / "Procfile"
     if not path.is_file():
-        raise DeployError("no Procfile in the source bundle: the local Python platform runs the Procfile's web "
+        raise LocalEBError("no Procfile in the source bundle: the local Python platform runs the Procfile's web "
                           "process (EB would fall back to WSGIPath, application.py)")
     processes = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             name, separator, command = line.partition(":")
             if not separator or not re.fullmatch(r"[A-Za-z0-9_]+", name.strip()) or not command.strip():
-                raise DeployError(f"Procfile: {line.strip()!r} is not `name: command`")
+                raise LocalEBError(f"Procfile: {line.strip()!r} is not `name: command`")
             processes[name.strip()] = command.strip()
     if "web" not in processes:
-        raise DeployError("Procfile: no `web` process, the one the platform's nginx forwards to")
+        raise LocalEBError("Procfile: no `web` process, the one the platform's nginx forwards to")
     return processes

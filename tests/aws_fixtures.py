@@ -7,8 +7,8 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
+from localeb import eb_api
 from testkit.ports import free_port
-from tests.aws import eb_extension
 
 REGION = "us-east-1"
 
@@ -21,10 +21,10 @@ def aws_env(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    eb_extension.reset()
-    eb_extension.set_delay(0.05)
+    eb_api.reset()
+    eb_api.set_delay(0.05)
     yield
-    eb_extension.reset()
+    eb_api.reset()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.local.docker import docker
+from localeb.docker import docker
 
 from .conftest import BROKEN_MIGRATION, version
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.local import Fleet
+from localeb import Fleet
 from testkit.ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""The local EB resolves and checks option settings as EB documents (tests/aws/eb_options.py)."""
+"""The local EB resolves and checks option settings as EB documents (localeb/eb_options.py)."""
 
 from __future__ import annotations
 

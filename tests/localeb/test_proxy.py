@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.errors import DeployError
-from deploy.local import proxy
-from deploy.local.python import proxy_port
+from localeb import proxy
+from localeb.errors import LocalEBError
+from localeb.python import proxy_port
 
 
 def test_the_platform_conf_gets_the_upstream_and_the_bundles_conf_d_files(tmp_path):
@@ -44,5 +44,5 @@ def test_the_python_platform_forwards_to_its_port_and_maps_static_folders(tmp_pa
 def test_the_python_platforms_port_is_the_port_property_or_8000():
     assert proxy_port({}) == proxy_port({"PORT": ""}) == 8000
     assert proxy_port({"PORT": "8123"}) == 8123
-    with pytest.raises(DeployError, match="not a TCP port"):
+    with pytest.raises(LocalEBError, match="not a TCP port"):
         proxy_port({"PORT": "eighty"})

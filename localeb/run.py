@@ -1,4 +1,4 @@
-"""`python -m deploy local`: this repo's exact bundle on local EB instances, served through real nginx.
+"""`python -m localeb run`: this repo's exact bundle on local EB instances, served through real nginx.
 
 Runs until Ctrl-C, then removes every container it started. Without
 --env-file the instances get a PostgreSQL container as RDS (the same RDS_*
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from ..bundle import write_bundle
-from ..errors import DEPLOY_FAILED, DeployError
+from deploy.bundle import write_bundle
+
 from . import docker
+from .errors import FAILED, LocalEBError
 from .fleet import Fleet
 
 
@@ -24,7 +25,7 @@ def properties_from(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
     if not path.is_file():
-        raise DeployError(f"--env-file {path}: no such file")
+        raise LocalEBError(f"--env-file {path}: no such file")
     return {name: value or "" for name, value in dotenv_values(path).items()}
 
 
@@ -32,7 +33,7 @@ def run(root: Path, port: int, instances: int, env_file: Path | None, label: str
         stop_event: threading.Event | None = None, platform: str = "docker") -> int:
     problem = docker.available()
     if problem:
-        raise DeployError(problem)
+        raise LocalEBError(problem)
     properties = properties_from(env_file)
     with tempfile.TemporaryDirectory(prefix="board-local-") as workdir:
         bundle = write_bundle(root, Path(workdir) / f"{label}.zip")
@@ -49,8 +50,8 @@ def run(root: Path, port: int, instances: int, env_file: Path | None, label: str
                 failure = result.failure
                 if failure and failure.output:
                     out(f"--- output of the failed step [{failure.step}] ---\n{failure.output}")
-                out(f"deploy local: the deployment failed (health {result.health_status}); stopping")
-                return DEPLOY_FAILED
+                out(f"localeb run: the deployment failed (health {result.health_status}); stopping")
+                return FAILED
             out(f"serving {label} at {fleet.url}/ through nginx; Ctrl-C stops and removes everything")
             stop.wait()
         except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""`python -m deploy local` on this repo: a visitor's session over plain HTTP through nginx, then Ctrl-C."""
+"""`python -m localeb run` on this repo: a visitor's session over plain HTTP through nginx, then Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from deploy.local.docker import docker
+from localeb.docker import docker
 from testkit.ports import free_port
 from testkit.tree import ROOT
 
@@ -23,7 +23,7 @@ def served(docker_engine):
     """The command running on a free port until it says it serves; yields (url, process, its output so far).
     One run for the module: the Ctrl-C test, last, ends it."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "deploy", "local", "--port", str(port), "--label", "cli-test"],
+    process = subprocess.Popen([sys.executable, "-m", "localeb", "run", "--port", str(port), "--label", "cli-test"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:

@@ -1,0 +1,7 @@
+"""`python -m localeb`: see localeb/cli.py."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
