@@ -145,9 +145,11 @@ def wait_for(url: str, process: subprocess.Popen, log_path: Path, timeout: float
 
 
 def server_error(log_path: Path) -> str:
-    """The last exception line of the server's log: usually the SQL the schema refused."""
-    lines = [line for line in log_path.read_text().splitlines() if re.match(r"[\w.]+(Error|Exception)\b", line)]
-    return f"; the server logged: {lines[-1].strip()[:300]}" if lines else ""
+    """The first exception line of the server's log, the cause (what follows it in a broken transaction only
+    says the transaction is aborted): usually the SQL the schema refused."""
+    lines = [line for line in log_path.read_text().splitlines()
+             if re.match(r"[\w.]+(Error|Exception)\b", line) and "InFailedSqlTransaction" not in line]
+    return f"; the server logged: {lines[0].strip()[:300]}" if lines else ""
 
 
 def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out, rollback: bool = False) -> list[str]:
