@@ -35,16 +35,15 @@ APP_FILES = ("board", "migrations", "gunicorn.conf.py", "requirements.txt")
 SKIP_HINT = "or pass --no-gate to release without it"
 
 
-def commit_of(root: Path, label: str) -> str:
+def commit_of(root: Path, label: str, role: str = "the version serving") -> str:
     """The full commit a version label names, from this checkout's history."""
     match = LABEL.fullmatch(label)
     if not match:
-        raise DeployError(f"the version serving is {label!r}, not a git short SHA: the gate cannot find its code "
-                          f"({SKIP_HINT})")
+        raise DeployError(f"{role} is {label!r}, not a git short SHA: the gate cannot find its code ({SKIP_HINT})")
     found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{match['sha']}^{{commit}}"], cwd=root,
                            capture_output=True, text=True)
     if found.returncode != 0:
-        raise DeployError(f"the version serving is {label}, but commit {match['sha']} is not in this checkout "
+        raise DeployError(f"{role} is {label}, but commit {match['sha']} is not in this checkout "
                           f"(a shallow clone? `git fetch --unshallow`), {SKIP_HINT}")
     return found.stdout.strip()
 
@@ -202,7 +201,7 @@ def check_release(root: Path, serving_label: str | None, out=print, always: bool
 
 def check_rollback(root: Path, serving_label: str, target_label: str, out=print) -> None:
     """Refuse unless `target_label`'s code works on the schema `serving_label` left (which stays)."""
-    serving, target = commit_of(root, serving_label), commit_of(root, target_label)
+    serving, target = commit_of(root, serving_label), commit_of(root, target_label, "the rollback's target")
     if same_migrations(root, target, serving):
         out(f"gate: {target_label} has the migrations of {serving_label}: the schema is its own, nothing to check")
         return
