@@ -44,6 +44,8 @@ def check_safety(after: str) -> None:
         revisions = check(directory, after)
     except LookupError as error:
         raise click.ClickException(str(error)) from None
+    if not revisions:
+        click.echo(f"no revisions after {after}: nothing to check")
     problems = report(revisions)
     if problems:
         raise click.ClickException(f"{problems} unsafe step(s): follow the safe sequence, or mark a deliberate "

@@ -183,6 +183,7 @@ def test_check_safety_refuses_the_steps_of_revision_0003_that_broke_the_serving_
 def test_the_repos_own_new_revisions_pass(runner):
     result = runner.invoke(args=["db", "check-safety"])
     assert result.exit_code == 0, result.output
+    assert result.output.strip(), "says what it checked"
 
 
 def test_an_unknown_base_revision_is_one_clear_line(runner):
