@@ -171,9 +171,13 @@ def test_the_deploy_job_runs_the_compatibility_gate_with_the_history_and_postgre
     assert "--no-gate" not in release["run"]
     path_step = next(step for step in steps if "GITHUB_PATH" in step.get("run", ""))
     assert steps.index(path_step) < steps.index(release) and "/usr/lib/postgresql/" in path_step["run"]
+    # The suite runs the gate too (REQUIRE_POSTGRES fails its tests without the binaries).
+    suite = load("ci.yml")["jobs"]["test"]["steps"]
+    assert any(step.get("run") == path_step["run"] for step in suite)
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("postgres_binaries")
 def test_the_deploy_job_refuses_a_migration_the_serving_version_breaks_on(server, tmp_path):
     """The job's release step in a checkout whose head drops a column the serving version still reads."""
     app, env = "board", "board-gha-gate"

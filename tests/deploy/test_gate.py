@@ -7,7 +7,6 @@ against moto over HTTP; the gate itself runs the real code on PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,21 +14,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from deploy import gate, pgcluster
+from deploy import gate
 from deploy.errors import DeployError
 from testkit.deploy_cli import deploy_cli
 from testkit.tree import commit, git, git_repo, migration_head, revision
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("postgres_binaries")]
 APP, ENV = "board", "board-gate"
-
-
-@pytest.fixture(autouse=True)
-def postgres_binaries():
-    if missing := pgcluster.binaries_missing():
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
 
 
 @pytest.fixture

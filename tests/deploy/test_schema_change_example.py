@@ -16,20 +16,15 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from board.migration_safety.check import check
-from deploy import gate, pgcluster
+from deploy import gate
 from deploy.errors import DeployError
 from testkit.tree import ROOT, commit, git_repo, migration_head, revision
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("postgres_binaries")]
 EXAMPLE = ROOT / "docs" / "examples" / "rename-column"
 MODEL_BEFORE = "name: Mapped[str] = mapped_column(String(NAME_MAX))"
 MODEL_AFTER = 'name: Mapped[str] = mapped_column("display_name", String(NAME_MAX))'
 
-
-@pytest.fixture(autouse=True)
-def postgres_binaries():
-    if missing := pgcluster.binaries_missing():
-        pytest.skip(missing)
 
 
 def add_release_revision(repo: Path, name: str) -> None:
