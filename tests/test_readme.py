@@ -57,7 +57,7 @@ def test_the_readme_seed_command_works_as_written(tmp_path):
 
 def test_the_promises_name_the_limits_the_code_has():
     from board import throttle
-    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR
+    from board.config import MAX_CONTENT_LENGTH, REMEMBER_FOR, SESSION_FOR
     from board.forms import PASSWORD_MAX, PASSWORD_MIN
     from board.models import CONTENT_MAX, NAME_MAX, TITLE_MAX
 
@@ -67,6 +67,8 @@ def test_the_promises_name_the_limits_the_code_has():
                    f"titles {TITLE_MAX} characters, posts {CONTENT_MAX:,}, names {NAME_MAX}",
                    f"{PASSWORD_MIN} to {PASSWORD_MAX} characters",
                    f"{throttle.PER_CLIENT} per {window} minutes for one client at one address, "
-                   f"{throttle.PER_ADDRESS} for all clients together",
-                   f"{REMEMBER_FOR.days} days with \"Remember me\""):
+                   f"{throttle.PER_ADDRESS} for all clients together, {throttle.PER_NETWORK} logins and "
+                   "registrations per client network in all",
+                   f"keeps its own {throttle.PER_CLIENT} attempts there",
+                   f"at most {SESSION_FOR.seconds // 3600} hours, or {REMEMBER_FOR.days} days with \"Remember me\""):
         assert phrase in promises, phrase

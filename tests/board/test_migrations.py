@@ -91,12 +91,18 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
         engine.dispose()
 
 
+def database(backend: str, tmp_path, request) -> str:
+    """An empty database on `backend`."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'board.sqlite'}"
+    return request.getfixturevalue("postgres_database")
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path, request):
-    from board.auth import TOKEN_SHAPE
+    from board.sessions import TOKEN_SHAPE
 
-    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
-        "postgres_database")
+    url = database(backend, tmp_path, request)
     run(url, "upgrade", "0002")
     engine = sa.create_engine(url)
     try:
@@ -176,3 +182,23 @@ def test_a_migration_that_cannot_get_its_lock_gives_up_instead_of_queueing_the_a
         run(postgres_database, "upgrade", tree=newer)  # once the table is quiet it goes through
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_beside(backend, tmp_path, request):
+    url = database(backend, tmp_path, request)
+    run(url, "upgrade", "0003")
+    before = schema(url)
+    run(url, "upgrade", "0004")
+    after = schema(url)
+    assert set(after) - set(before) == {"login_sessions"}
+    assert {table: after[table] for table in before} == before  # authors.session_token stays, as it was
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:  # what the previous release writes still goes in
+            conn.execute(sa.text("INSERT INTO authors (name, email, password_hash, created_at, session_token) "
+                                 "VALUES ('A', 'a@example.com', 'x', CURRENT_TIMESTAMP, :token)"), {"token": "0" * 64})
+    finally:
+        engine.dispose()
+    run(url, "downgrade", "0003")
+    assert schema(url) == before
