@@ -65,6 +65,22 @@ def test_ci_runs_the_suite_with_every_component_required():
     assert "workflow_call" in ci["on"] and "pull_request" in ci["on"]
 
 
+def test_ci_runs_once_per_pull_request_push_and_cancels_superseded_runs():
+    ci = load("ci.yml")
+    # With `push` as well, a branch of this repository with a pull request would run twice per push.
+    assert "push" not in ci["on"]
+    group, cancel = ci["concurrency"]["group"], ci["concurrency"]["cancel-in-progress"]
+    assert "github.event.pull_request.number" in group and "github.run_id" in group
+    assert cancel == "${{ github.event_name == 'pull_request' }}"  # never a deploy's CI or a manual run
+
+
+def test_the_deploy_job_soaks_the_new_version():
+    job = load("deploy.yml")["jobs"]["deploy"]
+    release = next(step for step in job["steps"] if step.get("id") == "release")
+    assert '--soak "$EB_SOAK_SECONDS"' in release["run"]
+    assert float(job["env"]["EB_SOAK_SECONDS"].split("'")[1]) >= 60
+
+
 def test_deploy_needs_ci_uses_oidc_and_never_overlaps_on_one_environment():
     deploy = load("deploy.yml")
     job = deploy["jobs"]["deploy"]
@@ -103,7 +119,7 @@ def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({
         # What the job's env: and the credentials action provide.
-        "EB_APPLICATION": app, "EB_ENVIRONMENT": env, "AWS_REGION": "us-east-1",
+        "EB_APPLICATION": app, "EB_ENVIRONMENT": env, "AWS_REGION": "us-east-1", "EB_SOAK_SECONDS": "0.5",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": server,
         "AWS_EC2_METADATA_DISABLED": "true",
         # What the runner provides.
