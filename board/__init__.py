@@ -52,10 +52,11 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import api, auth, cli, errors, health, pages, posts
+    from . import api, auth, cli, errors, health, migration_safety, pages, posts
 
     for blueprint in (health.bp, pages.bp, auth.bp, posts.bp, api.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     cli.register(app)
+    migration_safety.register()
     return app

@@ -11,7 +11,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from botocore.parsers import ResponseParserError
 
-from . import ci, environment, follow, history, provision, prune, release, terminal, versions
+from . import ci, environment, follow, gate, history, provision, prune, release, terminal, versions
 from .aws import Clients
 from .errors import DEPLOY_FAILED, INTERRUPTED, OK, TERMINATED, USAGE, DeployError, exit_codes_text
 
@@ -89,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("--image", action="store_true",
                      help="release by image: build here, push to ECR, and let EB pull it by digest (docs/images.md)")
     rel.add_argument("--repository", metavar="NAME", help="the ECR repository for --image (default: --app)")
+    gate.add_flag(rel)
     rel.add_argument("--outputs", type=Path, metavar="FILE",
                      help="append label=, status=, health=, url= lines (e.g. $GITHUB_OUTPUT)")
     stat = command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and "
@@ -101,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     following(watch)
     back = command("rollback", "deploy the version that last ran healthy here (or --to)")
     back.add_argument("--to", help="label to roll back to")
+    gate.add_flag(back)
     following(back)
     old = command("prune", "delete old versions; bundles only when no remaining version uses them (dry run "
                            "unless --yes)", env=False)
@@ -182,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as workdir:
             try:
                 release.release(clients, ROOT, args.app, args.env, args.label, policy(args), Path(workdir),
-                                repository=(args.repository or args.app) if args.image else None)
+                                repository=(args.repository or args.app) if args.image else None,
+                                compatibility_gate=not args.no_gate)
             finally:
                 if args.outputs:
                     write_outputs(args.outputs, clients, args.app, args.env)
@@ -193,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "watch":
         follow.watch(clients, args.app, args.env, policy(args))
     elif args.command == "rollback":
-        release.roll_back(clients, args.app, args.env, args.to, policy(args))
+        release.roll_back(clients, args.app, args.env, args.to, policy(args), gate_root=None if args.no_gate else ROOT)
     elif args.command == "prune":
         if args.keep < 1:
             raise DeployError("--keep must be at least 1")

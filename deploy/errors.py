@@ -14,7 +14,8 @@ EXIT_CODES = {
                    "back); EB could not process the bundle (environment untouched); `status`/`watch`: not healthy",
     USAGE: "refused, nothing changed: bad arguments, no credentials, unknown region, application, environment or "
            "label, label taken by other content, environment busy, UpdateEnvironment refused (not Ready, throttled "
-           "past the retries), `provision` flags an existing environment cannot take",
+           "past the retries), `provision` flags an existing environment cannot take, the compatibility gate (the "
+           "serving version breaks on the new schema, or its commit cannot be found)",
     NEEDS_ATTENTION: "the release or rollback failed and the environment is not back on a healthy version (no "
                      "earlier healthy version, `--no-rollback`, the rollback failed, EB still updating after "
                      "`--timeout`): look now",

@@ -15,7 +15,7 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from . import environment, history, image, versions
+from . import environment, gate, history, image, versions
 from .bundle import bundle_files, total_size, write_bundle
 from .errors import DEPLOY_FAILED, NEEDS_ATTENTION, DeployError
 from .follow import Failed, Policy, deploy, ensure_ready
@@ -144,8 +144,9 @@ def make_bundle(clients, root: Path, label: str, workdir: Path, files: list[str]
 
 
 def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
-            out=print, repository: str | None = None) -> environment.State:
-    """`repository`: release by image through that ECR repository; None: the source bundle."""
+            out=print, repository: str | None = None, compatibility_gate: bool = False) -> environment.State:
+    """`repository`: release by image through that ECR repository; None: the source bundle. `compatibility_gate`:
+    first run the serving version's code against the new schema (deploy/gate.py)."""
     eb = clients.eb
     chosen = label or default_label(root, out)
     files = bundle_files(root)
@@ -153,6 +154,8 @@ def release(clients, root: Path, app: str, env: str, label: str | None, policy: 
     if repository is not None:
         image.repository_uri(clients.ecr, repository)  # refused before anything is built
     before = ensure_ready(eb, app, env, policy, out)
+    if compatibility_gate:  # the command line's default (--no-gate skips it)
+        gate.check_release(root, before.version, out)
     history.note(clients, app, before)  # versions deployed by other means count for rollbacks too
     bundle = make_bundle(clients, root, chosen, workdir, files, repository, out)
     label = chosen if label else content_label(chosen, bundle)
@@ -223,7 +226,8 @@ def rollback_policy(policy: Policy, target: history.Entry | None) -> Policy:
     return replace(policy, soak=0, accept_warning=accepted)
 
 
-def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print) -> environment.State:
+def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print,
+              gate_root: Path | None = None) -> environment.State:
     eb = clients.eb
     state = ensure_ready(eb, app, env, policy, out)
     history.note(clients, app, state)
@@ -235,6 +239,8 @@ def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=p
         target = history.rollback_target(clients, app, env, state.version)
     if not target:
         raise DeployError(f"no other version has run healthy in {env}; pass --to LABEL")
+    if gate_root and state.version and state.version != target.label:
+        gate.check_rollback(gate_root, state.version, target.label, out)
     bar = rollback_policy(policy, target)
     out(f"rolling {env} back from {state.version} to {target.label}")
     try:

@@ -3,12 +3,21 @@
 On PostgreSQL the whole upgrade runs under a session advisory lock: when
 several instances run `flask db upgrade` at once, one applies the revisions
 and the others wait, then find the schema at head and do nothing.
+
+Once it holds that lock, each statement waits at most LOCK_TIMEOUT for the
+table locks it needs. An ALTER waiting behind a long query makes every later
+query on that table queue behind the ALTER, so the app stalls for as long as it
+waits: the bound keeps that stall shorter than the load balancer's health check
+timeout (5 s) and far below gunicorn's worker timeout, and a migration that
+cannot get its lock fails (the deploy rolls back; run it again when the table
+is quieter) instead of taking the site down while it waits.
 """
 
 import logging
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 
@@ -19,6 +28,7 @@ logger = logging.getLogger("alembic.env")
 
 # Any fixed 64-bit number, the same for every process of this app.
 MIGRATION_LOCK_ID = 0x626F617264  # "board"
+LOCK_TIMEOUT = "3s"
 
 target_db = current_app.extensions["migrate"].db
 config.set_main_option(
@@ -31,6 +41,11 @@ def skip_empty_autogenerate(context, revision, directives):
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
         logger.info("No changes in schema detected.")
+
+
+def unknown_revisions(heads) -> list[str]:
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    return [head for head in heads if head not in known]
 
 
 def run_migrations_offline():
@@ -48,9 +63,17 @@ def run_migrations_online():
         if locking:
             logger.info("Waiting for the migration lock.")
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            # After the advisory lock: it is a lock too, and waiting for another instance's upgrade is fine.
+            connection.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT}'"))
             connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            if ahead := unknown_revisions(context.get_context().get_current_heads()):
+                # A rollback deploys older code onto a schema a newer release migrated: there is nothing
+                # for this version to apply, and failing here would fail the rollback.
+                logger.warning("The database is at %s, which this version's migrations do not have (a newer "
+                               "release migrated it): nothing to do.", ", ".join(ahead))
+                return
             with context.begin_transaction():
                 context.run_migrations()
         finally:

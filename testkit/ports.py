@@ -1,10 +1,5 @@
-"""Free TCP ports on the loopback interface."""
+"""Free TCP ports on the loopback interface (deploy/ports.py, which the release gate uses too)."""
 
-import socket
+from deploy.ports import free_port
 
-
-def free_port() -> int:
-    """A port nobody listens on now (the OS picks it; a race with another binder is unlikely)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port"]

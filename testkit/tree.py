@@ -46,3 +46,31 @@ def upgrade():
 def downgrade():
     pass
 '''
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in `repo` as a fixed author; its output, stripped."""
+    return subprocess.run(["git", "-c", "user.name=Board Tests", "-c", "user.email=tests@example.com", *args],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def git_repo(destination: Path) -> Path:
+    """A copy of the tree in a new git repository of its own (no commits yet): labels name its commits."""
+    copy_tree(destination)
+    git(destination, "init", "-q")
+    return destination
+
+
+def commit(repo: Path, message: str) -> str:
+    """Everything in `repo`, committed; the commit's label (its 12-character short SHA, as the deploy tool's)."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "--short=12", "HEAD")
+
+
+def revision(repo: Path, name: str, down: str, upgrade: str, header: str = "") -> Path:
+    """A migration `name` on `down` whose upgrade() is the one line `upgrade` (`header` after the imports)."""
+    path = repo / "migrations" / "versions" / f"{name}.py"
+    path.write_text(f'revision = "{name}"\ndown_revision = "{down}"\nimport sqlalchemy as sa\nfrom alembic import op\n'
+                    f"{header}\n\n\ndef upgrade():\n    {upgrade}\n\n\ndef downgrade():\n    pass\n")
+    return path

@@ -20,6 +20,13 @@ from testkit.components import unavailable
 pytest_plugins = ["tests.aws_fixtures"]
 
 
+@pytest.fixture
+def postgres_binaries():
+    """PostgreSQL's binaries on PATH, for code that starts a server of its own (the release gate)."""
+    if missing := pgcluster.binaries_missing():
+        unavailable("REQUIRE_POSTGRES", missing)
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A superuser URL of a PostgreSQL server (the `postgres` database)."""

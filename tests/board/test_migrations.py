@@ -4,23 +4,27 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
-from testkit.tree import ROOT, migration_head
+from testkit.tree import ROOT, copy_tree, migration_head, revision
+
+REVISIONS = list(reversed(list(ScriptDirectory(str(ROOT / "migrations")).walk_revisions())))
 
 
-def flask_db(url: str, *args: str) -> subprocess.Popen:
+def flask_db(url: str, *args: str, tree: Path = ROOT) -> subprocess.Popen:
     env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": url, "FLASK_APP": "board"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "db", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "flask", "db", *args], cwd=tree, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def run(url: str, *args: str) -> str:
-    process = flask_db(url, *args)
+def run(url: str, *args: str, tree: Path = ROOT, ok: bool = True) -> str:
+    process = flask_db(url, *args, tree=tree)
     output, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, output
+    assert (process.returncode == 0) == ok, output
     return output
 
 
@@ -116,12 +120,66 @@ def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path
         engine.dispose()
 
 
-def columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
+def schema(url: str) -> dict:
+    """Everything a revision can change, as PostgreSQL reports it: tables, columns, keys, indexes, checks."""
     engine = sa.create_engine(url)
     try:
         inspector = sa.inspect(engine)
-        return {table: [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
-                for table in inspector.get_table_names() if table != "alembic_version"}
+        return {table: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in
+                        inspector.get_columns(table)],
+            "primary": inspector.get_pk_constraint(table),
+            "foreign": sorted(map(repr, inspector.get_foreign_keys(table))),
+            "unique": sorted(map(repr, inspector.get_unique_constraints(table))),
+            "indexes": sorted(map(repr, inspector.get_indexes(table))),
+            "checks": sorted(map(repr, inspector.get_check_constraints(table))),
+        } for table in inspector.get_table_names() if table != "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("script", REVISIONS, ids=lambda script: script.revision)
+def test_each_revision_downgrades_to_the_schema_before_it_and_upgrades_again(postgres_database, script):
+    previous = script.down_revision or "base"
+    if previous != "base":
+        run(postgres_database, "upgrade", previous)
+    before = schema(postgres_database)
+    run(postgres_database, "upgrade", script.revision)
+    after = schema(postgres_database)
+    assert after != before
+    run(postgres_database, "downgrade", previous)
+    assert schema(postgres_database) == before
+    run(postgres_database, "upgrade", script.revision)
+    assert schema(postgres_database) == after
+
+
+def test_an_older_version_leaves_a_database_a_newer_one_migrated_alone(postgres_database, tmp_path):
+    """What a rollback's deploy runs: the older code's `flask db upgrade` on the newer schema."""
+    newer = copy_tree(tmp_path / "newer")
+    revision(newer, "9001_subtitle", migration_head(),
+             "op.add_column('posts', sa.Column('subtitle', sa.Text(), nullable=True))")
+    run(postgres_database, "upgrade", tree=newer)
+    output = run(postgres_database, "upgrade")
+    assert "The database is at 9001_subtitle, which this version's migrations do not have" in output
+    assert "subtitle" in [column[0] for column in schema(postgres_database)["posts"]["columns"]]
+
+
+def test_a_migration_that_cannot_get_its_lock_gives_up_instead_of_queueing_the_app(postgres_database, tmp_path):
+    run(postgres_database, "upgrade")
+    newer = copy_tree(tmp_path / "newer")
+    revision(newer, "9001_subtitle", migration_head(),
+             "op.add_column('posts', sa.Column('subtitle', sa.Text(), nullable=True))")
+    engine = sa.create_engine(postgres_database)
+    try:
+        with engine.connect() as reader:
+            reader.execute(sa.text("SELECT count(*) FROM posts"))  # a long read holds its lock until it ends
+            started = time.monotonic()
+            output = run(postgres_database, "upgrade", tree=newer, ok=False)
+            waited = time.monotonic() - started
+            reader.rollback()
+        assert "canceling statement due to lock timeout" in output
+        assert waited < 20
+        run(postgres_database, "upgrade", tree=newer)  # once the table is quiet it goes through
     finally:
         engine.dispose()
 
@@ -130,9 +188,9 @@ def columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
 def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_beside(backend, tmp_path, request):
     url = database(backend, tmp_path, request)
     run(url, "upgrade", "0003")
-    before = columns(url)
+    before = schema(url)
     run(url, "upgrade", "0004")
-    after = columns(url)
+    after = schema(url)
     assert set(after) - set(before) == {"login_sessions"}
     assert {table: after[table] for table in before} == before  # authors.session_token stays, as it was
     engine = sa.create_engine(url)
@@ -143,7 +201,7 @@ def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_besid
     finally:
         engine.dispose()
     run(url, "downgrade", "0003")
-    assert columns(url) == before
+    assert schema(url) == before
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -21,7 +21,7 @@ from deploy.environment import describe, wait
 from deploy.provision import DatabaseChoice
 from localeb import Fleet, eb_api
 from testkit.ports import free_port
-from testkit.tree import ROOT
+from testkit.tree import ROOT, commit, git_repo, migration_head, revision
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -96,8 +96,8 @@ def test_deploy_needs_ci_uses_oidc_and_never_overlaps_on_one_environment():
     assert deploy["on"]["push"]["branches"] == ["main"] and "workflow_dispatch" in deploy["on"]
 
 
-def head_sha() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+def head_sha(root: Path = ROOT) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
 
 
 def head_label() -> str:
@@ -109,10 +109,12 @@ def expand(value: str, context: dict[str, str]) -> str:
     return re.sub(r"\$\{\{\s*([\w.-]+)\s*\}\}", lambda m: context.get(m[1], ""), value)
 
 
-def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_path: Path) -> dict[str, str]:
+def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_path: Path, root: Path = ROOT,
+              failing: bool = False) -> dict[str, str]:
     """The job's `run` steps named (or with the id) in `names`, with their env and the GitHub variables a run
-    would give them; `${{ steps.release.* }}` in a step's env read from the outputs the release step wrote.
-    Returns the release step's outputs, the summary under "summary"."""
+    would give them, in a checkout at `root`; `${{ steps.release.* }}` in a step's env read from the outputs the
+    release step wrote. Returns the release step's outputs, the summary under "summary"; with `failing`, the
+    steps must fail and their output is under "failed"."""
     outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environ.update({
@@ -121,7 +123,7 @@ def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": server,
         "AWS_EC2_METADATA_DISABLED": "true",
         # What the runner provides.
-        "GITHUB_SHA": head_sha(), "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_SHA": head_sha(root), "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
     written: dict[str, str] = {}
     for step in job["steps"]:
@@ -130,8 +132,11 @@ def run_steps(job: dict, names: list[str], server: str, app: str, env: str, tmp_
         context = {f"steps.release.outputs.{key}": value for key, value in written.items()}
         context["steps.release.outcome"] = "success" if written else "failure"
         step_env = {key: expand(str(value), context) for key, value in step.get("env", {}).items()}
-        result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env={**environ, **step_env},
+        result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env={**environ, **step_env},
                                 capture_output=True, text=True, timeout=900)
+        if failing:
+            assert result.returncode != 0, result.stdout + result.stderr
+            return {"failed": result.stdout + result.stderr}
         assert result.returncode == 0, result.stdout + result.stderr
         if step.get("id") == "release":
             written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
@@ -172,6 +177,41 @@ def test_the_deploy_job_releases_a_version_the_local_instance_serves(docker_engi
         assert requests.get(fleet.url + "/version", timeout=10).json()["version"] == head_label()
         assert requests.get(fleet.url + "/", timeout=10).status_code == 200
         assert f"| success | {head_label()} | Green/Ok | {written['url']} |" in written["summary"]
+
+
+def test_the_deploy_job_runs_the_compatibility_gate_with_the_history_and_postgresql_it_needs():
+    steps = load("deploy.yml")["jobs"]["deploy"]["steps"]
+    checkout = next(step for step in steps if "actions/checkout" in step.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0  # the serving version's commit is in the clone
+    release = next(step for step in steps if step.get("id") == "release")
+    assert "--no-gate" not in release["run"]
+    path_step = next(step for step in steps if "GITHUB_PATH" in step.get("run", ""))
+    assert steps.index(path_step) < steps.index(release) and "/usr/lib/postgresql/" in path_step["run"]
+    # The suite runs the gate too (REQUIRE_POSTGRES fails its tests without the binaries).
+    suite = load("ci.yml")["jobs"]["test"]["steps"]
+    assert any(step.get("run") == path_step["run"] for step in suite)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("postgres_binaries")
+def test_the_deploy_job_refuses_a_migration_the_serving_version_breaks_on(server, tmp_path):
+    """The job's release step in a checkout whose head drops a column the serving version still reads."""
+    app, env = "board", "board-gha-gate"
+    clients = Clients(region="us-east-1", endpoint_url=server)
+    provision.provision(clients, app, env, out=lambda line: None)
+    wait(clients.eb, app, env, lambda s: s.status == "Ready", 10, 0.05)
+    repo = git_repo(tmp_path / "board")
+    first = commit(repo, "serving")
+    job = load("deploy.yml")["jobs"]["deploy"]
+    assert run_steps(job, ["release"], server, app, env, tmp_path, root=repo)["label"] == first
+    revision(repo, "9001_drop", migration_head(), "op.drop_column('posts', 'updated_at')")
+    second = commit(repo, "drop posts.updated_at")
+
+    failed = run_steps(job, ["release"], server, app, env, tmp_path, root=repo, failing=True)["failed"]
+    assert f"refused by the gate: {first}, which serves until" in failed and "updated_at" in failed
+    assert describe(clients.eb, app, env).version == first
+    versions = clients.eb.describe_application_versions(ApplicationName=app)["ApplicationVersions"]
+    assert second not in {version["VersionLabel"] for version in versions}
 
 
 def test_production_deploys_only_from_the_default_branch():

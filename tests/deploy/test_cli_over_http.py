@@ -32,19 +32,19 @@ def environment(endpoint: str) -> dict:
 
 def test_provision_release_fail_and_roll_back_over_http(server):
     steps = [("provision", "--app", APP, "--env", ENV), ("release", "--app", APP, "--env", ENV, "--label", "v1"),
-             ("release", "--app", APP, "--env", ENV, "--label", "v2")]
+             ("release", "--app", APP, "--env", ENV, "--label", "v2", "--no-gate")]
     for step in steps:
         result = cli(server, *step)
         assert result.returncode == 0, result.stdout + result.stderr
         if step[-1] == "v1":
             assert "100% of" in result.stderr  # the progress bar
     assert (environment(server)["VersionLabel"], environment(server)["Health"]) == ("v2", "Green")
-    again = cli(server, "release", "--app", APP, "--env", ENV, "--label", "v2-again")
+    again = cli(server, "release", "--app", APP, "--env", ENV, "--label", "v2-again", "--no-gate")
     assert again.returncode == 0 and "bundle already in s3://" in again.stdout  # same content: no second upload
     assert "100% of" not in again.stderr
 
     eb_api.mark_bad("v3")
-    failed = cli(server, "release", "--app", APP, "--env", ENV, "--label", "v3")
+    failed = cli(server, "release", "--app", APP, "--env", ENV, "--label", "v3", "--no-gate")
     assert failed.returncode == 1
     assert "Failed to deploy application version v3" in failed.stdout
     assert failed.stderr.strip().splitlines()[-1].startswith("deploy: v3 did not become healthy")

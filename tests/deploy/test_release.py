@@ -265,7 +265,7 @@ def test_an_abort_gets_its_own_timeout_and_ends_back_on_the_old_version(ready, t
     eb_api.set_delay(1)
     eb_api.set_processing(0)
     code = cli.main(["--poll", "0.02", "release", "--app", APP, "--env", ENV, "--label", "v2", "--timeout", "0.3",
-                     "--abort"])
+                     "--abort", "--no-gate"])
     err = capsys.readouterr().err
     assert code == DEPLOY_FAILED, err  # aborted back to a healthy v1, though the abort outlasted --timeout
     assert "aborted" in err and "version v1" in err
