@@ -14,6 +14,7 @@ is quieter) instead of taking the site down while it waits.
 """
 
 import logging
+import time
 from logging.config import fileConfig
 
 from alembic import context
@@ -28,6 +29,7 @@ logger = logging.getLogger("alembic.env")
 
 # Any fixed 64-bit number, the same for every process of this app.
 MIGRATION_LOCK_ID = 0x626F617264  # "board"
+LOCK_POLL = 0.2  # seconds between tries for it
 LOCK_TIMEOUT = "3s"
 
 target_db = current_app.extensions["migrate"].db
@@ -55,6 +57,15 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def take_migration_lock(connection) -> None:
+    """Wait for the advisory lock in short transactions, not one long one: a waiter's open transaction would
+    stall (and with a concurrent upgrade deadlock) a CREATE INDEX CONCURRENTLY of the instance holding the
+    lock, which waits for every transaction older than itself."""
+    while not connection.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID}).scalar():
+        connection.commit()
+        time.sleep(LOCK_POLL)
+
+
 def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", skip_empty_autogenerate)
@@ -62,7 +73,7 @@ def run_migrations_online():
         locking = connection.dialect.name == "postgresql"
         if locking:
             logger.info("Waiting for the migration lock.")
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            take_migration_lock(connection)
             # After the advisory lock: it is a lock too, and waiting for another instance's upgrade is fine.
             connection.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT}'"))
             connection.commit()

@@ -18,6 +18,25 @@ from alembic.script import Script
 from sqlalchemy import create_mock_engine
 
 
+class NoRows:
+    """What a statement sent through the bind returns here: no rows, as from an empty database (a revision that
+    reads rows to transform them then has nothing to transform, and its writes are recorded as they are)."""
+
+    def __iter__(self):
+        return iter(())
+
+    def all(self) -> list:
+        return []
+
+    def first(self):
+        return None
+
+    def scalars(self):
+        return self
+
+    fetchall, one_or_none, scalar = all, first, first
+
+
 def recorder(context: MigrationContext, recorded: list) -> Operations:
     """An `op` whose every operation lands in `recorded` (Alembic looks `invoke` up on the instance)."""
 
@@ -35,8 +54,11 @@ def recorder(context: MigrationContext, recorded: list) -> Operations:
 
     def get_bind():
         # For revisions that branch on the dialect or execute through the bind: that SQL is kept as raw SQL.
-        return create_mock_engine("postgresql+psycopg2://",
-                                  lambda statement, *args, **kw: recorded.append(alembic_ops.ExecuteSQLOp(statement)))
+        def execute(statement, *args, **kw):
+            recorded.append(alembic_ops.ExecuteSQLOp(statement))
+            return NoRows()
+
+        return create_mock_engine("postgresql+psycopg2://", execute)
 
     op = Operations(context)
     op.invoke, op.batch_alter_table, op.get_bind = invoke, batch_alter_table, get_bind

@@ -30,11 +30,13 @@ def upgrade():
     # Authors who registered alike-looking names before keep them; from now on a new name is checked.
     # Nullable: the release before this one, still serving during a rolling deploy, inserts authors without
     # a key (those few are not found by the check until a later migration fills them and adds NOT NULL).
-    with op.batch_alter_table('authors', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_authors_name_key'), ['name_key'], unique=False)
+    # CONCURRENTLY (outside a transaction): the build does not block the writes of the release still serving.
+    with op.get_context().autocommit_block():
+        op.create_index('ix_authors_name_key', 'authors', ['name_key'], unique=False, postgresql_concurrently=True)
 
 
 def downgrade():
+    with op.get_context().autocommit_block():
+        op.drop_index('ix_authors_name_key', table_name='authors', postgresql_concurrently=True)
     with op.batch_alter_table('authors', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_authors_name_key'))
         batch_op.drop_column('name_key')
