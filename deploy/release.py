@@ -130,13 +130,20 @@ def release(clients, root: Path, app: str, env: str, label: str | None, policy: 
         versions.create(eb, app, label, bucket, key, bundle.sha256)
         out(f"created version {label}")
     versions.wait_processed(eb, app, label, policy.timeout, policy.poll, out)
+    state = go_live(clients, app, env, label, before, policy, out)
+    out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
+    return state
+
+
+def go_live(clients, app: str, env: str, label: str, before: environment.State, policy: Policy,
+            out) -> environment.State:
+    """Deploy a processed version, follow it (and its soak), record it healthy; roll back if it fails."""
     try:
         state = deploy(clients, app, env, label, policy, out)
     except Failed as failure:
         out(f"FAILED: {failure}")
         raise recover(clients, app, env, label, before, failure, policy, out) from None
-    history.mark_healthy(eb, app, env, label)
-    out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
+    history.mark_healthy(clients.eb, app, env, label)
     return state
 
 
