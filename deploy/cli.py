@@ -5,7 +5,8 @@ rolled back (or aborted back), a bundle EB could not process, or (status,
 watch) the environment is not healthy; 2 bad arguments or a refusal that
 changed nothing (credentials, unknown region, application, environment or
 label, label taken by other content, busy environment, update refused or
-throttled past the retries); 3 the release failed and the environment is not
+throttled past the retries, a promotion of a label the source never ran
+healthy or of an older commit); 3 the release failed and the environment is not
 back on a healthy version: look now; 130 interrupted (the update goes on).
 """
 
