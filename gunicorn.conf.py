@@ -29,7 +29,7 @@ bind = f"0.0.0.0:{_server['port']}"
 workers = _server["workers"]
 # One process per CPU, each with threads: threads overlap the waits on the
 # database (a sync worker idles through them), processes use the CPUs
-# (default_workers() in board/config.py). `make bench` compares this with the
+# (server_config() in board/config.py). `make bench` compares this with the
 # seed's one sync worker per CPU: bench/results/latest.md.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's

@@ -1,7 +1,7 @@
 """The one place that reads the environment.
 
 Everything the app and gunicorn take from the environment is named in
-VARIABLES (the README's table is checked against it by a test). This module
+VARIABLES (docs/configuration.md's table is checked against it by a test). This module
 imports nothing from the rest of the package, so gunicorn.conf.py can load it
 without importing the app into gunicorn's master process (which would pin old
 code across reloads).
@@ -82,7 +82,7 @@ class Variable:
 # shows its label at /version (docs/eb-platform.md). Not in git; absent outside EB.
 VERSION_LABEL_FILE = Path(__file__).with_name("VERSION_LABEL")
 
-# Each setting is one Variable, in the order of the README's table; VARIABLES (below) collects them.
+# Each setting is one Variable, listed in VARIABLES (below) in the order of docs/configuration.md's table.
 APP_ENV = Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too).")
 SECRET_KEY = Variable("SECRET_KEY", None, "Signs sessions and CSRF tokens. Development keeps a generated one in "
                       "`instance/`.", shown="(required in production)", exact=True)
@@ -125,7 +125,12 @@ PROXY_HOPS = Variable("PROXY_HOPS", 0, "Proxies in front that append the client'
                       "client is the address the outermost of them added, 0: the connection's own. `.ebextensions` "
                       "sets 1 ([client-address.md](client-address.md)).", 0, 5)
 
-VARIABLES = tuple(value for value in list(globals().values()) if isinstance(value, Variable))
+VARIABLES = (
+    APP_ENV, SECRET_KEY, DATABASE_URL, RDS_HOSTNAME, RDS_PORT, RDS_DB_NAME, RDS_USERNAME, RDS_PASSWORD,
+    DATABASE_READ_URL, RDS_READ_HOSTNAME, READ_YOUR_WRITES, DB_CONNECT_TIMEOUT, DB_POOL_RECYCLE, POSTS_PER_PAGE,
+    APP_VERSION, LOG_LEVEL, PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, AUTO_RELOAD, TRUSTED_HOSTS,
+    FORWARDED_ALLOW_IPS, PROXY_HOPS,
+)
 
 
 def flag(name: str, value: str | None) -> bool:
@@ -291,24 +296,17 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def default_workers(cpu_count: int) -> int:
-    # Processes cover CPU (template rendering), threads (GUNICORN_THREADS) cover
-    # the waits on the database, so one process per CPU keeps every CPU busy; a
-    # second process on the same CPU only adds switching between address spaces
-    # (`make bench` compared them: bench/results/).
-    return cpu_count
-
-
 def server_config(environ=None) -> dict:
     """gunicorn's settings from the environment (read by gunicorn.conf.py)."""
     environ = os.environ if environ is None else environ
     auto_reload = AUTO_RELOAD.read(environ)
-    # While developing, every .py edit boots all workers again at once; one
-    # worker (its threads serve a developer's requests) boots alone, without
-    # its siblings competing for the CPUs.
+    # Processes cover CPU (template rendering) and threads the waits on the
+    # database, so one process per usable CPU keeps every CPU busy. While
+    # developing, every .py edit boots all workers again at once; one worker
+    # (its threads serve a developer's requests) boots alone.
     return {
         "port": PORT.read(environ),
-        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else default_workers(usable_cpus())),
+        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else usable_cpus()),
         "threads": GUNICORN_THREADS.read(environ),
         "timeout": GUNICORN_TIMEOUT.read(environ),
         "auto_reload": auto_reload,

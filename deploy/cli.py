@@ -1,29 +1,22 @@
-"""python -m deploy: release board to Elastic Beanstalk without the EB CLI.
-
-Exit codes: 0 done (status: Ready and healthy); 1 the release failed and was
-rolled back (or aborted back), a bundle EB could not process, or (status,
-watch) the environment is not healthy; 2 bad arguments or a refusal that
-changed nothing (credentials, unknown region, application, environment or
-label, label taken by other content, busy environment, update refused or
-throttled past the retries, a promotion of a label the source never ran
-healthy or of an older commit); 3 the release failed and the environment is not
-back on a healthy version: look now; 130 interrupted (the update goes on).
-"""
+"""python -m deploy: release board to Elastic Beanstalk without the EB CLI."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.parsers import ResponseParserError
 
-from . import ci, environment, follow, history, promote, provision, prune, release, versions
+from . import ci, environment, follow, history, promote, provision, prune, release, terminal, versions
 from .aws import Clients
-from .errors import DEPLOY_FAILED, USAGE, DeployError
+from .errors import DEPLOY_FAILED, INTERRUPTED, OK, TERMINATED, USAGE, DeployError, exit_codes_text
 
 ROOT = Path(__file__).resolve().parents[1]
+NOT_AWS = "a proxy or firewall in the way, or a wrong --endpoint-url / AWS_ENDPOINT_URL?"
 
 
 def positive(text: str) -> float:
@@ -61,14 +54,19 @@ def following(sub: argparse.ArgumentParser, soak=False) -> None:
                      help="wait behind a busy or launching environment (its events shown) instead of refusing")
     sub.add_argument("--abort", action="store_true",
                      help="on timeout or Ctrl-C, abort the update (AbortEnvironmentUpdate) and follow it back")
+    sub.add_argument("--abort-timeout", type=positive, default=follow.ABORT_TIMEOUT, metavar="SECONDS",
+                     help=f"how long the abort may take (default {follow.ABORT_TIMEOUT:.0f})")
+    sub.add_argument("--health-grace", type=not_negative, default=follow.HEALTH_GRACE, metavar="SECONDS",
+                     help=f"Degraded/Severe right after a successful update counts only after this (default "
+                          f"{follow.HEALTH_GRACE:.0f}; see docs/deploy-tool.md)")
     if soak:
         sub.add_argument("--soak", type=not_negative, default=0, metavar="SECONDS",
                          help="the new version must then stay healthy this long, else it is rolled back")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n\n")[0],
-                                  epilog=__doc__.split("\n\n")[1], formatter_class=argparse.RawTextHelpFormatter,
+    top = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.strip(),
+                                  epilog=exit_codes_text(), formatter_class=argparse.RawTextHelpFormatter,
                                   parents=[global_options(suppress=False)])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     late = global_options(suppress=True)
@@ -100,7 +98,12 @@ def parser() -> argparse.ArgumentParser:
     following(prom, soak=True)
     prom.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
     prom.add_argument("--outputs", type=Path, metavar="FILE", help="as for release")
-    command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and healthy)")
+    stat = command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and "
+                             "healthy)")
+    stat.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    past = command("history", "what ran in the environment when, and how it went (newest first)")
+    past.add_argument("--json", action="store_true", help="a JSON array on stdout")
+    past.add_argument("--limit", type=int, default=20, help="newest entries to show (default 20)")
     watch = command("watch", "re-attach to an update in flight: its events, then its verdict")
     following(watch)
     back = command("rollback", "deploy the version that last ran healthy here (or --to)")
@@ -112,22 +115,23 @@ def parser() -> argparse.ArgumentParser:
     old.add_argument("--yes", action="store_true", help="really delete")
     prov = command("provision", "create what a first release needs (application, roles, SECRET_KEY, PostgreSQL, "
                                 "an AL2023 environment behind an ALB) and wait until it is Ready")
+    # Without either, provision creates an RDS PostgreSQL instance for the environment.
     where = prov.add_mutually_exclusive_group()
-    where.add_argument("--database", choices=["create"], default="create",
-                       help="create an RDS PostgreSQL instance for this environment (the default)")
     where.add_argument("--database-url", metavar="URL", help="use this database (kept in Secrets Manager)")
     where.add_argument("--rds-instance", metavar="ID", help="adopt this RDS instance (its master password in "
                                                             "Secrets Manager as APP/ENV/db-password)")
     prov.add_argument("--timeout", type=positive, default=1800, help="seconds to wait until Ready (default 1800)")
-    prov.add_argument("--platform", choices=["docker", "python"], default="docker",
-                      help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker)")
+    prov.add_argument("--platform", choices=["docker", "python"],
+                      help="the environment's platform: Docker or Python 3.12 on AL2023 (default docker; an "
+                           "existing environment keeps its own, and another is refused)")
     return top
 
 
 def policy(args: argparse.Namespace) -> follow.Policy:
     return follow.Policy(timeout=args.timeout, poll=args.poll, accept_warning=args.accept_warning,
                           soak=getattr(args, "soak", 0), rollback=not getattr(args, "no_rollback", False),
-                          abort=args.abort, wait_ready=args.wait_ready)
+                          abort=args.abort, wait_ready=args.wait_ready, health_grace=args.health_grace,
+                          abort_timeout=args.abort_timeout)
 
 
 def write_outputs(path: Path, clients, app: str, env: str) -> None:
@@ -142,21 +146,41 @@ def write_outputs(path: Path, clients, app: str, env: str) -> None:
                       f"url={'http://' + state.cname + '/' if state.cname else ''}\n")
 
 
-def status(clients, app: str, env: str) -> int:
+def status(clients, app: str, env: str, as_json: bool = False) -> int:
     state = environment.describe(clients.eb, app, env)
-    print(state.line())
-    for cause in environment.causes(clients.eb, env):
-        print(f"  cause: {cause}")
-    print(f"  url: http://{state.cname}/" if state.cname else "  url: (none yet)")
-    history.note(clients.eb, app, state)
-    return 0 if state.status == "Ready" and state.healthy else DEPLOY_FAILED
+    found = environment.causes(clients.eb, env)
+    url = f"http://{state.cname}/" if state.cname else None
+    if as_json:
+        print(json.dumps({"environment": state.name, "status": state.status, "health": state.health,
+                          "health_status": state.health_status, "version": state.version, "url": url,
+                          "healthy": state.status == "Ready" and state.healthy, "causes": found}))
+    else:
+        print(state.line())
+        for cause in found:
+            print(f"  cause: {cause}")
+        print(f"  url: {url or '(none yet)'}")
+    history.note(clients, app, state)
+    return OK if state.status == "Ready" and state.healthy else DEPLOY_FAILED
+
+
+def show_history(clients, app: str, env: str, limit: int, as_json: bool = False) -> int:
+    environment.describe(clients.eb, app, env)  # an unknown environment is refused, not shown as empty
+    entries = list(reversed(history.Record(clients, app, env).entries()))[:max(limit, 0)]
+    if as_json:
+        print(json.dumps([{"at": e.at, "label": e.label, "outcome": e.outcome, "health": e.health}
+                          for e in entries]))
+    elif not entries:
+        print(f"nothing recorded for {env} yet")
+    for e in [] if as_json else entries:
+        print(f"{e.at}  {e.outcome:8}  {e.health or '-':16}  {e.label}")
+    return OK
 
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "bundle":
         made = release.build_bundle(ROOT, args.output)
         print(f"{made.path}\n{made.size} bytes\nsha256 {made.sha256}")
-        return 0
+        return OK
     clients = Clients(args.region, args.profile, args.endpoint_url)
     clients.check_region()
     if args.command == "release":
@@ -174,7 +198,9 @@ def run(args: argparse.Namespace) -> int:
             if args.outputs:
                 write_outputs(args.outputs, clients, args.app, args.env)
     elif args.command == "status":
-        return status(clients, args.app, args.env)
+        return status(clients, args.app, args.env, args.json)
+    elif args.command == "history":
+        return show_history(clients, args.app, args.env, args.limit, args.json)
     elif args.command == "watch":
         follow.watch(clients, args.app, args.env, policy(args))
     elif args.command == "rollback":
@@ -188,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         choice = provision.DatabaseChoice(url=args.database_url, rds_instance=args.rds_instance)
         provision.provision(clients, args.app, args.env, choice, args.timeout, args.poll, wait_ready=True,
                             platform=args.platform)
-    return 0
+    return OK
 
 
 def fail(message: str) -> None:
@@ -196,11 +222,13 @@ def fail(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Piped (CI logs, tee), Python buffers whole blocks: a log would stay silent until exit.
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(line_buffering=True)
     args = parser().parse_args(argv)
+    with terminal.prepared():
+        return guarded(args)
+
+
+def guarded(args: argparse.Namespace) -> int:
+    """run(), every failure one line with its exit code (errors.EXIT_CODES)."""
     try:
         return run(args)
     except DeployError as error:
@@ -212,10 +240,23 @@ def main(argv: list[str] | None = None) -> int:
         fail("no AWS region set (use --region, AWS_REGION or AWS_DEFAULT_REGION)")
     except ClientError as error:
         detail = error.response.get("Error", {})
-        fail(f"AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}")
+        if detail.get("Code") and not str(detail.get("Code")).isdigit():
+            fail(f"AWS refused {error.operation_name}: {detail.get('Code')}: {detail.get('Message')}")
+        else:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            fail(f"{error.operation_name}: the endpoint answered HTTP {status} with no AWS error in the body "
+                 f"({NOT_AWS})")
+    except ResponseParserError as error:
+        first = str(error).strip().splitlines()[0].split(". Further retries")[0][:200]
+        fail(f"the endpoint's answer is not an AWS response ({NOT_AWS}): {first}")
     except BotoCoreError as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; the environment may still be updating (`watch` follows it)")
-        return 130
+        return INTERRUPTED
+    except terminal.Terminated as terminated:
+        what = terminated.what
+        fail(f"terminated (SIGTERM) during {what}, which goes on at Elastic Beanstalk: `python -m deploy watch` "
+             "follows it" if what else "terminated (SIGTERM); nothing was in flight at Elastic Beanstalk")
+        return TERMINATED
     return USAGE

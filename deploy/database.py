@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from .errors import DeployError
+from .errors import DEPLOY_FAILED, DeployError
 
 ENGINE, CLASS, STORAGE_GIB, USER, NAME = "postgres", "db.t4g.micro", 20, "board", "board"
 # RDS for PostgreSQL's default max_connections: LEAST(DBInstanceClassMemory / 9531392, 5000), where the
@@ -111,7 +112,7 @@ def found(instance: dict) -> Database:
                     instance["MasterUsername"], instance.get("DBInstanceClass"))
 
 
-def create(rds, identifier: str, password: str, group: str, out) -> dict:
+def create(rds, identifier: str, password: str, group: str, out, timeout: float = 1800, poll: float = 5) -> dict:
     try:
         return describe(rds, identifier)
     except DeployError:
@@ -122,8 +123,28 @@ def create(rds, identifier: str, password: str, group: str, out) -> dict:
                            MasterUserPassword=password, VpcSecurityGroupIds=[group], PubliclyAccessible=False,
                            StorageEncrypted=True, BackupRetentionPeriod=7, DeletionProtection=True,
                            Tags=[{"Key": "board:environment", "Value": identifier.removesuffix("-db")}])
-    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=identifier)
-    return describe(rds, identifier)
+    return wait_available(rds, identifier, timeout, poll, out)
+
+
+def wait_available(rds, identifier: str, timeout: float, poll: float, out, clock=time.monotonic,
+                   sleep=time.sleep) -> dict:
+    """Until the instance is available (RDS takes minutes), saying each status it passes through; within
+    provision's --timeout and at its --poll."""
+    deadline, said = clock() + timeout, None
+    while True:
+        instance = describe(rds, identifier)
+        status = instance.get("DBInstanceStatus", "unknown")
+        if status != said:
+            out(f"RDS {identifier}: {status}")
+            said = status
+        if status == "available":
+            return instance
+        if status in ("failed", "incompatible-parameters", "incompatible-network", "storage-full"):
+            raise DeployError(f"RDS {identifier} is {status}; see its events in the RDS console", DEPLOY_FAILED)
+        if clock() >= deadline:
+            raise DeployError(f"RDS {identifier} still {status} after {timeout:.0f} s; it goes on: run provision "
+                              "again to pick up where this left off", DEPLOY_FAILED)
+        sleep(poll)
 
 
 def attach_group(rds, instance: dict, group: str) -> None:

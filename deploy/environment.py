@@ -72,7 +72,8 @@ class EventStream:
     def __init__(self, eb, app: str, env: str, since: datetime, out=print):
         self.eb, self.app, self.env, self.since, self.out = eb, app, env, since, out
         self.seen: set[tuple] = set()
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # WARN and worse, for the failure's summary
+        self.deployment_failed = False  # an ERROR or FATAL event: EB itself says the operation failed
 
     def poll(self) -> None:
         events = self.eb.describe_events(ApplicationName=self.app, EnvironmentName=self.env,
@@ -82,9 +83,10 @@ class EventStream:
             if key in self.seen:
                 continue
             self.seen.add(key)
-            line = f"  {event['EventDate']:%H:%M:%S} {event.get('Severity', 'INFO'):5} {event['Message']}"
+            line = f"  {event['EventDate']:%H:%M:%S}Z {event.get('Severity', 'INFO'):5} {event['Message']}"
             if event.get("Severity") in ("ERROR", "FATAL", "WARN"):
                 self.errors.append(line.strip())
+            self.deployment_failed |= event.get("Severity") in ("ERROR", "FATAL")
             self.out(line)
 
 

@@ -4,21 +4,29 @@ A refused update (throttled past the retries, environment not Ready) changes
 nothing on EB, so it is `Refused` (exit 2), never rolled back. A deploy that
 ran and did not end healthy is `Failed` (with where it left the environment).
 Health policy: Warning is said at once and accepted only with
---accept-warning; --soak keeps watching a healthy version; --abort calls
-AbortEnvironmentUpdate on timeout or Ctrl-C.
+--accept-warning; Degraded or Severe right after an update that EB reports as
+successful gets HEALTH_GRACE to clear before it counts; --soak keeps watching
+a healthy version; --abort calls AbortEnvironmentUpdate on timeout or Ctrl-C.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from . import ci, environment, history
+from . import ci, environment, history, terminal
 from .errors import DEPLOY_FAILED, INTERRUPTED, NEEDS_ATTENTION, USAGE, DeployError
 
 APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
+# Enhanced health is worked out from what each instance's health agent reports every 10 seconds, and
+# just after a deployment those windows still hold the restart's failed requests: a good version often
+# shows Degraded or Red for a report or two. A minute is six reports, well inside any release's timeout.
+HEALTH_GRACE = 60.0
+ABORT_TIMEOUT = 1200.0  # an abort is EB redeploying the previous version: as long as an update may take
+NOT_READY = "Must be Ready"  # UpdateEnvironment's refusal when another operation runs (docs/deploy-tool.md)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class Policy:
     rollback: bool = True
     abort: bool = False  # on timeout or Ctrl-C: AbortEnvironmentUpdate, follow the environment back
     wait_ready: bool = False  # wait behind a busy environment instead of refusing
+    health_grace: float = HEALTH_GRACE  # Degraded/Severe right after a successful update counts after this
+    abort_timeout: float = ABORT_TIMEOUT  # how long an abort may take to bring the old version back
 
 
 class Refused(DeployError):
@@ -53,7 +63,8 @@ def latest_event(eb, app: str, env: str) -> str:
     return f"; latest event: {latest[0]['Message']}" if latest else ""
 
 
-def ensure_ready(eb, app: str, env: str, policy: Policy | None = None, out=print) -> environment.State:
+def ensure_ready(eb, app: str, env: str, policy: Policy | None = None, out=print,
+                 timeout: float | None = None) -> environment.State:
     """The environment, Ready; busy or launching: refused, or with --wait-ready waited for (events shown)."""
     state = environment.describe(eb, app, env)
     if state.status == "Ready":
@@ -61,13 +72,13 @@ def ensure_ready(eb, app: str, env: str, policy: Policy | None = None, out=print
     busy = f"{env} is {state.status} (version {state.version or '(none)'}){latest_event(eb, app, env)}"
     if not policy or not policy.wait_ready:
         raise Refused(f"{busy}; try again when it is Ready, or pass --wait-ready")
+    timeout = policy.timeout if timeout is None else timeout
     events = environment.EventStream(eb, app, env, since=datetime.now(UTC), out=out)
-    with ci.group(f"{busy}; waiting for it to be Ready (--wait-ready)", out):
+    with ci.group(f"{busy}; waiting up to {timeout:.0f} s for it to be Ready (--wait-ready)", out):
         try:
-            return environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.timeout, policy.poll,
-                                    events)
-        except environment.TimedOut as timeout:
-            raise Refused(f"{env} still {timeout.state.status} after {policy.timeout:.0f} s; nothing was "
+            return environment.wait(eb, app, env, lambda s: s.status == "Ready", timeout, policy.poll, events)
+        except environment.TimedOut as still:
+            raise Refused(f"{env} still {still.state.status} after waiting {timeout:.0f} s; nothing was "
                           "deployed") from None
 
 
@@ -78,27 +89,61 @@ def start_update(eb, app: str, env: str, label: str) -> None:
                                                "Value": label}])
     except ClientError as error:
         detail = error.response["Error"]
-        raise Refused(f"Elastic Beanstalk refused to deploy {label} to {env} ({detail.get('Code')}: "
-                      f"{detail.get('Message')}); the environment was left as it was") from None
+        refused = Refused(f"Elastic Beanstalk refused to deploy {label} to {env} ({detail.get('Code')}: "
+                          f"{detail.get('Message')}); the environment was left as it was")
+        refused.not_ready = NOT_READY in str(detail.get("Message"))
+        raise refused from None
 
 
-def judge(eb, env: str, label: str, policy: Policy, out):
+def start_when_ready(eb, app: str, env: str, label: str, policy: Policy, out) -> datetime:
+    """UpdateEnvironment, and when it started; with --wait-ready, a refusal because another operation began
+    since the environment was last seen Ready waits for that one to end and tries again, within --timeout."""
+    deadline = time.monotonic() + policy.timeout
+    while True:
+        since = datetime.now(UTC)
+        try:
+            start_update(eb, app, env, label)
+            return since
+        except Refused as refused:
+            left = deadline - time.monotonic()
+            if not policy.wait_ready or not getattr(refused, "not_ready", False) or left <= 0:
+                raise
+            out(f"{env} became busy before {label} could start; waiting for it (--wait-ready)")
+            ensure_ready(eb, app, env, policy, out, timeout=left)
+
+
+def judge(eb, env: str, label: str, policy: Policy, out, events: environment.EventStream | None = None,
+          clock=time.monotonic):
     """done(state) for environment.wait: the update ended (healthy, failed, or EB put another version back).
-    Says at once when health is Warning, rather than waiting it out in silence."""
-    seen = {"updating": False, "warned": False}
+    Says at once when health is Warning, rather than waiting it out in silence. Degraded or Severe after an
+    update EB reports no error for gets `policy.health_grace` to clear (a verdict on the first poll would roll
+    back good versions); an update EB reports as failed is judged at once."""
+    deadline = clock() + policy.timeout
+    seen = {"updating": False, "warned": False, "degraded_since": None}
 
     def done(state: environment.State) -> bool:
         seen["updating"] |= state.status != "Ready"
         if state.status != "Ready" or not seen["updating"] and state.version != label:
             return False
-        if state.version != label or state.acceptable(policy.accept_warning) or state.failed:
+        if state.version != label or state.acceptable(policy.accept_warning):
             return True
+        if state.failed:
+            return in_grace_over(state)
         if state.warning and not seen["warned"]:
             seen["warned"] = True
             why = "; ".join(environment.causes(eb, env)) or "no cause given"
-            out(f"{label} is deployed with health Warning ({why}); waiting up to {policy.timeout:.0f} s for Ok "
-                "(--accept-warning counts Warning as healthy)")
+            out(f"{label} is deployed with health Warning ({why}); waiting up to {max(deadline - clock(), 0):.0f} s "
+                "more for Ok (--accept-warning counts Warning as healthy)")
         return False
+
+    def in_grace_over(state: environment.State) -> bool:
+        if events is not None and events.deployment_failed or policy.health_grace <= 0:
+            return True  # EB reported the deployment failed: nothing to wait for
+        if seen["degraded_since"] is None:
+            seen["degraded_since"] = clock()
+            out(f"{label} is deployed and health is {state.health}/{state.health_status or '-'}; giving it "
+                f"{policy.health_grace:.0f} s to clear (health grace)")
+        return clock() - seen["degraded_since"] >= policy.health_grace
 
     return done
 
@@ -114,10 +159,10 @@ def follow(clients, app: str, env: str, label: str, policy: Policy, since: datet
     """From update to verdict, then the soak; raises Failed. Ctrl-C or the timeout abort with --abort."""
     eb = clients.eb
     events = environment.EventStream(eb, app, env, since=since, out=out)
-    with ci.group(f"{env}: deploying {label}", out):
+    with ci.group(f"{env}: deploying {label}", out), terminal.doing(f"the update of {env} to {label}"):
         try:
-            state = environment.wait(eb, app, env, judge(eb, env, label, policy, out), policy.timeout, policy.poll,
-                                     events)
+            state = environment.wait(eb, app, env, judge(eb, env, label, policy, out, events), policy.timeout,
+                                     policy.poll, events)
         except environment.TimedOut as timeout:
             state = timeout.state
             hint = " (pass --accept-warning to accept Warning)" if state.warning else ""
@@ -161,22 +206,24 @@ def stop(clients, app: str, env: str, policy: Policy, events, out, failure: Fail
 
 def abort(clients, app: str, env: str, policy: Policy, events, out) -> environment.State:
     eb = clients.eb
-    out(f"aborting the update of {env} (AbortEnvironmentUpdate)")
-    try:
-        eb.abort_environment_update(EnvironmentName=env)
-    except ClientError as error:
-        raise DeployError(f"EB refused to abort the update of {env}: {error.response['Error'].get('Message')}",
-                          NEEDS_ATTENTION) from None
-    try:
-        return environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.timeout, policy.poll, events)
-    except environment.TimedOut as timeout:
-        raise DeployError(f"the aborted update had not ended after {policy.timeout:.0f} s: {timeout.state.line()}",
-                          NEEDS_ATTENTION) from None
+    with terminal.doing(f"the abort of the update of {env}"):
+        out(f"aborting the update of {env} (AbortEnvironmentUpdate); waiting up to {policy.abort_timeout:.0f} s "
+            "for the previous version (--abort-timeout)")
+        try:
+            eb.abort_environment_update(EnvironmentName=env)
+        except ClientError as error:
+            raise DeployError(f"EB refused to abort the update of {env}: {error.response['Error'].get('Message')}",
+                              NEEDS_ATTENTION) from None
+        try:
+            return environment.wait(eb, app, env, lambda s: s.status == "Ready", policy.abort_timeout, policy.poll,
+                                    events)
+        except environment.TimedOut as timeout:
+            raise DeployError(f"the aborted update had not ended after {policy.abort_timeout:.0f} s: "
+                              f"{timeout.state.line()}; `python -m deploy watch` follows it", NEEDS_ATTENTION) from None
 
 
 def deploy(clients, app: str, env: str, label: str, policy: Policy, out=print) -> environment.State:
-    since = datetime.now(UTC)
-    start_update(clients.eb, app, env, label)
+    since = start_when_ready(clients.eb, app, env, label, policy, out)
     out(f"deploying {label} to {env}")
     return follow(clients, app, env, label, policy, since, out)
 
@@ -204,5 +251,5 @@ def watch(clients, app: str, env: str, policy: Policy, out=print) -> environment
     out(state.line())
     if not state.acceptable(policy.accept_warning):
         raise Failed(f"{env} is not healthy: {failure_detail(eb, env, state, events, out)}", state)
-    history.note(eb, app, state)
+    history.note(clients, app, state)
     return state

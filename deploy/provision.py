@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -97,7 +97,6 @@ def latest_stack(eb, platform: str) -> str:
 
 @dataclass(frozen=True)
 class DatabaseChoice:
-    create: bool = True  # `--database create` (the default)
     url: str | None = None  # `--database-url`
     rds_instance: str | None = None  # `--rds-instance`
 
@@ -106,28 +105,23 @@ def setting(namespace: str, name: str, value) -> dict:
     return {"Namespace": namespace, "OptionName": name, "Value": str(value)}
 
 
-def database_settings(clients, app: str, env: str, choice: DatabaseChoice, instances_group: str, vpc: str,
-                      out) -> tuple[list[dict], list[str], database.Database | None]:
+def database_settings(clients, app: str, env: str, choice: DatabaseChoice, instances_group: str, checked,
+                      out, timeout: float, poll: float) -> tuple[list[dict], list[str], database.Database | None]:
     """Option settings that point the app at its database, the secret ARNs they reference, the database."""
     sm = clients.secretsmanager
     if choice.url:
         arn = secretstore.ensure_secret(sm, f"{app}/{env}/database-url", choice.url, out)
         return [setting(secretstore.SECRETS, "DATABASE_URL", arn)], [arn], None
-    group = database.ensure_group(clients.ec2, vpc, f"{env}-db", f"board {env}: PostgreSQL", out)
+    group = database.ensure_group(clients.ec2, checked.vpc, f"{env}-db", f"board {env}: PostgreSQL", out)
     password_name = f"{app}/{env}/db-password"
     if choice.rds_instance:
-        instance = database.describe(clients.rds, choice.rds_instance)
-        try:
-            arn = sm.describe_secret(SecretId=password_name)["ARN"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            raise DeployError(f"store {choice.rds_instance}'s master password in Secrets Manager first, as a plain "
-                              f"string named {password_name}") from None
+        instance = checked.instance
+        arn = sm.describe_secret(SecretId=password_name)["ARN"]
         database.attach_group(clients.rds, instance, group)
     else:
         arn = secretstore.ensure_secret(sm, password_name, None, out, make=secretstore.new_password)
-        instance = database.create(clients.rds, f"{env}-db", secretstore.read_secret(sm, password_name), group, out)
+        instance = database.create(clients.rds, f"{env}-db", secretstore.read_secret(sm, password_name), group, out,
+                                   timeout, poll)
     found = database.found(instance)
     database.allow_from(clients.ec2, group, instances_group, found.port)
     environment_ns = "aws:elasticbeanstalk:application:environment"
@@ -151,9 +145,61 @@ def create_environment(eb, request: dict, out) -> None:
             time.sleep(delay)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What a new environment needs that can be refused, found before anything is created."""
+    stack: str
+    vpc: str
+    instance: dict | None  # the RDS instance to adopt
+
+
+def check_new(clients, app: str, env: str, choice: DatabaseChoice, platform: str) -> Checked:
+    """Everything that could refuse a new environment, asked before anything is made (exit 2: nothing
+    changed)."""
+    stack = latest_stack(clients.eb, platform)
+    vpc = database.default_vpc(clients.ec2)
+    instance = None
+    if choice.rds_instance:
+        instance = database.describe(clients.rds, choice.rds_instance)
+        password_name = f"{app}/{env}/db-password"
+        if not secretstore.exists(clients.secretsmanager, password_name):
+            raise DeployError(f"store {choice.rds_instance}'s master password in Secrets Manager first, as a plain "
+                              f"string named {password_name}")
+    return Checked(stack, vpc, instance)
+
+
 def provision(clients, app: str, env: str, choice: DatabaseChoice | None = None, timeout: float = 1800,
               poll: float = 5, root: Path = ROOT, out=print, wait_ready: bool = False,
-              platform: str = "docker") -> None:
+              platform: str | None = None) -> None:
+    """`platform` and `choice` None: the defaults for a new environment, whatever it has for an existing one."""
+    eb = clients.eb
+    since = datetime.now(UTC)
+    existing = live_environment(eb, app, env)
+    if existing:
+        change = existing_change(clients, app, env, existing, choice, platform)
+    else:
+        checked = check_new(clients, app, env, choice or DatabaseChoice(), platform or "docker")
+    service_role, profile = ensure_application(clients, app, out)
+    if existing:
+        out(f"environment {env} exists ({existing['Status']}, {existing.get('SolutionStackName')})"
+            + ("" if change else "; nothing to change"))
+        if change:
+            apply_change(clients, app, env, change, out)
+    else:
+        create_everything(clients, app, env, choice or DatabaseChoice(), root, service_role, profile, out,
+                          platform or "docker", checked, timeout, poll)
+    if wait_ready:
+        wait_until_ready(eb, app, env, timeout, poll, out, since)
+
+
+def live_environment(eb, app: str, env: str) -> dict | None:
+    found = [e for e in eb.describe_environments(ApplicationName=app, EnvironmentNames=[env])["Environments"]
+             if e["Status"] not in ("Terminated", "Terminating")]
+    return found[0] if found else None
+
+
+def ensure_application(clients, app: str, out) -> tuple[str, str]:
+    """Roles, the application and its version lifecycle; (service role ARN, instance profile name)."""
     eb, iam = clients.eb, clients.iam
     service_role = ensure_role(iam, SERVICE_ROLE, "elasticbeanstalk.amazonaws.com", SERVICE_POLICIES, out)
     profile = ensure_instance_profile(iam, out)
@@ -168,32 +214,76 @@ def provision(clients, app: str, env: str, choice: DatabaseChoice | None = None,
             "MaxCountRule": {"Enabled": True, "MaxCount": KEEP_VERSIONS, "DeleteSourceFromS3": False},
             "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": False}}})
     out(f"version lifecycle: keep the newest {KEEP_VERSIONS}")
-    existing = [e for e in eb.describe_environments(ApplicationName=app, EnvironmentNames=[env])["Environments"]
-                if e["Status"] != "Terminated"]
-    if existing:
-        out(f"environment {env} exists ({existing[0]['Status']}, {existing[0].get('SolutionStackName')}); "
-            "left as it is")
-    else:
-        create_everything(clients, app, env, choice or DatabaseChoice(), root, service_role, profile, out,
-                          platform)
-    if wait_ready:
-        wait_until_ready(eb, app, env, timeout, poll, out)
+    return service_role, profile
 
 
-def create_everything(clients, app, env, choice, root, service_role, profile, out, platform) -> None:
+def platform_of(stack: str | None) -> str | None:
+    return next((name for name, (pattern, _) in PLATFORMS.items() if stack and pattern.fullmatch(stack)), None)
+
+
+def existing_change(clients, app: str, env: str, existing: dict, choice: DatabaseChoice | None,
+                    platform: str | None) -> str | None:
+    """What provision can change on an existing environment: a new --database-url (returned, applied later);
+    anything else it was asked for is refused here, before anything changes."""
+    stack = existing.get("SolutionStackName")
+    if platform and platform_of(stack) != platform:
+        raise DeployError(f"{env} runs {stack}: Elastic Beanstalk cannot move an environment to another platform "
+                          f"({platform}); provision a new environment and swap CNAMEs (or terminate {env} first)")
+    if choice and choice.rds_instance:
+        raise DeployError(f"{env} exists: provision chooses its database only when it creates it; to move it to "
+                          f"{choice.rds_instance}, set RDS_HOSTNAME and the other RDS_* properties yourself, or "
+                          "pass --database-url")
+    return choice.url if choice and choice.url else None
+
+
+def apply_change(clients, app: str, env: str, url: str, out) -> None:
+    """A new database URL: stored, the environment pointed at it (leaving any RDS_* it had), and the instance
+    role allowed to read it. EB reads secrets when it deploys, so this runs a configuration update."""
+    arn = secretstore.ensure_secret(clients.secretsmanager, f"{app}/{env}/database-url", url, out)
+    allow_secret(clients.iam, app, env, arn)
+    environment_ns = "aws:elasticbeanstalk:application:environment"
+    clients.eb.update_environment(
+        ApplicationName=app, EnvironmentName=env,
+        OptionSettings=[setting(secretstore.SECRETS, "DATABASE_URL", arn)],
+        OptionsToRemove=[{"Namespace": ns, "OptionName": name} for ns, name in (
+            (environment_ns, "RDS_HOSTNAME"), (environment_ns, "RDS_PORT"), (environment_ns, "RDS_DB_NAME"),
+            (environment_ns, "RDS_USERNAME"), (secretstore.SECRETS, "RDS_PASSWORD"))])
+    out(f"{env} now reads DATABASE_URL from {arn}; updating its configuration")
+
+
+def allow_secret(iam, app: str, env: str, arn: str) -> None:
+    """Add `arn` to what the instance role may read for this environment."""
+    name = f"board-{app}-{env}-secrets"
+    try:
+        document = iam.get_role_policy(RoleName=INSTANCE_ROLE, PolicyName=name)["PolicyDocument"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        document = {"Statement": []}
+    if isinstance(document, str):
+        document = json.loads(document)
+    parameters = [r for st in document["Statement"] if "ssm:GetParameter" in st["Action"] for r in st["Resource"]]
+    secrets = [r for st in document["Statement"] if st["Action"] == "secretsmanager:GetSecretValue"
+               for r in st["Resource"]]
+    iam.put_role_policy(RoleName=INSTANCE_ROLE, PolicyName=name,
+                        PolicyDocument=secretstore.reader_policy(parameters, sorted(set(secrets) | {arn})))
+
+
+def create_everything(clients, app, env, choice, root, service_role, profile, out, platform, checked: Checked,
+                      timeout: float, poll: float) -> None:
     eb = clients.eb
     options = read_extensions(root).options
-    vpc = database.default_vpc(clients.ec2)
+    vpc = checked.vpc
     instances = database.ensure_group(clients.ec2, vpc, f"{env}-instances", f"board {env}: the app's instances", out)
     key_arn = secretstore.ensure_parameter(clients.ssm, f"/{app}/{env}/SECRET_KEY", secretstore.new_key, out)
-    db_settings, secret_arns, db = database_settings(clients, app, env, choice, instances, vpc, out)
+    db_settings, secret_arns, db = database_settings(clients, app, env, choice, instances, checked, out, timeout, poll)
     clients.iam.put_role_policy(RoleName=INSTANCE_ROLE, PolicyName=f"board-{app}-{env}-secrets",
                                 PolicyDocument=secretstore.reader_policy([key_arn], secret_arns))
     warning = db and database.budget_warning(root, options, db)
     if warning:
         out(warning)
     creation_only = options.get("aws:elasticbeanstalk:environment", {})
-    stack = latest_stack(eb, platform)
+    stack = checked.stack
     settings = [setting("aws:autoscaling:launchconfiguration", "IamInstanceProfile", profile),
                 setting("aws:autoscaling:launchconfiguration", "SecurityGroups", instances),
                 setting("aws:elasticbeanstalk:environment", "ServiceRole", service_role),
@@ -205,8 +295,9 @@ def create_everything(clients, app, env, choice, root, service_role, profile, ou
     out(f"creating environment {env} on {stack}; the first release deploys the app")
 
 
-def wait_until_ready(eb, app: str, env: str, timeout: float, poll: float, out) -> None:
-    events = environment.EventStream(eb, app, env, since=datetime.now(UTC) - timedelta(minutes=5), out=out)
+def wait_until_ready(eb, app: str, env: str, timeout: float, poll: float, out, since: datetime) -> None:
+    """Until Ready, showing the events since `since` (this run's, never older ones as if new)."""
+    events = environment.EventStream(eb, app, env, since=since, out=out)
     try:
         state = environment.wait(eb, app, env, lambda s: s.status == "Ready", timeout, poll, events)
     except environment.TimedOut as timeout_error:

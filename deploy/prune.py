@@ -1,4 +1,5 @@
-"""Delete old application versions, never one an environment runs, and never a bundle still in use.
+"""Delete old application versions, never one an environment runs or would roll back to, and never a bundle
+still in use.
 
 Bundles are content-addressed (one S3 object for every label with the same
 content), so a version's bundle is deleted with it only when no remaining
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+
+from . import history
 
 ORPHAN_AGE = timedelta(hours=1)
 
@@ -26,14 +29,28 @@ def source(version: dict) -> tuple[str, str]:
     return bundle.get("S3Bucket", ""), bundle.get("S3Key", "")
 
 
-def plan(eb, app: str, keep: int) -> tuple[list[dict], list[str], list[dict]]:
-    """(versions to delete, labels kept because deployed, versions that remain)."""
-    versions = all_versions(eb, app)
-    deployed = {e.get("VersionLabel") for e in eb.describe_environments(ApplicationName=app)["Environments"]
-                if e["Status"] != "Terminated"}
+def protected(clients, app: str) -> dict[str, str]:
+    """label -> why it stays: per live environment, the version it runs and the one it would roll back to."""
+    keep: dict[str, str] = {}
+    for env in clients.eb.describe_environments(ApplicationName=app)["Environments"]:
+        if env["Status"] in ("Terminated", "Terminating"):
+            continue
+        name, running = env["EnvironmentName"], env.get("VersionLabel")
+        target = history.last_healthy(clients, app, name, running)
+        if target:
+            keep.setdefault(target, f"the rollback target of {name}")
+        if running:
+            keep[running] = f"deployed in {name}"
+    return keep
+
+
+def plan(clients, app: str, keep: int) -> tuple[list[dict], dict[str, str], list[dict]]:
+    """(versions to delete, labels kept beyond `keep` and why, versions that remain)."""
+    versions = all_versions(clients.eb, app)
+    spare = protected(clients, app)
     old = versions[keep:]
-    doomed = [v for v in old if v["VersionLabel"] not in deployed]
-    spared = [v["VersionLabel"] for v in old if v["VersionLabel"] in deployed]
+    doomed = [v for v in old if v["VersionLabel"] not in spare]
+    spared = {v["VersionLabel"]: spare[v["VersionLabel"]] for v in old if v["VersionLabel"] in spare}
     remaining = [v for v in versions if v not in doomed]
     return doomed, spared, remaining
 
@@ -51,9 +68,9 @@ def orphans(s3, app: str, remaining: list[dict], now: datetime) -> list[tuple[st
 
 def prune(clients, app: str, keep: int, yes: bool, out=print) -> list[str]:
     eb = clients.eb
-    doomed, spared, remaining = plan(eb, app, keep)
-    for label in spared:
-        out(f"keeping {label}: deployed in an environment")
+    doomed, spared, remaining = plan(clients, app, keep)
+    for label, why in spared.items():
+        out(f"keeping {label}: {why}")
     in_use = {source(v) for v in remaining}
     left = Counter(source(v) for v in doomed)
     for version in doomed:
@@ -71,7 +88,7 @@ def prune(clients, app: str, keep: int, yes: bool, out=print) -> list[str]:
             clients.s3.delete_object(Bucket=bucket, Key=key)
         out(f"{'deleted' if yes else 'would delete'} unused bundle s3://{bucket}/{key}")
     if not doomed and not unused:
-        out(f"nothing to prune: {app} has at most {keep} versions besides deployed ones")
+        out(f"nothing to prune: {app} has at most {keep} versions besides deployed ones and rollback targets")
     elif not yes:
         out(f"dry run: {len(doomed)} versions and {len(unused)} unused bundles would be deleted; "
             "run again with --yes to delete them")

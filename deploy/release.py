@@ -52,9 +52,13 @@ def build_bundle(root: Path, destination: Path, files: list[str] | None = None) 
     return Bundle(path, size, digest)
 
 
+DIRTY = "-dirty"
+
+
 def default_label(root: Path, out=print) -> str:
     """The git short SHA, with -dirty when tracked files changed or untracked (not ignored) files exist:
-    both would ship in the bundle under a label that names a commit without them."""
+    both would ship in the bundle under a label that names a commit without them. `release` then adds the
+    bundle's hash (`content_label`), so each changed tree gets its own label."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
@@ -66,8 +70,13 @@ def default_label(root: Path, out=print) -> str:
         return sha
     untracked = [line[3:] for line in changed if line.startswith("??")]
     names = ", ".join(line[3:] for line in changed[:3]) + (", …" if len(changed) > 3 else "")
-    out(f"label {sha}-dirty: {len(changed)} paths differ from HEAD ({len(untracked)} untracked): {names}")
-    return sha + "-dirty"
+    out(f"{sha}{DIRTY}: {len(changed)} paths differ from HEAD ({len(untracked)} untracked): {names}")
+    return sha + DIRTY
+
+
+def content_label(label: str, bundle: Bundle) -> str:
+    """A -dirty label made unique per content: `<sha>-dirty-<first 12 hex digits of the bundle's sha256>`."""
+    return f"{label}-{bundle.sha256[:12]}" if label.endswith(DIRTY) else label
 
 
 def bundle_key(app: str, bundle: Bundle) -> str:
@@ -76,21 +85,27 @@ def bundle_key(app: str, bundle: Bundle) -> str:
 
 
 class Progress:
-    """A one-line upload progress bar on stderr."""
+    """Upload progress on stderr: a bar redrawn in place on a terminal; elsewhere (CI logs, files) a line at
+    each quarter, since every carriage return there is a line of its own."""
+
+    STEP = 25  # percent between lines when not a terminal
 
     def __init__(self, total: int, out=sys.stderr):
-        self.total, self.done, self.out, self.shown = max(total, 1), 0, out, -1
+        self.live = bool(getattr(out, "isatty", lambda: False)())
+        self.total, self.done, self.out, self.shown = max(total, 1), 0, out, -1 if self.live else 0
 
     def __call__(self, chunk: int) -> None:
         self.done += chunk
         percent = min(100, self.done * 100 // self.total)
-        if percent != self.shown:
-            self.shown = percent
-            bar = "#" * (percent // 4)
-            self.out.write(f"\r  upload [{bar:<25}] {percent:3d}% of {mib(self.total)}")
-            if percent == 100:
-                self.out.write("\n")
-            self.out.flush()
+        if percent == self.shown or not self.live and percent // self.STEP == self.shown // self.STEP:
+            return
+        self.shown = percent
+        if self.live:
+            self.out.write(f"\r  upload [{'#' * (percent // 4):<25}] {percent:3d}% of {mib(self.total)}"
+                           + ("\n" if percent == 100 else ""))
+        else:
+            self.out.write(f"  upload {percent // self.STEP * self.STEP:3d}% of {mib(self.total)}\n")
+        self.out.flush()
 
 
 def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
@@ -115,13 +130,24 @@ def upload(clients, app: str, bundle: Bundle, out=print) -> tuple[str, str]:
 def release(clients, root: Path, app: str, env: str, label: str | None, policy: Policy, workdir: Path,
             out=print) -> environment.State:
     eb = clients.eb
-    label = label or default_label(root, out)
+    chosen = label or default_label(root, out)
     files = bundle_files(root)
     check_size(root, files)
     before = ensure_ready(eb, app, env, policy, out)
-    history.note(eb, app, before)  # versions deployed by other means count for rollbacks too
-    bundle = build_bundle(root, workdir / f"{label}.zip", files)
+    history.note(clients, app, before)  # versions deployed by other means count for rollbacks too
+    bundle = build_bundle(root, workdir / "bundle.zip", files)
+    label = chosen if label else content_label(chosen, bundle)
+    bundle.path = bundle.path.rename(workdir / f"{label}.zip")
     out(f"bundle {bundle.path.name}: {mib(bundle.size)}, sha256 {bundle.sha256[:16]}…")
+    register(clients, app, label, bundle, policy, out)
+    state = go_live(clients, app, env, label, before, policy, out)
+    out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
+    return state
+
+
+def register(clients, app: str, label: str, bundle: Bundle, policy: Policy, out) -> None:
+    """The application version for `bundle`: the label checked before any upload, then processed."""
+    eb = clients.eb
     reuse = versions.label_holds(eb, app, label, bundle_key(app, bundle))  # before any upload
     bucket, key = upload(clients, app, bundle, out)
     if reuse:
@@ -130,20 +156,17 @@ def release(clients, root: Path, app: str, env: str, label: str | None, policy: 
         versions.create(eb, app, label, bucket, key, bundle.sha256)
         out(f"created version {label}")
     versions.wait_processed(eb, app, label, policy.timeout, policy.poll, out)
-    state = go_live(clients, app, env, label, before, policy, out)
-    out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
-    return state
 
 
 def go_live(clients, app: str, env: str, label: str, before: environment.State, policy: Policy,
             out) -> environment.State:
-    """Deploy a processed version, follow it (and its soak), record it healthy; roll back if it fails."""
+    """Deploy a processed version, follow it (and its soak), record the verdict; roll back if it fails."""
     try:
         state = deploy(clients, app, env, label, policy, out)
     except Failed as failure:
         out(f"FAILED: {failure}")
         raise recover(clients, app, env, label, before, failure, policy, out) from None
-    history.mark_healthy(clients.eb, app, env, label)
+    history.record(clients, app, env, label, state, policy.accept_warning)
     return state
 
 
@@ -160,36 +183,52 @@ def recover(clients, app: str, env: str, label: str, before: environment.State, 
             return DeployError(f"{failure}; not rolled back: {env} is still {still.state.status} (the update "
                                f"goes on: `python -m deploy watch` follows it, --abort stops it)", NEEDS_ATTENTION)
         failure = Failed(str(failure), settled)
-    previous = before.version if before.healthy and before.version != label else \
-        history.previous_healthy_label(eb, app, env, label)
+    history.record_failure(clients, app, env, label, failure.state)
+    target = history.rollback_target(clients, app, env, label)
+    previous = target.label if target else None
     if not policy.rollback or not previous:
         reason = "--no-rollback" if not policy.rollback else "no earlier healthy version to return to"
         return DeployError(f"{failure} (not rolled back: {reason})", NEEDS_ATTENTION)
-    if failure.state.version == previous and failure.state.healthy:
+    bar = rollback_policy(policy, target)
+    if failure.state.version == previous and failure.state.acceptable(bar.accept_warning):
         # EB itself kept or put back the previous version: redeploying it would only cost another update.
         return DeployError(f"{failure}; {env} is back on {previous} and healthy: nothing to roll back",
                            DEPLOY_FAILED)
-    out(f"rolling back to {previous}")
+    out(f"rolling back to {previous}" + (" (accepted at health Warning, so Warning counts)" if bar.accept_warning
+                                         and not policy.accept_warning else ""))
     try:
-        deploy(clients, app, env, previous, replace(policy, soak=0), out)
+        state = deploy(clients, app, env, previous, bar, out)
     except DeployError as rollback_failure:
         return DeployError(f"{failure}; the rollback to {previous} failed too: {rollback_failure}", NEEDS_ATTENTION)
-    history.mark_healthy(eb, app, env, previous)
+    history.record(clients, app, env, previous, state, bar.accept_warning)
     return DeployError(f"{failure}; rolled back to {previous}", DEPLOY_FAILED)
+
+
+def rollback_policy(policy: Policy, target: history.Entry | None) -> Policy:
+    """A rollback is judged by the bar its target met here: Warning is accepted when the target was released
+    (or last ran) with Warning accepted. No soak: the target has run here before."""
+    accepted = policy.accept_warning or bool(target and target.outcome == history.WARNING)
+    return replace(policy, soak=0, accept_warning=accepted)
 
 
 def roll_back(clients, app: str, env: str, to: str | None, policy: Policy, out=print) -> environment.State:
     eb = clients.eb
     state = ensure_ready(eb, app, env, policy, out)
-    history.note(eb, app, state)
+    history.note(clients, app, state)
     if to:
         versions.require_deployable(eb, app, to)
-    target = to or history.previous_healthy_label(eb, app, env, state.version)
+        target = history.Entry("", to, history.WARNING if history.accepted_at_warning(clients, app, env, to)
+                               else history.HEALTHY, "")
+    else:
+        target = history.rollback_target(clients, app, env, state.version)
     if not target:
         raise DeployError(f"no other version has run healthy in {env}; pass --to LABEL")
-    out(f"rolling {env} back from {state.version} to {target}")
-    state = deploy(clients, app, env, target, policy, out)
-    history.mark_healthy(eb, app, env, target)
+    bar = rollback_policy(policy, target)
+    out(f"rolling {env} back from {state.version} to {target.label}")
+    try:
+        state = deploy(clients, app, env, target.label, bar, out)
+    except Failed as failure:
+        history.record_failure(clients, app, env, target.label, failure.state)
+        raise DeployError(f"the rollback to {target.label} failed: {failure}", NEEDS_ATTENTION) from None
+    history.record(clients, app, env, target.label, state, bar.accept_warning)
     return state
-
-

@@ -41,6 +41,16 @@ def ensure_secret(sm, name: str, value: str | None, out, make=None) -> str:
     return arn
 
 
+def exists(sm, name: str) -> bool:
+    try:
+        sm.describe_secret(SecretId=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return False
+    return True
+
+
 def read_secret(sm, name: str) -> str:
     return sm.get_secret_value(SecretId=name)["SecretString"]
 

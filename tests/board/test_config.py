@@ -186,4 +186,4 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
 def test_development_with_auto_reload_runs_one_worker_unless_told_otherwise():
     assert config.server_config({"AUTO_RELOAD": "1"})["workers"] == 1
     assert config.server_config({"AUTO_RELOAD": "1", "WEB_CONCURRENCY": "3"})["workers"] == 3
-    assert config.server_config({})["workers"] == config.default_workers(config.usable_cpus())
+    assert config.server_config({})["workers"] == config.usable_cpus()

@@ -65,6 +65,15 @@ def test_ci_runs_the_suite_with_every_component_required():
     assert "workflow_call" in ci["on"] and "pull_request" in ci["on"]
 
 
+def test_ci_runs_once_per_pull_request_push_and_cancels_superseded_runs():
+    ci = load("ci.yml")
+    # With `push` as well, a branch of this repository with a pull request would run twice per push.
+    assert "push" not in ci["on"]
+    group, cancel = ci["concurrency"]["group"], ci["concurrency"]["cancel-in-progress"]
+    assert "github.event.pull_request.number" in group and "github.run_id" in group
+    assert cancel == "${{ github.event_name == 'pull_request' }}"  # never a deploy's CI or a manual run
+
+
 def test_staging_then_production_each_uses_oidc_and_never_overlaps_on_one_environment():
     deploy = load("deploy.yml")
     staging, production = deploy["jobs"]["staging"], deploy["jobs"]["production"]
@@ -95,6 +104,7 @@ def test_production_promotes_what_staging_soaked_with_the_history_to_order_commi
     staged = next(step for step in jobs["staging"]["steps"] if step.get("id") == "release")["run"]
     promoted = next(step for step in jobs["production"]["steps"] if step.get("id") == "release")["run"]
     assert " release " in staged and '--soak "$EB_SOAK_SECONDS"' in staged
+    assert float(jobs["staging"]["env"]["EB_SOAK_SECONDS"].split("'")[1]) >= 60
     assert " promote " in promoted and '--from "$EB_STAGING_ENVIRONMENT"' in promoted
     assert '--label "${GITHUB_SHA::12}"' in staged and '--label "${GITHUB_SHA::12}"' in promoted
     assert "--allow-older" not in promoted

@@ -4,6 +4,7 @@ one-line errors, output that streams when piped, GitHub Actions annotations."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -153,3 +154,108 @@ def test_output_streams_line_by_line_when_piped(server):
     finally:
         process.kill()
         process.wait()
+
+
+def test_the_exit_codes_in_the_help_and_the_docs_are_the_tools():
+    from deploy.errors import EXIT_CODES, exit_codes_text
+
+    assert exit_codes_text() in cli.parser().format_help()
+    docs = (ROOT / "docs" / "deploy-tool.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", docs.split("## Exit codes", 1)[1].split("\n## ", 1)[0], re.M)
+    assert {int(code): meaning for code, meaning in rows} == EXIT_CODES
+    assert "docs/deploy-tool.md#exit-codes" in (ROOT / "README.md").read_text()
+
+
+def test_the_cli_names_every_exit_code_it_returns():
+    source = (ROOT / "deploy" / "cli.py").read_text()
+    assert not re.search(r"return \d+\s*$", source, re.M), "a literal exit code in cli.py: name it in deploy/errors.py"
+
+
+def provisioned_over_http(server: str) -> dict[str, str]:
+    """An environment on the moto server, Ready; the process environment a `python -m deploy` there needs."""
+    from deploy import environment, provision
+
+    clients = Clients("us-east-1", endpoint_url=server)
+    provision.provision(clients, APP, ENV, out=lambda line: None)
+    environment.wait(clients.eb, APP, ENV, lambda s: s.status == "Ready", 20, 0.05)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                    "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": server})
+    return environ
+
+
+@pytest.mark.slow
+def test_status_into_a_closed_pipe_ends_with_its_own_exit_code(server):
+    environ = provisioned_over_http(server)
+    process = subprocess.Popen([sys.executable, "-m", "deploy", "status", "--app", APP, "--env", ENV], cwd=ROOT,
+                               env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `| head -0` does: the reader is gone before the first line
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
+def test_an_endpoint_that_does_not_answer_as_aws_is_one_line(aws_env, capsys):
+    import http.server
+    import threading
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"upstream connect error or disconnect/reset before headers"
+            self.send_response(400)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.HTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        code, out, err = run(capsys, "--endpoint-url", f"http://127.0.0.1:{proxy.server_port}", "status", "--app",
+                             APP, "--env", ENV)
+    finally:
+        proxy.shutdown()
+    assert code == USAGE
+    assert len(err.strip().splitlines()) == 1 and "not an AWS response" in err and "--endpoint-url" in err
+
+
+def test_upload_progress_off_a_terminal_is_a_line_a_quarter():
+    import io
+
+    log = io.StringIO()
+    progress = release.Progress(100, out=log)
+    for _ in range(100):
+        progress(1)
+    assert "\r" not in log.getvalue()
+    assert log.getvalue().splitlines() == [f"  upload {n:3d}% of 0.0 MiB" for n in (25, 50, 75, 100)]
+
+
+@pytest.mark.slow
+def test_sigterm_after_sigint_says_what_was_left_in_flight(server):
+    """How CI cancels a job: SIGINT (here: --abort starts aborting), then SIGTERM while the abort runs."""
+    import signal
+
+    environ = provisioned_over_http(server)
+    eb_api.set_delay(4)
+    eb_api.set_processing(0)
+    process = subprocess.Popen([sys.executable, "-m", "deploy", "release", "--app", APP, "--env", ENV, "--label",
+                                "v1", "--poll", "0.1", "--abort"], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        while "Deploying new version v1" not in process.stdout.readline():  # followed: events shown
+            assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        while not process.stdout.readline().startswith("aborting the update"):
+            assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 143
+    assert err.strip().splitlines()[-1] == ("deploy: terminated (SIGTERM) during the abort of the update of "
+                                            f"{ENV}, which goes on at Elastic Beanstalk: `python -m deploy watch` "
+                                            "follows it")

@@ -55,7 +55,8 @@ def test_a_label_healthy_on_staging_goes_to_production_as_the_same_version(both,
     lines = []
     after = promoted(both, root, labels["first"], lines, soak=0.2)
     assert (after.status, after.health, after.version) == ("Ready", "Green", labels["first"])
-    assert [label for _, label in history.healthy_in(both.eb, APP, PROD)] == [labels["first"]]
+    assert [(e.label, e.outcome) for e in history.Record(both, APP, PROD).entries()][-1] == (labels["first"],
+                                                                                          history.HEALTHY)
     assert len(both.eb.describe_application_versions(ApplicationName=APP)["ApplicationVersions"]) == 1  # no rebuild
     assert any(line.startswith(f"promoting {labels['first']} from {STAGING} to {PROD}") for line in lines)
 

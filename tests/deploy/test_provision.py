@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from deploy import provision
-from deploy.errors import DeployError
+from deploy.errors import USAGE, DeployError
 from localeb import eb_api
 from testkit.tree import ROOT
 from tests.deploy.conftest import APP, ENV, POLL
@@ -118,3 +118,54 @@ def test_roles_not_yet_usable_are_waited_for(clients, monkeypatch):
     run(clients, lines=lines)
     assert slept[:2] == [2, 4]
     assert sum("IAM has not caught up yet" in line for line in lines) == 2
+
+
+def test_another_platform_for_an_existing_environment_is_refused_and_changes_nothing(clients):
+    run(clients)
+    with pytest.raises(DeployError) as refused:
+        provision.provision(clients, APP, ENV, timeout=5, poll=POLL, platform="python", out=lambda line: None)
+    assert refused.value.exit_code == USAGE and "cannot move an environment to another platform" in str(
+        refused.value)
+    [env] = clients.eb.describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"]
+    assert env["SolutionStackName"].endswith("running Docker")
+
+
+def test_a_new_database_url_for_an_existing_environment_is_applied(clients):
+    run(clients, provision.DatabaseChoice(url="postgresql://u:p@old.example.com/board"))
+    lines = []
+    run(clients, provision.DatabaseChoice(url="postgresql://u:p@new.example.com/board"), lines=lines)
+    arn = clients.secretsmanager.describe_secret(SecretId=f"{APP}/{ENV}/database-url")["ARN"]
+    assert clients.secretsmanager.get_secret_value(SecretId=arn)["SecretString"].endswith("@new.example.com/board")
+    assert options(clients)[(SECRETS, "DATABASE_URL")] == arn
+    assert any("Environment update is starting" in line for line in lines)  # EB reads secrets when it deploys
+    assert not any("createEnvironment is starting" in line for line in lines)  # the first run's events, not replayed
+
+
+def test_switching_an_existing_environment_to_another_rds_instance_is_refused(clients):
+    run(clients)
+    with pytest.raises(DeployError, match="provision chooses its database only when it creates it"):
+        run(clients, provision.DatabaseChoice(rds_instance="other-db"))
+
+
+def test_an_unknown_rds_instance_is_refused_before_anything_is_made(clients):
+    with pytest.raises(DeployError) as refused:
+        run(clients, provision.DatabaseChoice(rds_instance="nosuch"))
+    assert refused.value.exit_code == USAGE and "no RDS instance 'nosuch'" in str(refused.value)
+    groups = clients.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{ENV}-*"]}])
+    assert groups["SecurityGroups"] == []
+    assert clients.ssm.describe_parameters()["Parameters"] == []
+    assert clients.eb.describe_applications(ApplicationNames=[APP])["Applications"] == []
+
+
+def test_the_database_wait_says_each_status_and_keeps_to_the_timeout(clients):
+    from moto.rds.models import rds_backends
+
+    from deploy import database
+
+    lines = []
+    run(clients, lines=lines)
+    assert f"RDS {ENV}-db: available" in lines
+    rds_backends["123456789012"]["us-east-1"].databases[f"{ENV}-db"].status = "creating"
+    with pytest.raises(DeployError, match=f"RDS {ENV}-db still creating after 0 s"):
+        database.wait_available(clients.rds, f"{ENV}-db", 0.2, POLL, lines.append)
+    assert lines.count(f"RDS {ENV}-db: creating") == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
 from deploy import environment, follow, provision, prune, release, versions
@@ -164,3 +167,114 @@ def test_bundle_over_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(release, "MAX_BUNDLE_BYTES", 10)
     with pytest.raises(DeployError, match="at most 0.0 MiB: check .ebignore"):
         release.build_bundle(ROOT, tmp_path / "b.zip")
+
+
+def test_a_failed_rollback_command_exits_3(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    ship(ready, tmp_path, "v2")
+    eb_api.mark_bad("v1")  # the way back is broken now
+    with pytest.raises(DeployError) as failure:
+        back(ready)
+    assert failure.value.exit_code == NEEDS_ATTENTION
+    assert "the rollback to v1 failed" in str(failure.value)
+
+
+def test_wait_ready_waits_again_when_another_update_starts_first(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_api.set_delay(0.5)
+    eb_api.set_processing(0)
+
+    def out(line: str) -> None:
+        if line.startswith("created version v2"):  # another release gets its update in first
+            ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
+
+    lines = []
+    state = release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=10, poll=POLL, wait_ready=True),
+                            tmp_path, out=lambda line: (out(line), lines.append(line)))
+    assert any("became busy before v2 could start" in line for line in lines)
+    assert (state.version, state.status, state.health) == ("v2", "Ready", "Green")
+
+
+def test_without_wait_ready_an_update_that_lost_the_race_is_refused(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    eb_api.set_delay(0.5)
+    eb_api.set_processing(0)
+
+    def out(line: str) -> None:
+        if line.startswith("created version v2"):
+            ready.eb.update_environment(ApplicationName=APP, EnvironmentName=ENV, VersionLabel="v1")
+
+    with pytest.raises(DeployError) as refused:
+        release.release(ready, ROOT, APP, ENV, "v2", follow.Policy(timeout=10, poll=POLL), tmp_path, out=out)
+    assert refused.value.exit_code == USAGE and "Must be Ready" in str(refused.value)
+
+
+def git_tree(path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=path, check=True,
+                       capture_output=True)
+
+    (path / ".ebextensions").mkdir(parents=True)
+    (path / ".ebignore").write_text("")
+    (path / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    return path
+
+
+def test_each_changed_tree_gets_its_own_dirty_label(ready, tmp_path):
+    tree = git_tree(tmp_path / "tree")
+    (tree / "Dockerfile").write_text("FROM python:3.12-slim\nENV A=1\n")
+    first = ship(ready, tmp_path / "w1", None, root=tree).version
+    (tree / "Dockerfile").write_text("FROM python:3.12-slim\nENV A=2\n")  # still changed, other content
+    second = ship(ready, tmp_path / "w2", None, root=tree).version
+    assert first != second and all("-dirty-" in label for label in (first, second))
+    (tree / "Dockerfile").write_text("FROM python:3.12-slim\nENV A=1\n")  # the first content again: its label
+    assert ship(ready, tmp_path / "w3", None, root=tree).version == first
+
+
+def count_calls(*clients_) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    def seen(model, **_):
+        counts[model.name] = counts.get(model.name, 0) + 1
+
+    for client in clients_:
+        client.meta.events.register("before-call", seen)
+    return counts
+
+
+def test_finding_the_rollback_target_takes_the_same_few_calls_however_many_versions_exist(ready, tmp_path):
+    ship(ready, tmp_path, "v1")
+    ship(ready, tmp_path, "v2")
+    source = ready.eb.describe_application_versions(ApplicationName=APP, VersionLabels=["v2"])[
+        "ApplicationVersions"][0]["SourceBundle"]
+    for number in range(60):  # versions made meanwhile, never deployed here
+        ready.eb.create_application_version(ApplicationName=APP, VersionLabel=f"other-{number}", SourceBundle=source)
+    calls = count_calls(ready.eb, ready.s3)
+    assert back(ready).version == "v1"
+    polling = {"DescribeEnvironments", "DescribeEvents", "DescribeEnvironmentHealth", "DescribeInstancesHealth"}
+    lookups = {name: n for name, n in calls.items() if name not in polling}
+    assert sum(lookups.values()) <= 12, lookups
+    assert "ListTagsForResource" not in lookups
+
+
+def test_an_abort_gets_its_own_timeout_and_ends_back_on_the_old_version(ready, tmp_path, capsys):
+    from deploy import cli
+
+    ship(ready, tmp_path, "v1")
+    eb_api.set_delay(1)
+    eb_api.set_processing(0)
+    code = cli.main(["--poll", "0.02", "release", "--app", APP, "--env", ENV, "--label", "v2", "--timeout", "0.3",
+                     "--abort"])
+    err = capsys.readouterr().err
+    assert code == DEPLOY_FAILED, err  # aborted back to a healthy v1, though the abort outlasted --timeout
+    assert "aborted" in err and "version v1" in err
+
+
+def test_event_times_say_they_are_utc(ready, tmp_path):
+    lines = []
+    ship(ready, tmp_path, "v1", lines=lines)
+    events = [line for line in lines if line.startswith("  ") and " INFO " in line]
+    assert events and all(re.match(r"  \d\d:\d\d:\d\dZ INFO ", line) for line in events), events
