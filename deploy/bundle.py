@@ -3,13 +3,15 @@
 The EB CLI reads `.ebignore` with gitwildmatch rules (pathspec), drops every
 matching file, the `.elasticbeanstalk/` folder, editor backups (`*~`) and
 `.ebignore` itself, and zips the rest keeping file modes (the hooks' executable
-bit matters on the instance).
+bit matters on the instance). Here the zip is reproducible: modes as git
+records them (644, or 755 for executables), fixed times, sorted names.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 
@@ -70,24 +72,48 @@ def total_size(root: Path, files: list[str]) -> int:
     return sum((Path(root) / relative).stat().st_size for relative in files)
 
 
-def write_bundle(root: Path, destination: Path, files: list[str] | None = None,
-                 generated: dict[str, bytes] | None = None) -> Path:
-    """Zip the bundle files to `destination`, modes kept, times fixed so equal trees give equal zips; `generated`
-    adds files made for this bundle (name → bytes, mode 644). Files are streamed, never held whole in memory.
-    The one writer of both bundle kinds (source, and image: deploy/image.py)."""
-    root, destination = Path(root), Path(destination)
+# Fixed for every member: the bytes depend on the commit alone, never on the umask, the checkout time or the zip
+# library. Stored, not deflated: deflate's output differs between zlib builds (zlib-ng, Apple's), the hash not.
+MEMBER_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
+REGULAR, EXECUTABLE = 0o100644, 0o100755  # the two modes git records for a file
+UNIX = 3  # "made on Unix": unzip then applies the mode bits
+
+
+def member(name: str, executable: bool) -> zipfile.ZipInfo:
+    """A zip entry that says nothing of the machine that made it."""
+    info = zipfile.ZipInfo(name, date_time=MEMBER_TIME)
+    info.create_system = UNIX
+    info.external_attr = (EXECUTABLE if executable else REGULAR) << 16
+    info.compress_type = zipfile.ZIP_STORED
+    return info
+
+
+def executable(path: Path) -> bool:
+    """Git's rule: executable when the owner may execute it (so 0700 under umask 077 is 0755, as git has it)."""
+    return bool(path.stat().st_mode & stat.S_IXUSR)
+
+
+def write_zip(destination: Path, members: dict[str, Path | bytes]) -> Path:
+    """A reproducible zip of `members` (name in the zip → a file, streamed, or bytes made for it, mode 644),
+    in name order: the one writer of every bundle kind."""
+    destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sorted((generated or {}).items()):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = (0o100644 & 0xFFFF) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-        for relative in bundle_files(root) if files is None else files:
-            source = root / relative
-            info = zipfile.ZipInfo(relative, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = (source.stat().st_mode & 0xFFFF) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with open(source, "rb") as reader, archive.open(info, "w") as writer:
+    with zipfile.ZipFile(destination, "w") as archive:
+        for name in sorted(members):
+            source = members[name]
+            if isinstance(source, bytes):
+                archive.writestr(member(name, executable=False), source)
+                continue
+            with open(source, "rb") as reader, archive.open(member(name, executable(source)), "w") as writer:
                 shutil.copyfileobj(reader, writer, 1024 * 1024)
     return destination
+
+
+def write_bundle(root: Path, destination: Path, files: list[str] | None = None,
+                 generated: dict[str, bytes] | None = None) -> Path:
+    """Zip the bundle files to `destination`, with `generated` (name → bytes made for this bundle, as the image
+    bundle's Dockerrun.aws.json): one commit, the same bytes on any machine (see `write_zip`)."""
+    root = Path(root)
+    members: dict[str, Path | bytes] = {relative: root / relative
+                                        for relative in (bundle_files(root) if files is None else files)}
+    return write_zip(destination, {**members, **(generated or {})})

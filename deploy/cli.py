@@ -11,7 +11,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from botocore.parsers import ResponseParserError
 
-from . import ci, environment, follow, gate, history, provision, prune, release, terminal, versions
+from . import ci, environment, follow, gate, history, promote, provision, prune, release, terminal, versions
 from .aws import Clients
 from .errors import DEPLOY_FAILED, INTERRUPTED, OK, TERMINATED, USAGE, DeployError, exit_codes_text
 
@@ -92,6 +92,16 @@ def parser() -> argparse.ArgumentParser:
     gate.add_flag(rel)
     rel.add_argument("--outputs", type=Path, metavar="FILE",
                      help="append label=, status=, health=, url= lines (e.g. $GITHUB_OUTPUT)")
+    prom = command("promote", "deploy a version that ran healthy in one environment to another (staging → "
+                              "production); refuses an older commit than the target runs", env=False)
+    prom.add_argument("--from", dest="source", required=True, metavar="ENV", help="where the version ran healthy")
+    prom.add_argument("--to", dest="env", required=True, metavar="ENV", help="the environment to deploy it to")
+    prom.add_argument("--label", required=True, help="the version label (e.g. the git short SHA)")
+    prom.add_argument("--allow-older", action="store_true",
+                      help="deploy even a commit older than (or unrelated to) the one the target runs")
+    following(prom, soak=True)
+    prom.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
+    prom.add_argument("--outputs", type=Path, metavar="FILE", help="as for release")
     stat = command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and "
                              "healthy)")
     stat.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -189,6 +199,13 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if args.outputs:
                     write_outputs(args.outputs, clients, args.app, args.env)
+    elif args.command == "promote":
+        try:
+            promote.promote(clients, ROOT, args.app, args.source, args.env, args.label, policy(args),
+                            args.allow_older)
+        finally:
+            if args.outputs:
+                write_outputs(args.outputs, clients, args.app, args.env)
     elif args.command == "status":
         return status(clients, args.app, args.env, args.json)
     elif args.command == "history":

@@ -162,12 +162,7 @@ def release(clients, root: Path, app: str, env: str, label: str | None, policy: 
     bundle.path = bundle.path.rename(workdir / f"{label}.zip")
     out(f"bundle {bundle.path.name}: {mib(bundle.size)}, sha256 {bundle.sha256[:16]}…")
     register(clients, app, label, bundle, policy, out)
-    try:
-        state = deploy(clients, app, env, label, policy, out)
-    except Failed as failure:
-        out(f"FAILED: {failure}")
-        raise recover(clients, app, env, label, before, failure, policy, out) from None
-    history.record(clients, app, env, label, state, policy.accept_warning)
+    state = go_live(clients, app, env, label, before, policy, out)
     out(f"released {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))
     return state
 
@@ -183,6 +178,18 @@ def register(clients, app: str, label: str, bundle: Bundle, policy: Policy, out)
         versions.create(eb, app, label, bucket, key, bundle.sha256)
         out(f"created version {label}")
     versions.wait_processed(eb, app, label, policy.timeout, policy.poll, out)
+
+
+def go_live(clients, app: str, env: str, label: str, before: environment.State, policy: Policy,
+            out) -> environment.State:
+    """Deploy a processed version, follow it (and its soak), record the verdict; roll back if it fails."""
+    try:
+        state = deploy(clients, app, env, label, policy, out)
+    except Failed as failure:
+        out(f"FAILED: {failure}")
+        raise recover(clients, app, env, label, before, failure, policy, out) from None
+    history.record(clients, app, env, label, state, policy.accept_warning)
+    return state
 
 
 def recover(clients, app: str, env: str, label: str, before: environment.State, failure: Failed, policy: Policy,

@@ -61,7 +61,7 @@ def test_the_policies_are_valid_json_with_placeholders_to_fill():
 def test_the_github_trust_is_limited_to_one_repository_environment():
     trust = json.loads((IAM / "github-oidc-trust.json").read_text())
     [statement] = trust["Statement"]
-    conditions = statement["Condition"]["StringEquals"]
-    assert conditions["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert conditions["token.actions.githubusercontent.com:sub"].startswith("repo:")
+    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    subjects = statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"]
+    assert subjects and all(subject.startswith("repo:OWNER/REPO:environment:") for subject in subjects)
     assert Path(IAM / "README.md").exists()

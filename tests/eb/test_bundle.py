@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import zipfile
 
 import pytest
@@ -75,6 +76,32 @@ def test_the_zip_keeps_the_hooks_executable_and_is_reproducible(tmp_path):
         assert mode & stat.S_IXUSR
         assert archive.namelist() == bundle_files(ROOT)
     print(f"\nbundle: {len(bundle_files(ROOT))} files, {os.path.getsize(first) / 1024:.1f} KiB")
+
+
+def clone(destination, umask: int, mtime: int):
+    """A clone of this commit checked out under `umask`, every file then dated `mtime`."""
+    subprocess.run(["bash", "-c", f'umask {umask:03o} && git clone --quiet --no-hardlinks "$0" "$1"', ROOT,
+                    destination], check=True)
+    for folder, _, files in os.walk(destination):
+        for name in files:
+            os.utime(os.path.join(folder, name), (mtime, mtime))
+    return destination
+
+
+def test_one_commit_makes_the_same_bundle_bytes_in_clones_under_any_umask_and_time(tmp_path):
+    private = clone(tmp_path / "private", 0o077, 1_000_000_000)  # files 0600, hooks 0700
+    shared = clone(tmp_path / "shared", 0o002, 1_700_000_000)  # files 0664, hooks 0775
+    assert (private / "Dockerfile").stat().st_mode & 0o777 == 0o600  # the checkouts really differ
+    first, second = write_bundle(private, tmp_path / "one.zip"), write_bundle(shared, tmp_path / "two.zip")
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    tracked = subprocess.run(["git", "ls-files", "-s"], cwd=private, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    git_modes = {line.split("\t", 1)[1]: int(line.split()[0], 8) for line in tracked}
+    assert modes == {name: git_modes[name] for name in modes}  # 0644, hooks 0755: as git records them
+    assert modes[".platform/hooks/predeploy/01_migrate.sh"] == 0o100755
 
 
 def test_a_missing_ebignore_is_refused_rather_than_bundling_everything(tmp_path):
