@@ -331,6 +331,10 @@ def markdown(results: dict) -> str:
         lines.append(f"- Release of a code change to a local EB instance (`localeb`, every platform step, nginx): "
                      f"{local['local_release_s']} s from start to the new version served; floor (cached image build "
                      f"and a bare container start) {local['local_floor_s']} s.")
+    if "rollouts" in results:
+        from bench.rollouts import line
+
+        lines.append(line(results["rollouts"]))
     return "\n".join(lines) + "\n"
 
 
@@ -418,6 +422,10 @@ def main() -> None:
             from bench.deploy_times import local_release_figures
 
             results["local_eb"] = local_release_figures()
+            say("deploys under load: two local EB instances, four clients, (a) to (d)")
+            from bench.rollouts import rollout_figures
+
+            results["rollouts"] = rollout_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The local load balancer: one listener in front of target groups, as an Application Load Balancer
 forwards (docs/eb-platform.md, "The load balancer"). Standard library only: it runs in the balancer's
-container as `python3 alb.py CONFIG STATE PORT`.
+container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS]]`.
 
 - A registered target starts `initial` and gets requests only once it has passed HealthyThresholdCount
   health checks in a row (`healthy`); UnhealthyThresholdCount failures in a row make it `unhealthy`.
@@ -8,6 +8,8 @@ container as `python3 alb.py CONFIG STATE PORT`.
   gone when none is left or the deregistration delay has passed.
 - No retries: a request a target fails is answered 502 (504 when it times out), never sent elsewhere.
 - With no healthy target, requests go to every registered target (an ALB fails open).
+- `served` counts a target's requests since it was last registered; the state's own `served` map counts
+  them across registrations.
 - Targets belong to groups with weights (the listener's weighted forward, as traffic splitting uses):
   a group with no target to take a request gives its share to the others.
 
@@ -48,6 +50,7 @@ class Balancer:
         self.targets: dict[str, Target] = {}
         self.config: dict = {}
         self.turn = 0
+        self.served: dict[str, int] = {}  # requests each target id took, across registrations
 
     # --- configuration ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -114,7 +117,7 @@ class Balancer:
                      for target in self.targets.values()}
         temporary = self.state_path + ".tmp"
         with open(temporary, "w") as file:
-            json.dump({"targets": state, "serial": self.config.get("serial", 0)}, file)
+            json.dump({"targets": state, "served": self.served, "serial": self.config.get("serial", 0)}, file)
         os.replace(temporary, self.state_path)
 
     def watch(self) -> None:
@@ -149,6 +152,7 @@ class Balancer:
             target = members[self.turn % len(members)]
             target.in_flight += 1
             target.served += 1
+            self.served[target.id] = self.served.get(target.id, 0) + 1
             return target
 
     def done(self, target: Target) -> None:
@@ -232,12 +236,13 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     config_path, state_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    # Inside its own container it listens on every interface (the published port reaches it there).
+    bind = sys.argv[5] if len(sys.argv) > 5 else "0.0.0.0"  # noqa: S104
     balancer = Balancer(config_path, state_path)
     balancer.reload()
     threading.Thread(target=balancer.watch, daemon=True).start()
     Handler.balancer, Handler.port = balancer, int(sys.argv[4]) if len(sys.argv) > 4 else port
-    # Inside its own container: the published port reaches it on the container's interface.
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104
+    server = ThreadingHTTPServer((bind, port), Handler)
     server.daemon_threads = True
     server.serve_forever()
 

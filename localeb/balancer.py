@@ -119,8 +119,13 @@ class LoadBalancer:
             return {}
 
     def health(self) -> dict[str, dict]:
-        """Each target's state (initial, healthy, unhealthy, draining), reason, requests in flight and served."""
+        """Each target's state (initial, healthy, unhealthy, draining), reason, requests in flight and served
+        since it was registered."""
         return self.state().get("targets", {})
+
+    def served(self) -> dict[str, int]:
+        """Requests each target id has taken since the load balancer started."""
+        return self.state().get("served", {})
 
     def wait_healthy(self, ids: list[str], timeout: float) -> list[str]:
         """Wait until every one of `ids` is healthy; the ids that are not (unhealthy, or still initial at the end)."""

@@ -16,6 +16,7 @@ from localeb.docker import docker
 from localeb.fleet import LABEL
 from testkit.ebcli import eb, eb_ready_checkout, git, run_eb
 from testkit.ports import free_port
+from testkit.rollouts import exits_at_boot
 from testkit.tree import ROOT, copy_tree
 
 from .conftest import BROKEN_MIGRATION, version
@@ -106,3 +107,19 @@ def test_eb_deploy_of_a_broken_migration_fails_and_the_old_version_keeps_serving
         assert "ServiceError - Failed to deploy application." in failed.stdout + failed.stderr
         assert version(fleet.url) == serving
         assert requests.get(fleet.url + "/healthz", timeout=5).ok
+
+
+def test_eb_deploy_of_a_version_failing_its_health_check_fails_at_once(docker_engine, server, tmp_path):
+    tree = copy_tree(tmp_path / "board")
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=30) as fleet:
+        eb_api.attach("board-unhealthy", fleet)
+        eb_ready_checkout(tree, server, "board-unhealthy", *DATABASE)
+        serving = version(fleet.url)
+        exits_at_boot(tree)  # the commands succeed; gunicorn exits at boot
+        git(tree, "commit", "-qam", "exits at boot")
+        # The subprocess timeout is a guard only: the EB CLI must stop at EB's failure event, not at --timeout.
+        failed = eb(tree, server, "deploy", "--timeout", "20", timeout=600)
+        assert failed.returncode != 0, failed.stdout + failed.stderr
+        assert "did not pass health check after command execution. Aborting the operation." in failed.stdout
+        assert "ServiceError - Failed to deploy application." in failed.stdout + failed.stderr
+        assert version(fleet.url) == serving
