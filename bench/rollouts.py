@@ -28,8 +28,9 @@ SCENARIOS = [  # (name, edit, options, label)
     ("(a) code change, RollingWithAdditionalBatch (the repo's policy)", rollouts.code_change, None),
     ("(a) code change, Rolling", rollouts.code_change, ROLLING),
     ("(b) migration adding a column, Rolling", rollouts.adds_a_column, ROLLING),
-    ("(c) predeploy hook fails, Rolling", rollouts.predeploy_fails, ROLLING),
-    ("(d) new version fails its health check, Rolling", rollouts.exits_at_boot, ROLLING),
+    ("(c) predeploy hook fails, Rolling", rollouts.on_top(rollouts.adds_a_column, rollouts.predeploy_fails), ROLLING),
+    ("(d) new version fails its health check, Rolling", rollouts.on_top(rollouts.adds_a_column,
+                                                                        rollouts.exits_at_boot), ROLLING),
 ]
 
 

@@ -20,6 +20,9 @@ from .errors import LocalEBError
 from .instance import Instance
 
 TIME_SCALE = 0.1  # one local second stands for ten on AWS
+# Except for a health check's timeout: a busy shared machine (builds beside the load) can take longer than a
+# scaled half second to answer, which would mark a working instance unhealthy.
+TIMEOUT_FLOOR = 2.0
 PROGRAM = Path(__file__).parent / "alb.py"
 CONFIG, STATE = "/etc/balancer/config.json", "/run/balancer/state.json"
 LISTEN_PORT = 80
@@ -34,7 +37,7 @@ class TargetGroup:
     """The default process's target group, in local seconds."""
     path: str = "/"
     interval: float = 1.5
-    timeout: float = 0.5
+    timeout: float = 2.0
     healthy: int = 3
     unhealthy: int = 5
     matcher: str = "200"
@@ -44,7 +47,7 @@ class TargetGroup:
     def from_options(cls, options: dict[str, dict[str, str]]) -> TargetGroup:
         values = {**PROCESS_DEFAULTS, **options.get(PROCESS, {})}
         return cls(path=values["HealthCheckPath"], interval=float(values["HealthCheckInterval"]) * TIME_SCALE,
-                   timeout=float(values["HealthCheckTimeout"]) * TIME_SCALE,
+                   timeout=max(float(values["HealthCheckTimeout"]) * TIME_SCALE, TIMEOUT_FLOOR),
                    healthy=int(values["HealthyThresholdCount"]), unhealthy=int(values["UnhealthyThresholdCount"]),
                    matcher=values["MatcherHTTPCode"],
                    deregistration_delay=float(values["DeregistrationTimeout"]) * TIME_SCALE)

@@ -230,7 +230,7 @@ class Fleet:
             worst = "Severe" if sick == in_service else "Degraded"
         if not ok:
             events.append(Event("ERROR", f"Failed to complete the {what}: see the events above."))
-            worst = worst if worst != "Ok" or not sick else "Degraded"
+            worst = worst if worst != "Ok" else "Degraded"
         elif worst != "Ok":
             events.append(Event("WARN", f"Environment health has transitioned from Ok to {worst}: "
                                         "the health check path does not answer as expected."))

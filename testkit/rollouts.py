@@ -63,6 +63,14 @@ def exits_at_boot(tree: Path) -> None:
     conf.write_text(conf.read_text() + '\nraise SystemExit("this version exits at boot on purpose")\n')
 
 
+def on_top(*edits):
+    """Several edits as one: a later version keeps what an earlier one added (a migration stays)."""
+    def edit(tree: Path) -> None:
+        for each in edits:
+            each(tree)
+    return edit
+
+
 @dataclass
 class Run:
     label: str

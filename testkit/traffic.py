@@ -26,6 +26,7 @@ import requests
 
 TIMEOUT = 10  # seconds a request may take before it counts as failed
 TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+ACCOUNTS: dict[tuple[str, int], str] = {}  # (site, client number) -> the email it registered
 
 
 @dataclass
@@ -68,7 +69,9 @@ class Client:
     def __init__(self, traffic: Traffic, number: int):
         self.traffic, self.number = traffic, number
         self.session = requests.Session()
-        self.email = f"load-{number}-{uuid.uuid4().hex[:8]}@example.com"
+        # One account per client number and site, kept across loads: registrations are throttled per network.
+        self.known = (traffic.url, number) in ACCOUNTS
+        self.email = ACCOUNTS.setdefault((traffic.url, number), f"load-{number}-{uuid.uuid4().hex[:8]}@example.com")
         self.password = "correct horse battery staple"
 
     def call(self, what: str, method: str, path: str, **kwargs) -> requests.Response | None:
@@ -93,8 +96,11 @@ class Client:
         self.form("login", "/login", {"email": self.email, "password": self.password})
 
     def run(self) -> None:
-        self.form("register", "/register", {"name": f"Load {self.number}", "email": self.email,
-                                            "password": self.password, "confirm": self.password})
+        if self.known:
+            self.log_in()
+        else:
+            self.form("register", "/register", {"name": f"Load {self.number}", "email": self.email,
+                                                "password": self.password, "confirm": self.password})
         round_number = 0
         while not self.traffic.stopping.is_set():
             round_number += 1

@@ -6,20 +6,17 @@ from __future__ import annotations
 import pytest
 import requests
 
-from localeb import Fleet
-from testkit.ports import free_port
-from testkit.rollouts import ROLLING, adds_a_column, code_change, deploy_under_load, exits_at_boot, predeploy_fails
+from testkit.rollouts import ROLLING, adds_a_column, code_change, deploy_under_load, exits_at_boot, on_top
+from testkit.rollouts import predeploy_fails as hook_fails
 
-from .conftest import version
+from .conftest import serving_v1, version
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.reliability]
 
 
 @pytest.fixture(scope="module")
 def fleet(docker_engine, make_bundle):
-    with Fleet(instances=2, port=free_port(), echo=lambda line: None, health_wait=30) as started:
-        result = started.deploy(make_bundle("v1"), label="v1")
-        assert result.ok, [outcome.log for outcome in result.outcomes]
+    with serving_v1(make_bundle, instances=2, health_wait=30) as started:
         yield started
 
 
@@ -48,7 +45,8 @@ def test_a_migration_adding_a_column_rolls_and_drops_nothing(fleet, make_bundle)
 
 
 def test_a_failing_predeploy_hook_stops_the_rollout_and_the_old_version_answers_everything(fleet, make_bundle):
-    run = deploy_under_load(fleet, make_bundle("predeploy-fails", predeploy_fails), "v4", options=ROLLING)
+    bundle = make_bundle("predeploy-fails", on_top(adds_a_column, hook_fails))  # the migration stays
+    run = deploy_under_load(fleet, bundle, "v4", options=ROLLING)
     assert not run.result.ok and run.result.failure.step == "RunAppDeployPreDeployHooks"
     assert_nothing_noticed(run)
     assert set(run.report.versions) == {"v3"}
@@ -56,7 +54,8 @@ def test_a_failing_predeploy_hook_stops_the_rollout_and_the_old_version_answers_
 
 
 def test_a_version_failing_its_health_check_is_aborted_and_takes_no_traffic(fleet, make_bundle):
-    run = deploy_under_load(fleet, make_bundle("exits-at-boot", exits_at_boot), "v5", options=ROLLING)
+    bundle = make_bundle("exits-at-boot", on_top(adds_a_column, exits_at_boot))
+    run = deploy_under_load(fleet, bundle, "v5", options=ROLLING)
     first = fleet.engines[0].instance.id
     assert not run.result.ok and run.result.unhealthy == [first]
     messages = [event.message for event in run.result.events]
