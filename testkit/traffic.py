@@ -34,7 +34,7 @@ class Answer:
     at: float  # seconds since the load started
     what: str
     status: int | None
-    error: str = ""
+    error: str = ""  # the exception, or the start of a failed answer's body (whose 502: the balancer's, nginx's)
 
     @property
     def failed(self) -> bool:
@@ -82,7 +82,8 @@ class Client:
         except requests.RequestException as error:
             self.traffic.record(Answer(at, what, None, type(error).__name__))
             return None
-        self.traffic.record(Answer(at, what, response.status_code))
+        failed = not 200 <= response.status_code < 400
+        self.traffic.record(Answer(at, what, response.status_code, response.text[:120] if failed else ""))
         return response
 
     def form(self, what: str, path: str, data: dict) -> requests.Response | None:
