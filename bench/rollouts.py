@@ -51,7 +51,7 @@ def figures(run: Run, before: str) -> dict:
     return {"ok": run.result.ok, "deploy_s": round(run.seconds, 1), "requests": len(report.answers),
             "failed": len(report.failures), "failure_samples": [f"{a.what} {a.status or a.error}"
                                                                 for a in report.failures[:5]],
-            "posts": len(report.posted), "lost_writes": len(run.lost),
+            "slowest_s": round(report.slowest, 2), "posts": len(report.posted), "lost_writes": len(run.lost),
             "answered_by_old_version_only": set(report.versions) <= {before},
             "served": run.served, "events": [message for _, message in run.marks]}
 
@@ -116,7 +116,8 @@ def timeline(run: Run, title: str) -> str:
 
 
 def line(results: dict) -> str:
-    rows = [f"  - {name}: {s['requests']} requests, {s['failed']} failed, {s['posts']} posts, "
+    rows = [f"  - {name}: {s['requests']} requests, {s['failed']} failed (slowest {s.get('slowest_s', '–')} s), "
+            f"{s['posts']} posts, "
             f"{s['lost_writes']} lost; deploy {'succeeded' if s['ok'] else 'failed'} in {s['deploy_s']} s"
             + ("" if s["ok"] else f", old version answered every request: {s['answered_by_old_version_only']}")
             for name, s in results["scenarios"].items()]

@@ -10,7 +10,7 @@ happens; then what users would have noticed: failed requests and lost writes.
     report.per_second()        # [(second, answered, failed)] for a timeline
 
 Each client is a visitor with its own account and cookies: pages, the JSON API, /version, a new post each
-round, a log out and log in every few rounds. No retries (as behind an ALB) and no redirects followed: a
+round, a log out and log in every tenth round. No retries (as behind an ALB) and no redirects followed: a
 redirect is an answer. The load stops by itself after `limit` seconds whatever happens.
 """
 
@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-TIMEOUT = 10  # seconds a request may take before it counts as failed
+# Seconds a request may take before it counts as failed: half the ALB's idle timeout, as a login (a password
+# hash) on a machine building images beside the load can take several seconds.
+TIMEOUT = 30
 TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 ACCOUNTS: dict[tuple[str, int], str] = {}  # (site, client number) -> the email it registered
 
@@ -34,6 +36,7 @@ class Answer:
     at: float  # seconds since the load started
     what: str
     status: int | None
+    seconds: float = 0.0
     error: str = ""  # the exception, or the start of a failed answer's body (whose 502: the balancer's, nginx's)
 
     @property
@@ -51,6 +54,10 @@ class Report:
     @property
     def failures(self) -> list[Answer]:
         return [answer for answer in self.answers if answer.failed]
+
+    @property
+    def slowest(self) -> float:
+        return max((answer.seconds for answer in self.answers), default=0.0)
 
     def lost(self, present: set[str]) -> list[str]:
         return [title for title in self.posted if title not in present]
@@ -75,15 +82,17 @@ class Client:
         self.password = "correct horse battery staple"
 
     def call(self, what: str, method: str, path: str, **kwargs) -> requests.Response | None:
-        at = time.monotonic() - self.traffic.monotonic_start
+        started = time.monotonic()
+        at = started - self.traffic.monotonic_start
         try:
             response = self.session.request(method, self.traffic.url + path, timeout=TIMEOUT, allow_redirects=False,
                                             **kwargs)
         except requests.RequestException as error:
-            self.traffic.record(Answer(at, what, None, type(error).__name__))
+            self.traffic.record(Answer(at, what, None, time.monotonic() - started, type(error).__name__))
             return None
         failed = not 200 <= response.status_code < 400
-        self.traffic.record(Answer(at, what, response.status_code, response.text[:120] if failed else ""))
+        self.traffic.record(Answer(at, what, response.status_code, time.monotonic() - started,
+                                   response.text[:120] if failed else ""))
         return response
 
     def form(self, what: str, path: str, data: dict) -> requests.Response | None:
@@ -114,7 +123,7 @@ class Client:
             posted = self.form("post", "/posts/new", {"title": title, "content": "Written under load."})
             if posted is not None and 300 <= posted.status_code < 400:
                 self.traffic.wrote(title)
-            if round_number % 5 == 0:
+            if round_number % 10 == 0:
                 page = self.call("logout form", "GET", "/")
                 match = TOKEN.search(page.text) if page is not None and page.ok else None
                 if match:
