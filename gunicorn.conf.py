@@ -29,7 +29,7 @@ bind = f"0.0.0.0:{_server['port']}"
 workers = _server["workers"]
 # One process per CPU, each with threads: threads overlap the waits on the
 # database (a sync worker idles through them), processes use the CPUs
-# (default_workers() in board/config.py). `make bench` compares this with the
+# (server_config() in board/config.py). `make bench` compares this with the
 # seed's one sync worker per CPU: bench/results/latest.md.
 # Each thread keeps one pooled connection (board/config.py), so an instance
 # holds WEB_CONCURRENCY x GUNICORN_THREADS connections: size RDS's
@@ -65,7 +65,8 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 (tmpfs is the point; gunicorn create
 # the app imports no library missing here.
 LIBRARIES = ("flask", "flask_sqlalchemy", "flask_sqlalchemy.cli", "flask_migrate", "flask_migrate.cli", "flask_login",
              "flask_wtf", "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.sqlite",
-             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script")
+             "psycopg2.extensions", "psycopg2.extras", "email_validator", "alembic.script",
+             "werkzeug.middleware.proxy_fix")
 for _library in LIBRARIES:
     importlib.import_module(_library)
 

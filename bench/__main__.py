@@ -28,6 +28,7 @@ from testkit import pgcluster  # the same throwaway cluster the tests use
 from testkit.ports import free_port
 from testkit.servers import wait_until
 from testkit.statements import recorded
+from testkit.wire import round_trips
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -176,7 +177,7 @@ def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float
                                     "high": round(1 - kept["low"], 3)}
     results["index_vs_seed_settings"] = per_round("index", "index_seed_settings")
     results["index_vs_seed_settings_db_far"] = per_round("index_db_far", "index_db_far_seed_settings")
-    results["queries_per_index_page"] = count_queries(url)
+    results["queries_per_index_page"], results["round_trips_per_index_page"] = index_page_costs(url)
     index, memory = results["index"], results["index_from_memory"]
     if "db_cpu_ms" in index:
         page_cpu = index["app_cpu_ms"] + index["db_cpu_ms"]
@@ -186,21 +187,23 @@ def p1(url: str, database_pid: int, seconds: float, rounds: int, delay_ms: float
     return results
 
 
-def count_queries(url: str) -> int:
-    """The queries the index page sends (the pool's ping aside)."""
-    from board import create_app
+def index_page_costs(url: str) -> tuple[int, int]:
+    """The queries the index page sends, and its round trips to the database (the pool's ping included)."""
+    from board import create_app, reads
     from board.extensions import db
 
-    app = create_app({"POSTS_PER_PAGE": 20}, {"APP_ENV": "test", "DATABASE_URL": url})
-    client = app.test_client()
-    client.get("/")  # a new connection first asks the server about itself
-    with app.app_context():
-        engine = db.engine
-    with recorded(engine) as statements:
-        client.get("/")
-    with app.app_context():
-        db.engine.dispose()
-    return len(statements)
+    with round_trips(url) as (through, wire):
+        app = create_app({"POSTS_PER_PAGE": 20}, {"APP_ENV": "test", "DATABASE_URL": through})
+        client = app.test_client()
+        client.get("/")  # a new connection first logs in and asks the server about itself
+        with app.app_context():
+            engine = reads.engines().primary
+        with recorded(engine) as statements, wire.counting() as counted:
+            client.get("/")
+        with app.app_context():
+            engine.dispose()
+            db.engine.dispose()
+    return len(statements), counted[0]
 
 
 def timed(call, runs: int = 15) -> float:
@@ -305,7 +308,8 @@ def markdown(results: dict) -> str:
               "round trip through bench/latency_proxy.py "
               f"({p1r['db_round_trip_near_ms']} ms direct; RDS is a network hop from EB).", "",
               f"- Database share of the index page: {share['median']:.0%}, {share['low']:.0%} to {share['high']:.0%} "
-              f"over the rounds; {p1r['queries_per_index_page']} query per page." + cpu_split(p1r),
+              f"over the rounds; {p1r['queries_per_index_page']} query and "
+              f"{p1r.get('round_trips_per_index_page', '?')} round trips to the database per page." + cpu_split(p1r),
               f"- Production settings vs the seed's: {times(p1r['index_vs_seed_settings'])} with the database "
               f"{p1r['db_round_trip_near_ms']} ms away, {times(p1r['index_vs_seed_settings_db_far'])} with it "
               f"{p1r['db_round_trip_far_ms']} ms away (target ≥ 1.5×).",
@@ -336,36 +340,6 @@ def markdown(results: dict) -> str:
 
         lines.append(line(results["rollouts"]))
     return "\n".join(lines) + "\n"
-
-
-def summary(results: dict) -> str:
-    """The README's short table: a few figures a newcomer can weigh, from the same results as latest.md."""
-    p1r, p2r = results["p1"], results["p2"]
-    rows = [("Index page (production settings, PostgreSQL)", f"{p1r['index']['rps']} req/s"),
-            ("`/api/posts?limit=20`", f"{p1r['api']['rps']} req/s"),
-            (f"Index against the seed's settings, database {p1r['db_round_trip_far_ms']} ms away",
-             f"{p1r['index_vs_seed_settings_db_far']['median']:.2f}×"),
-            (f"A page {p2r['depth']:,} posts deep (keyset; OFFSET there)",
-             f"{p2r['deep_page_ms']} ms ({p2r['offset_query_at_depth_ms']} ms)")]
-    if "skipped" not in results["image"]:
-        rows.append(("Image rebuild after a code change", f"{results['image']['code_only_rebuild_s']} s"))
-        rows.append(("Image size over `python:3.12-slim` (built on every instance at every deploy)",
-                     f"{results['image']['image_over_base_mb']} MB"))
-    if "watch" in results:
-        watch = results["watch"]
-        rows.append(("`docker compose watch`, save to new response: static file (the floor) / template / `.py` file",
-                     f"{watch['static']['median_s']} s / {watch['template']['median_s']} s "
-                     f"({watch['template']['ratio_to_floor']}×) / {watch['python']['median_s']} s "
-                     f"({watch['python']['ratio_to_floor']}×)"))
-    deploy = results["deploy"]
-    rows.append(("`python -m deploy release` / `eb deploy` (local AWS)",
-                 f"{deploy['deploy_release_s']} s / {deploy['eb_deploy_s']} s"))
-    if "local_eb" in results:
-        local = results["local_eb"]
-        rows.append(("A code change released to a local EB instance, to the new version served (its floor)",
-                     f"{local['local_release_s']} s ({local['local_floor_s']} s)"))
-    lines = [f"Measured {results['when']} on {results['machine']}.", "", "| What | Figure |", "|---|---|"]
-    return "\n".join(lines + [f"| {what} | {figure} |" for what, figure in rows]) + "\n"
 
 
 def main() -> None:
@@ -433,7 +407,6 @@ def main() -> None:
     table = markdown(results)
     (RESULTS / "latest.md").write_text(table)
     print(table)
-    print("For the README's Figures section:\n\n" + summary(results))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(overrides: Mapping | None = None, environ: Mapping | None = None) -> Flask:
@@ -27,20 +28,23 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     if overrides:
         app.config.from_mapping(overrides)
 
-    from . import bodies, database, hosts, logs, models, security  # noqa: F401  (models registers the tables for Flask-Migrate)
+    from . import bodies, hosts, logs, models, reads, security  # noqa: F401  (models registers the tables for Flask-Migrate)
     from .extensions import csrf, db, login_manager, migrate
 
     logs.configure(app)
     # Around the whole app: a chunked body is measured before anything reads it.
     app.wsgi_app = bodies.ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    if app.config["PROXY_HOPS"]:
+        # The client is the address the outermost trusted proxy appended to X-Forwarded-For; what a
+        # client wrote there itself is ignored. The scheme stays gunicorn's (FORWARDED_ALLOW_IPS).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=0)
     # First, so every request has its id and raw-body checks run before CSRF reads the form.
     security.register(app)
     hosts.register(app)
     bodies.register(app)
 
     db.init_app(app)
-    with app.app_context():
-        database.init_engine(db.engine)
+    reads.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

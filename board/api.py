@@ -6,8 +6,7 @@ import re
 
 from flask import Blueprint, abort, current_app, request
 
-from . import hosts
-from .database import read_only
+from . import hosts, reads
 from .models import Post
 from .pagination import InvalidCursor, Whole, fetch_page
 from .posts import post_by_slug
@@ -46,7 +45,6 @@ def requested_limit() -> int:
 
 
 @bp.get("/posts")
-@read_only
 def list_posts():
     limit = requested_limit()
     try:
@@ -57,6 +55,5 @@ def list_posts():
 
 
 @bp.get("/posts/<slug>")
-@read_only
 def show_post(slug: str):
-    return as_json(post_by_slug(slug))
+    return as_json(post_by_slug(slug, reads.session()))

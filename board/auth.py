@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
-import re
 from math import ceil
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
-from . import passwords, throttle
-from .database import read_only
+from . import devices, passwords, sessions, throttle
 from .extensions import db, login_manager
 from .forms import LoginForm, PasswordChangeForm, RegisterForm
-from .models import TOKEN_MAX, Author, password_matches
-from .pagination import InvalidCursor, fetch_page
+from .models import Author, password_matches
+from .pagination import InvalidCursor, fetch_author_page
 
 bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to do that."
 login_manager.login_message_category = "info"
+# A session whose address or browser changes stays logged in but is no longer "fresh".
+login_manager.session_protection = "basic"
+# The cookies name a login (board/sessions.py), which logout, a password change or its age ends.
+login_manager.user_loader(sessions.load)
 
 BAD_LOGIN = "Wrong email or password."  # the same for both, so emails cannot be probed
 
 
 # The largest id an integer column holds on every backend: bigger ones in a URL are a 404, not an overflow.
 ID_MAX = 2**31 - 1
-TOKEN_SHAPE = re.compile(rf"[0-9a-f]{{{TOKEN_MAX}}}")  # as models.new_session_token makes them
 
 
-@login_manager.user_loader
-def load_author(session_token: str) -> Author | None:
-    # The cookies name the author by their session token (Author.get_id), which logout and a
-    # password change replace: then no cookie made before names anyone.
-    if not TOKEN_SHAPE.fullmatch(session_token or ""):
-        return None
-    return db.session.scalar(sa.select(Author).where(Author.session_token == session_token))
-
-
-def start_session(author: Author, remember: bool = False) -> None:
-    """Log `author` in on a new session: nothing from before (a CSRF token, a planted id) carries over."""
-    session.clear()
-    login_user(author, remember=remember)
+def too_many(attempt: throttle.Attempt) -> tuple[str, int]:
+    """What a refused attempt is told, and the seconds to wait (Retry-After)."""
+    minutes = ceil(attempt.refused_for.total_seconds() / 60)
+    where = "from your network" if attempt.by_network else "to log in to this address"
+    return f"Too many attempts {where}. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", minutes * 60
 
 
 def safe_next(target: str | None) -> str | None:
@@ -63,6 +56,12 @@ def register():
         return redirect(url_for("pages.index"))
     form = RegisterForm()
     if form.validate_on_submit():
+        attempt = throttle.registration()  # each one hashes a password, and says whether the email is taken
+        if attempt.refused_for is not None:
+            current_app.logger.warning("registration refused: too many attempts from one network")
+            message, seconds = too_many(attempt)
+            form.form_errors.append(message)
+            return render_template("auth/register.html", form=form), 429, {"Retry-After": str(seconds)}
         email = form.email.data.lower()
         author = Author(name=form.name.data, email=email)
         author.set_password(form.password.data)
@@ -75,7 +74,8 @@ def register():
         if author is None:
             form.email.errors.append("An account with this email already exists.")
         else:
-            start_session(author)
+            devices.issue(email)
+            sessions.start(author)
             flash(f"Welcome, {author.name}!", "success")
             return redirect(url_for("pages.index"))
     return render_template("auth/register.html", form=form), 200 if request.method == "GET" else 422
@@ -85,17 +85,17 @@ def register():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        attempt = throttle.attempt(form.email.data)
+        attempt = throttle.attempt(form.email.data, devices.nonce_for(form.email.data))
         if attempt.refused_for is not None:
-            current_app.logger.warning("login refused: too many attempts at one address")
-            minutes = ceil(attempt.refused_for.total_seconds() / 60)
-            form.form_errors.append(f"Too many attempts to log in to this address. Try again in {minutes} "
-                                    f"minute{'s' if minutes != 1 else ''}.")
-            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(minutes * 60)}
+            current_app.logger.warning("login refused: too many attempts")
+            message, seconds = too_many(attempt)
+            form.form_errors.append(message)
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(seconds)}
         author = db.session.scalar(sa.select(Author).where(Author.email == attempt.email))
         if password_matches(author, form.password.data):
             throttle.succeeded(attempt)
-            start_session(author, remember=form.remember.data)
+            devices.issue(author.email)
+            sessions.start(author, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")) or url_for("pages.index"))
         current_app.logger.info("failed login")
         form.form_errors.append(BAD_LOGIN)
@@ -105,12 +105,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    # POST only, so the CSRF check (CSRFProtect, on every POST) covers it. Every session and
-    # remember cookie of the author ends, here and on their other devices.
-    current_user.end_sessions()
-    db.session.commit()
-    session.clear()
-    logout_user()  # after the clear: it also asks for the remember cookie to be deleted
+    # POST only, so the CSRF check (CSRFProtect, on every POST) covers it. This browser's login
+    # ends; the author's others go on ("Log out everywhere" ends them).
+    sessions.end_this(current_user._get_current_object())
     flash("You are logged out.", "info")
     return redirect(url_for("pages.index"))
 
@@ -121,7 +118,8 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         author = current_user._get_current_object()
-        attempt = throttle.attempt(author.email)  # a borrowed session must not make guessing fast
+        # Counted as a login is: a borrowed session must not make guessing fast.
+        attempt = throttle.attempt(author.email, devices.nonce_for(author.email))
         if attempt.refused_for is not None:
             form.current.errors.append("Too many attempts; please try again later.")
         elif not password_matches(author, form.current.data):
@@ -130,22 +128,39 @@ def change_password():
             form.password.errors.append(problem)
         else:
             throttle.succeeded(attempt)
+            remembered = author.login.remembered
             author.set_password(form.password.data)
-            author.end_sessions()  # every other device is logged out
-            db.session.commit()
-            start_session(author)
+            sessions.end_all(author)  # every other device is logged out
+            sessions.start(author, remember=remembered)
             flash("Your password is changed; your other sessions are logged out.", "success")
             return redirect(url_for("auth.profile", author_id=author.id))
     return render_template("auth/password.html", form=form), 200 if request.method == "GET" else 422
 
 
+@bp.get("/account/sessions")
+@login_required
+def list_sessions():
+    author = current_user._get_current_object()
+    return render_template("auth/sessions.html", logins=sessions.active(author), current=author.login)
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_sessions():
+    author = current_user._get_current_object()
+    sessions.end_all(author)
+    sessions.end_this(author)
+    flash("You are logged out everywhere.", "info")
+    return redirect(url_for("pages.index"))
+
+
 @bp.get(f"/authors/<int(max={ID_MAX}):author_id>")
-@read_only
 def profile(author_id: int):
-    author = db.get_or_404(Author, author_id)
     try:
-        page = fetch_page(current_app.config["POSTS_PER_PAGE"], before=request.args.get("before"),
-                          after=request.args.get("after"), author_id=author.id)
+        author, page = fetch_author_page(author_id, current_app.config["POSTS_PER_PAGE"],
+                                         before=request.args.get("before"), after=request.args.get("after"))
     except InvalidCursor:
         abort(400, "That page link is broken; start again from the first page.")
+    if author is None:
+        abort(404)
     return render_template("auth/profile.html", author=author, page=page)

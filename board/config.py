@@ -1,7 +1,7 @@
 """The one place that reads the environment.
 
 Everything the app and gunicorn take from the environment is named in
-VARIABLES (the README's table is checked against it by a test). This module
+VARIABLES (docs/configuration.md's table is checked against it by a test). This module
 imports nothing from the rest of the package, so gunicorn.conf.py can load it
 without importing the app into gunicorn's master process (which would pin old
 code across reloads).
@@ -28,6 +28,8 @@ CONTAINER_PORT = 8000
 
 # How long "Remember me" keeps an author logged in (logout and a password change end it sooner).
 REMEMBER_FOR = timedelta(days=30)
+# The most a login without it lasts: the browser ends it sooner when it closes, the server after this.
+SESSION_FOR = timedelta(hours=12)
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 FALSY = frozenset({"", "0", "false", "no", "off"})
@@ -80,7 +82,7 @@ class Variable:
 # shows its label at /version (docs/eb-platform.md). Not in git; absent outside EB.
 VERSION_LABEL_FILE = Path(__file__).with_name("VERSION_LABEL")
 
-# Each setting is one Variable, in the order of the README's table; VARIABLES (below) collects them.
+# Each setting is one Variable, listed in VARIABLES (below) in the order of docs/configuration.md's table.
 APP_ENV = Variable("APP_ENV", "production", "`production`, `development` or `test` (`FLASK_ENV` is read too).")
 SECRET_KEY = Variable("SECRET_KEY", None, "Signs sessions and CSRF tokens. Development keeps a generated one in "
                       "`instance/`.", shown="(required in production)", exact=True)
@@ -91,6 +93,14 @@ RDS_PORT = Variable("RDS_PORT", 5432, "PostgreSQL port.", 1, 65535)
 RDS_DB_NAME = Variable("RDS_DB_NAME", "ebdb", "Database name.", exact=True)
 RDS_USERNAME = Variable("RDS_USERNAME", None, "Database user (required with `RDS_HOSTNAME`).", exact=True)
 RDS_PASSWORD = Variable("RDS_PASSWORD", "", "Database password; any characters (it is URL-escaped).", exact=True)
+DATABASE_READ_URL = Variable("DATABASE_READ_URL", None, "SQLAlchemy URL of a read replica or Aurora reader "
+                             "endpoint that pages read from; wins over `RDS_READ_HOSTNAME`. Empty: the primary.")
+RDS_READ_HOSTNAME = Variable("RDS_READ_HOSTNAME", None, "Host of a read replica or Aurora reader endpoint, reached "
+                             "with the `RDS_*` port, name and credentials.")
+# A replica applies a write a moment after the primary: long enough to cover its lag, short enough that
+# a busy writer's pages soon go back to the replica.
+READ_YOUR_WRITES = Variable("READ_YOUR_WRITES", 5, "Seconds a client's pages read from the primary after it "
+                            "writes, so it sees its own writes on a lagging replica.", 1, 3600)
 DB_CONNECT_TIMEOUT = Variable("DB_CONNECT_TIMEOUT", 5, "Seconds to wait for a database connection.", 1, 300)
 # Younger than the idle timeouts that drop connections silently on AWS (350 s at a NAT gateway).
 DB_POOL_RECYCLE = Variable("DB_POOL_RECYCLE", 300, "Seconds after which pooled connections are replaced.", 1, 86400)
@@ -101,8 +111,8 @@ LOG_LEVEL = Variable("LOG_LEVEL", "INFO", "Level of the app's own log lines (std
 PORT = Variable("PORT", CONTAINER_PORT, "Port gunicorn binds on all interfaces (the container port).", 1, 65535)
 WEB_CONCURRENCY = Variable("WEB_CONCURRENCY", None, "gunicorn worker processes: one per CPU the container may use; "
                            "one while developing.", 1, 64, shown="(usable CPUs; 1 with AUTO_RELOAD)")
-GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (and database connections each "
-                            "keeps).", 1, 64)
+GUNICORN_THREADS = Variable("GUNICORN_THREADS", 8, "Threads per gunicorn worker (each keeps a database "
+                            "connection for reads and one for writes).", 1, 64)
 GUNICORN_TIMEOUT = Variable("GUNICORN_TIMEOUT", 30, "Seconds before a silent worker is killed and restarted.", 1, 3600)
 AUTO_RELOAD = Variable("AUTO_RELOAD", False, "`1/true/yes/on`: gunicorn restarts workers on code changes; "
                        "templates are re-read without one.")
@@ -111,8 +121,16 @@ TRUSTED_HOSTS = Variable("TRUSTED_HOSTS", None, "Comma-separated host names the 
                          "Empty: any host, links are paths.")
 FORWARDED_ALLOW_IPS = Variable("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", "Proxies whose X-Forwarded-* headers are "
                                "trusted (the image sets `*`: only the proxy in front reaches it).")
+PROXY_HOPS = Variable("PROXY_HOPS", 0, "Proxies in front that append the client's address to `X-Forwarded-For`; the "
+                      "client is the address the outermost of them added, 0: the connection's own. `.ebextensions` "
+                      "sets 1 ([client-address.md](client-address.md)).", 0, 5)
 
-VARIABLES = tuple(value for value in list(globals().values()) if isinstance(value, Variable))
+VARIABLES = (
+    APP_ENV, SECRET_KEY, DATABASE_URL, RDS_HOSTNAME, RDS_PORT, RDS_DB_NAME, RDS_USERNAME, RDS_PASSWORD,
+    DATABASE_READ_URL, RDS_READ_HOSTNAME, READ_YOUR_WRITES, DB_CONNECT_TIMEOUT, DB_POOL_RECYCLE, POSTS_PER_PAGE,
+    APP_VERSION, LOG_LEVEL, PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, AUTO_RELOAD, TRUSTED_HOSTS,
+    FORWARDED_ALLOW_IPS, PROXY_HOPS,
+)
 
 
 def flag(name: str, value: str | None) -> bool:
@@ -142,28 +160,41 @@ def app_env(environ) -> str:
 
 
 def database_url(environ, instance_path: str) -> str:
-    url = DATABASE_URL.read(environ)
+    url = named_url(environ, DATABASE_URL, RDS_HOSTNAME)
     if url:
-        # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg2://" + url[len(prefix):]
         return url
-    host = RDS_HOSTNAME.read(environ)
-    if host:
-        user = RDS_USERNAME.read(environ)
-        if not user:
-            raise ConfigError("RDS_HOSTNAME is set but RDS_USERNAME is empty; set both (or DATABASE_URL)")
-        # RDS user names and passwords may hold @ / : and the like: escape everything but letters and digits.
-        credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
-        name = quote(RDS_DB_NAME.read(environ), safe="")
-        return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
     if app_env(environ) == "production":
         # A SQLite file here would live in the container: lost at every deploy, and
         # a different database on every instance.
         raise ConfigError("no database is configured; production needs DATABASE_URL, or RDS_HOSTNAME with "
                           "RDS_USERNAME and RDS_PASSWORD (Elastic Beanstalk sets RDS_* for an attached database)")
     return "sqlite:///" + str(Path(instance_path) / "board.sqlite")
+
+
+def read_database_url(environ, primary_url: str) -> str:
+    """Where pages read: a replica or reader endpoint when one is named, else the primary."""
+    return named_url(environ, DATABASE_READ_URL, RDS_READ_HOSTNAME) or primary_url
+
+
+def named_url(environ, url_variable: Variable, host_variable: Variable) -> str | None:
+    """The URL `url_variable` holds, else one to the RDS host `host_variable` names, else None."""
+    url = url_variable.read(environ)
+    if url:
+        # Heroku-style and libpq-style schemes name the driver SQLAlchemy should use.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url[len(prefix):]
+        return url
+    host = host_variable.read(environ)
+    if not host:
+        return None
+    user = RDS_USERNAME.read(environ)
+    if not user:
+        raise ConfigError(f"{host_variable.name} is set but RDS_USERNAME is empty; set both (or {url_variable.name})")
+    # RDS user names and passwords may hold @ / : and the like: escape everything but letters and digits.
+    credentials = quote(user, safe="") + ":" + quote(RDS_PASSWORD.read(environ), safe="")
+    name = quote(RDS_DB_NAME.read(environ), safe="")
+    return f"postgresql+psycopg2://{credentials}@{host}:{RDS_PORT.read(environ)}/{name}"
 
 
 def engine_options(environ, url: str) -> dict:
@@ -173,8 +204,9 @@ def engine_options(environ, url: str) -> dict:
         # Heal after a database restart or RDS failover without restarting the app: a connection the
         # server dropped is replaced before a request sees it, for one round trip a checkout.
         "pool_pre_ping": True,
-        # A thread holds at most one connection: one kept per thread, none opened beyond, so an instance
-        # keeps workers x threads connections to RDS, never reconnecting under load.
+        # A thread holds at most one connection of each engine (the primary's and the read path's): one kept
+        # per thread, none opened beyond, so an instance keeps at most 2 x workers x threads connections to
+        # RDS, never reconnecting under load.
         "pool_size": GUNICORN_THREADS.read(environ),
         "max_overflow": 0,
         "pool_recycle": DB_POOL_RECYCLE.read(environ),
@@ -222,12 +254,17 @@ def app_config(instance_path: str, environ=None) -> dict:
     env = app_env(environ)
     key = secret_key(environ, env, instance_path)
     url = database_url(environ, instance_path)
+    read_url = read_database_url(environ, url)
     return {
         "APP_ENV": env,
         "TESTING": env == "test",
         "SECRET_KEY": key,
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, url),
+        # The read path's engines (board/reads.py) add their read-only settings to these.
+        "READ_DATABASE_URI": read_url,
+        "READ_ENGINE_OPTIONS": engine_options(environ, read_url),
+        "READ_YOUR_WRITES": timedelta(seconds=READ_YOUR_WRITES.read(environ)),
         "POSTS_PER_PAGE": POSTS_PER_PAGE.read(environ),
         "APP_VERSION": app_version(environ),
         "LOG_LEVEL": LOG_LEVEL.read(environ).upper(),
@@ -246,6 +283,9 @@ def app_config(instance_path: str, environ=None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_DURATION": REMEMBER_FOR,
+        # The session cookie's signature expires with the longest login it can hold without "Remember me".
+        "PERMANENT_SESSION_LIFETIME": SESSION_FOR,
+        "PROXY_HOPS": PROXY_HOPS.read(environ),
     }
 
 
@@ -256,24 +296,17 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def default_workers(cpu_count: int) -> int:
-    # Processes cover CPU (template rendering), threads (GUNICORN_THREADS) cover
-    # the waits on the database, so one process per CPU keeps every CPU busy; a
-    # second process on the same CPU only adds switching between address spaces
-    # (`make bench` compared them: bench/results/).
-    return cpu_count
-
-
 def server_config(environ=None) -> dict:
     """gunicorn's settings from the environment (read by gunicorn.conf.py)."""
     environ = os.environ if environ is None else environ
     auto_reload = AUTO_RELOAD.read(environ)
-    # While developing, every .py edit boots all workers again at once; one
-    # worker (its threads serve a developer's requests) boots alone, without
-    # its siblings competing for the CPUs.
+    # Processes cover CPU (template rendering) and threads the waits on the
+    # database, so one process per usable CPU keeps every CPU busy. While
+    # developing, every .py edit boots all workers again at once; one worker
+    # (its threads serve a developer's requests) boots alone.
     return {
         "port": PORT.read(environ),
-        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else default_workers(usable_cpus())),
+        "workers": WEB_CONCURRENCY.read(environ) or (1 if auto_reload else usable_cpus()),
         "threads": GUNICORN_THREADS.read(environ),
         "timeout": GUNICORN_TIMEOUT.read(environ),
         "auto_reload": auto_reload,

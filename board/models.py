@@ -20,6 +20,7 @@ NAME_MAX = 80
 EMAIL_MAX = 254
 TOKEN_MAX = 64
 CLIENT_KEY_MAX = 64
+DEVICE_MAX = 200
 
 
 def utcnow() -> datetime:
@@ -44,12 +45,19 @@ class Author(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # What the session and remember cookies name the author by (Flask-Login's alternative id):
-    # a new one ends every session and remember cookie the author has.
+    # Unused: what the previous release's cookies named the author by (one token for all their logins,
+    # now a LoginSession each). Still filled in, as that release requires while a deployment rolls;
+    # a later release drops it (migrations/versions/0004_login_sessions.py).
     session_token: Mapped[str] = mapped_column(String(TOKEN_MAX), unique=True, default=new_session_token)
 
     posts: Mapped[list[Post]] = relationship(back_populates="author", cascade="all, delete-orphan",
                                              passive_deletes=True)
+    logins: Mapped[list[LoginSession]] = relationship(back_populates="author", cascade="all, delete-orphan",
+                                                      passive_deletes=True)
+
+    # The login this object was loaded for, and its token (board/sessions.py): not columns.
+    login = None
+    login_token = None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -57,11 +65,9 @@ class Author(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    def get_id(self) -> str:
-        return self.session_token
-
-    def end_sessions(self) -> None:
-        self.session_token = new_session_token()
+    def get_id(self) -> str | None:
+        # What Flask-Login keeps in the session and remember cookies: the login's token, never the author's id.
+        return self.login_token
 
 
 def password_matches(author: Author | None, password: str) -> bool:
@@ -100,8 +106,9 @@ class Post(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Login attempts per email address (known or not) and client, and per address from all clients
-    (client "*"), so passwords cannot be guessed at speed (board/throttle.py)."""
+    """Attempts per email address (known or not) and client (a network, or a device), per address from all
+    networks (client "*"), and per network at every address (email "*"), so passwords cannot be guessed,
+    nor hashed, at speed (board/throttle.py)."""
 
     __tablename__ = "login_throttles"
 
@@ -109,3 +116,23 @@ class LoginThrottle(db.Model):
     client: Mapped[str] = mapped_column(String(CLIENT_KEY_MAX), primary_key=True)
     attempts: Mapped[int]
     since: Mapped[datetime] = mapped_column(DateTime, index=True)  # the window's first attempt; ended ones are pruned
+
+
+class LoginSession(db.Model):
+    """One login: its browser, when it began and when the server stops honouring it (board/sessions.py).
+
+    The session and remember cookies carry a random token; only its SHA-256 is stored, so the table
+    alone lets nobody in.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_MAX), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(DEVICE_MAX))  # the browser's User-Agent, as it described itself
+    remembered: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+    author: Mapped[Author] = relationship(back_populates="logins")

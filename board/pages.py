@@ -2,14 +2,12 @@
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .database import read_only
 from .pagination import InvalidCursor, fetch_page
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-@read_only
 def index():
     try:
         page = fetch_page(current_app.config["POSTS_PER_PAGE"],

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from .extensions import db
+from . import reads
 from .models import Author, Post
 
 _CURSOR_MAX = 64  # an encoded cursor is ~32 characters; anything longer is not ours
@@ -114,6 +114,27 @@ def listing(*, by_author: bool, whole: bool, direction: str) -> sa.Select:
     return query.order_by(order(Post.created_at), order(Post.id)).limit(sa.bindparam("limit"))
 
 
+@dataclass(frozen=True)
+class Profile:
+    """An author as their page shows them."""
+
+    id: int
+    name: str
+    created_at: datetime
+
+
+@cache
+def author_listing(direction: str) -> sa.Select:
+    """An author with a page of their posts in one query: a row per post, carrying the author too; a row of
+    the author alone, its post columns NULL, when the page is empty; no row when there is no such author."""
+    page = listing(by_author=True, whole=False, direction=direction).subquery()
+    order = sa.asc if direction == "newer" else sa.desc
+    return (sa.select(Author.id.label("profile_id"), Author.name.label("profile_name"),
+                      Author.created_at.label("profile_since"), *page.c)
+            .outerjoin(page, sa.true()).where(Author.id == sa.bindparam("author_id"))
+            .order_by(order(page.c.created_at), order(page.c.id)))
+
+
 def fetch_page(limit: int, before: str | None = None, after: str | None = None, author_id: int | None = None,
                whole: bool = False) -> Page:
     """One page: the `limit` posts older than `before`, or newer than `after`, optionally one author's,
@@ -121,14 +142,35 @@ def fetch_page(limit: int, before: str | None = None, after: str | None = None, 
 
     Raises InvalidCursor for a cursor this app could not have made.
     """
+    query = listing(by_author=author_id is not None, whole=whole, direction=direction_of(before, after))
+    return paged(read(query, limit, before, after, author_id), limit, before, after)
+
+
+def fetch_author_page(author_id: int, limit: int, before: str | None = None,
+                      after: str | None = None) -> tuple[Profile | None, Page]:
+    """The author (None if there is none) and a page of their posts, as fetch_page() gives it, in one query."""
+    rows = read(author_listing(direction_of(before, after)), limit, before, after, author_id)
+    if not rows:
+        return None, Page([], older=None, newer=None)
+    profile = Profile(rows[0].profile_id, rows[0].profile_name, rows[0].profile_since)
+    return profile, paged([row for row in rows if row.id is not None], limit, before, after)
+
+
+def direction_of(before: str | None, after: str | None) -> str:
+    return "newer" if after else "older" if before else "first"
+
+
+def read(query: sa.Select, limit: int, before: str | None, after: str | None, author_id: int | None) -> list:
     params: dict = {"limit": limit + 1, "author_id": author_id}
     if after or before:
         cursor = Cursor.decode(after or before)
         params.update(cursor_at=cursor.created_at, cursor_id=cursor.id)
-    direction = "newer" if after else "older" if before else "first"
-    query = listing(by_author=author_id is not None, whole=whole, direction=direction)
-    # Core on the session's connection (same transaction): plain rows, without the ORM's result processing.
-    rows = db.session.connection().execute(query, params).all()
+    # Core on the read path's connection: plain rows, without the ORM's result processing.
+    return reads.session().connection().execute(query, params).all()
+
+
+def paged(rows: list, limit: int, before: str | None, after: str | None) -> Page:
+    """The page `rows` make: up to `limit + 1` posts, in the order the listing fetched them."""
     if after:
         more_newer = len(rows) > limit
         posts = list(reversed(rows[:limit]))

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
-from .database import read_only
+from . import reads
 from .extensions import db
 from .forms import PostForm
 from .models import SLUG_MAX, Post, utcnow
@@ -22,18 +22,19 @@ SLUG_SHAPE = re.compile(rf"[a-z0-9-]{{1,{SLUG_MAX}}}")
 _SLUG_ATTEMPTS = 5  # each retry follows a concurrent insert that took our slug
 
 
-def post_by_slug(slug: str) -> Post:
+def post_by_slug(slug: str, session: Session) -> Post:
+    """The post at `slug`, with its author, from `session`: the read path's, or db.session to change it."""
     # Slugs are made by slugify(): anything else cannot exist, and NUL would upset PostgreSQL.
     post = None
     if SLUG_SHAPE.fullmatch(slug):
-        post = db.session.scalar(sa.select(Post).where(Post.slug == slug).options(joinedload(Post.author)))
+        post = session.scalar(sa.select(Post).where(Post.slug == slug).options(joinedload(Post.author)))
     if post is None:
         abort(404, "There is no post at this address.")
     return post
 
 
 def own_post(slug: str) -> Post:
-    post = post_by_slug(slug)
+    post = post_by_slug(slug, db.session)
     if post.author_id != current_user.id:
         abort(403, "Only the author of a post can change it.")
     return post
@@ -74,9 +75,8 @@ def create():
 
 
 @bp.get("/<slug>")
-@read_only
 def show(slug: str):
-    return render_template("posts/show.html", post=post_by_slug(slug))
+    return render_template("posts/show.html", post=post_by_slug(slug, reads.session()))
 
 
 @bp.route("/<slug>/edit", methods=["GET", "POST"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
+from functools import cached_property
 
 import boto3
 from botocore.config import Config
@@ -14,7 +14,8 @@ from botocore.exceptions import ProfileNotFound
 from .errors import DeployError
 
 # "standard" retry mode backs off exponentially on throttling and transient errors.
-RETRIES = Config(retries={"max_attempts": 10, "mode": "standard"}, user_agent_extra="board-deploy")
+RETRY_ATTEMPTS = 10
+RETRIES = Config(retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"}, user_agent_extra="board-deploy")
 THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
               "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
 SERVICE_NAMES = {"elasticbeanstalk": "EB", "s3": "S3"}
@@ -26,45 +27,23 @@ def resolve_region(flag: str | None, session_region: str | None = None) -> str |
     return flag or os.environ.get("AWS_REGION") or session_region
 
 
-class RetryNotice(logging.Handler):
-    """Says when botocore backs off: its standard retry mode logs each chosen delay at DEBUG, and
-    `last_error` (set by a needs-retry hook that runs first) says what was refused."""
+class RetryNotices:
+    """Says when botocore retries a call, and why: a needs-retry handler notes each answer (registered first, it
+    runs before the standard retry mode decides), and each new attempt's request-created event reports it."""
 
-    last_error = threading.local()
+    def __init__(self, service: str, out):
+        self.service, self.out = service, out
+        self.last_code = threading.local()
 
-    def __init__(self, out):
-        super().__init__(logging.DEBUG)
-        self.out = out
+    def note(self, response=None, **_) -> None:
+        self.last_code.value = response[1].get("Error", {}).get("Code") if response and len(response) > 1 else None
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if not str(record.msg).startswith("Retry needed, retrying request after delay") or not record.args:
-            return
-        service, code = getattr(self.last_error, "value", ("AWS", None))
-        why = "is throttling" if code in THROTTLING else f"answered {code or 'with a transient error'}"
-        self.out(f"{service} {why}, retrying in {float(record.args[0]):.3g} s")
-
-
-_notice: RetryNotice | None = None
-
-
-def show_retries(out) -> None:
-    """Route botocore's retry decisions to `out` (once per process; the newest `out` wins)."""
-    global _notice
-    logger = logging.getLogger("botocore.retries.standard")
-    if _notice is None:
-        _notice = RetryNotice(out)
-        logger.addHandler(_notice)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-    _notice.out = out
-
-
-def remember_error(service: str):
-    def hook(response=None, **_):
-        code = response[1].get("Error", {}).get("Code") if response and len(response) > 1 else None
-        RetryNotice.last_error.value = (service, code)
-
-    return hook
+    def report(self, request, **_) -> None:
+        retries = request.context.get("retries", {})
+        if retries.get("attempt", 1) > 1:
+            code = getattr(self.last_code, "value", None)
+            why = "is throttling" if code in THROTTLING else f"answered {code or 'with a transient error'}"
+            self.out(f"{self.service} {why}, retrying (attempt {retries['attempt']} of {RETRY_ATTEMPTS})")
 
 
 class Clients:
@@ -77,8 +56,7 @@ class Clients:
         self.region = resolve_region(region, self.session.region_name)
         # boto3 also reads AWS_ENDPOINT_URL itself; an explicit flag wins.
         self.endpoint_url = endpoint_url
-        self._cache: dict[str, object] = {}
-        show_retries(out or (lambda line: print(line, file=sys.stderr)))
+        self.out = out or (lambda line: print(line, file=sys.stderr))
 
     def check_region(self) -> None:
         """A mistyped region fails here, at once, not after DNS lookups retried for half a minute."""
@@ -90,16 +68,41 @@ class Clients:
             raise DeployError(f"unknown AWS region {self.region!r} (Elastic Beanstalk runs in e.g. us-east-1, "
                               "eu-west-1; check --region, AWS_REGION and AWS_DEFAULT_REGION)")
 
-    def __getattr__(self, service: str):
-        if service.startswith("_"):
-            raise AttributeError(service)
-        name = {"eb": "elasticbeanstalk"}.get(service, service)
-        if name not in self._cache:
-            kwargs = {"config": RETRIES, "region_name": self.region}
-            if self.endpoint_url:
-                kwargs["endpoint_url"] = self.endpoint_url
-            client = self.session.client(name, **kwargs)
-            client.meta.events.register_first(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}",
-                                              remember_error(SERVICE_NAMES.get(name, name)))
-            self._cache[name] = client
-        return self._cache[name]
+    def _client(self, name: str):
+        kwargs = {"config": RETRIES, "region_name": self.region}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        client = self.session.client(name, **kwargs)
+        notices = RetryNotices(SERVICE_NAMES.get(name, name), self.out)
+        service_id = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"needs-retry.{service_id}", notices.note)
+        client.meta.events.register(f"request-created.{service_id}", notices.report)
+        return client
+
+    @cached_property
+    def eb(self):
+        return self._client("elasticbeanstalk")
+
+    @cached_property
+    def s3(self):
+        return self._client("s3")
+
+    @cached_property
+    def iam(self):
+        return self._client("iam")
+
+    @cached_property
+    def ssm(self):
+        return self._client("ssm")
+
+    @cached_property
+    def secretsmanager(self):
+        return self._client("secretsmanager")
+
+    @cached_property
+    def rds(self):
+        return self._client("rds")
+
+    @cached_property
+    def ec2(self):
+        return self._client("ec2")

@@ -68,6 +68,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
 from . import eb_options
+from .fleet import database_url
 
 DOCKER_STACKS = ["64bit Amazon Linux 2023 v4.3.0 running Docker", "64bit Amazon Linux 2023 v4.10.0 running Docker",
                  "64bit Amazon Linux 2 v4.1.0 running Docker"]
@@ -177,8 +178,7 @@ def fleet_for(backend, env: Environment):
 
 def stand_in_database_url(fleet) -> str:
     """The URL of a fleet's PostgreSQL stand-in, for `provision --database-url` (moto's RDS serves no SQL)."""
-    d = stand_in_rds(fleet)
-    return f"postgresql://{d['RDS_USERNAME']}:{d['RDS_PASSWORD']}@{d['RDS_HOSTNAME']}:{d['RDS_PORT']}/{d['RDS_DB_NAME']}"
+    return database_url(stand_in_rds(fleet))
 
 
 def reset() -> None:

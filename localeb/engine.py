@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions, read_extensions
+from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions
 
 from . import proxy
 from .errors import LocalEBError
 from .instance import Instance
-from .staging import exposed_port, hooks, mode
+from .staging import bundle_extensions, exposed_port, hooks, mode
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
@@ -127,7 +127,7 @@ class Engine:
         self.log(f"Executing instruction: {step}")
         try:
             chosen = mode(bundle_dir)
-            extensions = read_extensions(bundle_dir)
+            extensions = bundle_extensions(bundle_dir)
         except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
         self._write_manifest(config)
@@ -181,7 +181,7 @@ class Engine:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
         if not self._deployed():
             raise LocalEBError("no application version is deployed on this instance yet")
-        extensions = read_extensions(self._pull_current(current))
+        extensions = bundle_extensions(self._pull_current(current))
         properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
         secrets = self._secrets(extensions, secrets)

@@ -63,6 +63,30 @@ class Result:
         return next((outcome for outcome in self.outcomes if not outcome.ok), None)
 
 
+def start_database(name: str, owner: str, echo: Callable[[str], None]) -> dict[str, str]:
+    """A PostgreSQL container standing in for RDS (labelled for `owner`'s clean-up), with the RDS_* properties
+    EB would set."""
+    password = random.token_hex(16)
+    docker("run", "--detach", "--name", name, "--label", f"{LABEL}={owner}", "--env", "POSTGRES_USER=ebroot",
+           "--env", "POSTGRES_PASSWORD", "--env", "POSTGRES_DB=ebdb", DATABASE_IMAGE,
+           env={"POSTGRES_PASSWORD": password})
+    deadline = time.monotonic() + 60
+    while docker("exec", name, "pg_isready", "-U", "ebroot", "-d", "ebdb", "-h", "127.0.0.1",
+                 check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise LocalEBError("the local PostgreSQL did not start within 60 s")
+        time.sleep(0.5)
+    echo(f"local RDS stand-in {name} is ready")
+    return {"RDS_HOSTNAME": address(name), "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb",
+            "RDS_USERNAME": "ebroot", "RDS_PASSWORD": password}
+
+
+def database_url(rds: dict[str, str]) -> str:
+    """The URL of a stand-in's database, for `deploy provision --database-url` (moto's RDS serves no SQL)."""
+    return (f"postgresql://{rds['RDS_USERNAME']}:{rds['RDS_PASSWORD']}@{rds['RDS_HOSTNAME']}:{rds['RDS_PORT']}/"
+            f"{rds['RDS_DB_NAME']}")
+
+
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
                  echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
@@ -240,18 +264,5 @@ class Fleet:
 
     # --- the pieces around the instances -------------------------------------------------------
     def _start_database(self) -> dict[str, str]:
-        """A PostgreSQL container standing in for RDS, with the RDS_* properties EB would set."""
-        name, password = f"{self.name}-rds", random.token_hex(16)
-        docker("run", "--detach", "--name", name, "--label", f"{LABEL}={self.name}", "--env", "POSTGRES_USER=ebroot",
-               "--env", "POSTGRES_PASSWORD", "--env", "POSTGRES_DB=ebdb", DATABASE_IMAGE,
-               env={"POSTGRES_PASSWORD": password})
-        deadline = time.monotonic() + 60
-        while docker("exec", name, "pg_isready", "-U", "ebroot", "-d", "ebdb", "-h", "127.0.0.1",
-                     check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise LocalEBError("the local PostgreSQL did not start within 60 s")
-            time.sleep(0.5)
-        self.database = name
-        self.echo(f"local RDS stand-in {name} is ready")
-        return {"RDS_HOSTNAME": address(name), "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb",
-                "RDS_USERNAME": "ebroot", "RDS_PASSWORD": password}
+        self.database = f"{self.name}-rds"
+        return start_database(self.database, self.name, self.echo)

@@ -15,12 +15,12 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from deploy.ebextensions import ENVIRONMENT, STATIC_FILES, Extensions, read_extensions
+from deploy.ebextensions import ENVIRONMENT, STATIC_FILES, Extensions
 
 from . import proxy
 from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
 from .errors import LocalEBError
-from .staging import procfile
+from .staging import bundle_extensions, procfile
 
 VENV_ROOT = "/var/app/venv"
 PIP_CACHE = "/root/.cache/pip"  # a volume shared by local instances: wheels are downloaded once
@@ -50,7 +50,7 @@ class PythonEngine(Engine):
         step = "StageApplication"
         self.log(f"Executing instruction: {step}")
         try:
-            extensions = read_extensions(bundle_dir)
+            extensions = bundle_extensions(bundle_dir)
             processes = procfile(bundle_dir)
             port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
         except LocalEBError as error:

@@ -7,9 +7,20 @@ import re
 import zipfile
 from pathlib import Path
 
+from deploy.ebextensions import Extensions, read_extensions
+from deploy.errors import DeployError
+
 from .errors import LocalEBError
 
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+
+
+def bundle_extensions(folder: Path) -> Extensions:
+    """The staged bundle's `.ebextensions`; a file EB would refuse fails the deployment with EB's message."""
+    try:
+        return read_extensions(folder)
+    except DeployError as error:
+        raise LocalEBError(str(error)) from None
 
 
 def unzip(bundle: Path, destination: Path) -> Path:

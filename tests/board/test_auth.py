@@ -2,11 +2,12 @@
 
 import pytest
 
-from board import models, throttle
+from board import devices, models, throttle
 from board.auth import BAD_LOGIN, safe_next
 from board.extensions import db
 from board.models import Author, LoginThrottle
 from tests.board.browsing import PASSWORD, author, count, csrf_token, login, logout, register, submit
+from tests.conftest import make_app
 
 
 def test_register_logs_the_new_author_in_and_stores_a_hash(app, client):
@@ -130,9 +131,12 @@ def test_a_nul_in_the_login_email_is_a_form_error_not_a_crash(client):
     assert "invisible control characters" in response.get_data(as_text=True)
 
 
-def from_client(client, address: str):
-    """The test client, seen as coming from `address`."""
-    client.environ_base["REMOTE_ADDR"] = address
+def from_client(client, address: str | None = None, forwarded_for: str | None = None):
+    """The test client, seen as coming from `address`, its requests carrying this X-Forwarded-For."""
+    if address is not None:
+        client.environ_base["REMOTE_ADDR"] = address
+    if forwarded_for is not None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return client
 
 
@@ -184,16 +188,17 @@ def test_unknown_addresses_lock_the_same_way_so_a_lock_reveals_no_account(client
 def test_a_good_login_clears_the_clients_count_and_gives_its_attempt_back(app, client):
     register(client)
     logout(client)
-    for _ in range(throttle.PER_CLIENT - 1):
-        login(client, password="not the password")
-    assert login(client).status_code == 302
-    logout(client)
-    for _ in range(throttle.PER_CLIENT - 1):
-        login(client, password="not the password")
-    assert login(client).status_code == 302
+    for _ in range(2):
+        client.delete_cookie(devices.COOKIE)  # counted as a browser new to the account
+        for _ in range(throttle.PER_CLIENT - 1):
+            login(client, password="not the password")
+        assert login(client).status_code == 302
+        logout(client)
     with app.app_context():
-        counts = {row.client: row.attempts for row in db.session.query(LoginThrottle)}
-    assert counts == {throttle.ALL_CLIENTS: 2 * (throttle.PER_CLIENT - 1)}
+        counts = {(row.email, row.client): row.attempts for row in db.session.query(LoginThrottle)}
+    # The network's count across addresses keeps the registration and the wrong passwords.
+    assert counts == {("ada@example.com", throttle.ALL_CLIENTS): 2 * (throttle.PER_CLIENT - 1),
+                      (throttle.ANY_ADDRESS, "ip:127.0.0.1"): 1 + 2 * (throttle.PER_CLIENT - 1)}
 
 
 def test_an_address_longer_than_any_account_is_refused_and_not_stored(app, client):
@@ -223,7 +228,7 @@ def test_ended_windows_are_dropped_so_tried_addresses_do_not_pile_up(app, client
     login(client, email="guess0@example.com")
     with app.app_context():
         rows = {(row.email, row.attempts) for row in db.session.query(LoginThrottle)}
-    assert rows == {("guess0@example.com", 1)}
+    assert rows == {("guess0@example.com", 1), (throttle.ANY_ADDRESS, 1)}
 
 
 @pytest.fixture
@@ -255,3 +260,115 @@ def test_a_refused_attempt_checks_no_password(client, password_checks):
         login(client, password="not the password")
     assert login(client).status_code == 429
     assert len(password_checks) == throttle.PER_CLIENT
+
+
+def test_made_up_forwarded_for_values_do_not_make_a_client_new(app, client):
+    # Without a proxy in front (PROXY_HOPS=0: make run, compose) the header is the client's own say.
+    register(client)
+    logout(client)
+    client.delete_cookie(devices.COOKIE)
+    for n in range(throttle.PER_CLIENT):
+        assert login(from_client(client, forwarded_for=f"192.0.2.{n}"), password="not the password").status_code == 422
+    assert login(from_client(client, forwarded_for="192.0.2.200")).status_code == 429
+
+
+@pytest.fixture(params=[1, 2], ids=["nginx", "alb-and-nginx"])
+def behind_proxies(request, database_url):
+    """The app behind 1 or 2 trusted proxies, and what they append after the client's own X-Forwarded-For."""
+    hops = request.param
+    app = make_app(database_url, environ={"PROXY_HOPS": str(hops)})
+    yield app, [] if hops == 1 else ["10.0.3.17"]
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_behind_proxies_the_client_is_the_address_they_added(behind_proxies):
+    app, inner = behind_proxies
+    owner, stranger = app.test_client(), app.test_client()
+    register(from_client(owner, forwarded_for=", ".join(["198.51.100.7", *inner])))
+    logout(owner)
+    owner.delete_cookie(devices.COOKIE)
+    for n in range(throttle.PER_CLIENT):
+        chain = ", ".join([f"192.0.2.{n}", "203.0.113.9", *inner])  # made up by the stranger, then theirs
+        assert login(from_client(stranger, forwarded_for=chain), password="not the password").status_code == 422
+    chain = ", ".join(["192.0.2.99", "203.0.113.9", *inner])
+    assert login(from_client(stranger, forwarded_for=chain)).status_code == 429
+    assert login(owner).status_code == 302
+
+
+def test_one_stranger_never_reaches_the_ceiling_all_clients_share(app, monkeypatch):
+    monkeypatch.setattr(throttle, "PER_ADDRESS", throttle.PER_CLIENT + 2)
+    owner = from_client(app.test_client(), "198.51.100.7")
+    register(owner)
+    logout(owner)
+    owner.delete_cookie(devices.COOKIE)
+    stranger = from_client(app.test_client(), "203.0.113.9")
+    for n in range(throttle.PER_ADDRESS + 1):
+        login(from_client(stranger, forwarded_for=f"192.0.2.{n}"), password="not the password")
+    assert login(owner).status_code == 302
+
+
+def test_a_browser_that_logged_in_keeps_its_allowance_while_many_clients_guess(app, monkeypatch):
+    monkeypatch.setattr(throttle, "PER_ADDRESS", 3)
+    owner = from_client(app.test_client(), "198.51.100.7")
+    register(owner)
+    logout(owner)
+    for n in range(4):  # a campaign from many networks fills the address's shared count
+        login(from_client(app.test_client(), f"203.0.113.{n}"), password="not the password")
+    new_browser = from_client(app.test_client(), "198.51.100.7")
+    assert login(new_browser).status_code == 429
+    assert login(owner).status_code == 302  # the device cookie the registration left
+    response = submit(owner, "/account/password", {"current": PASSWORD, "password": "a much longer passphrase",
+                                                   "confirm": "a much longer passphrase"})
+    assert response.status_code == 302
+
+
+def test_a_device_cookie_helps_only_its_own_account_and_cannot_be_made_up(app, monkeypatch):
+    monkeypatch.setattr(throttle, "PER_ADDRESS", 3)
+    register(app.test_client())
+    for n in range(4):
+        login(from_client(app.test_client(), f"203.0.113.{n}"), password="not the password")
+    stranger = from_client(app.test_client(), "192.0.2.1")
+    register(stranger, email="stranger@example.com", name="Stranger")
+    logout(stranger)
+    assert login(stranger).status_code == 429  # their cookie names their own account
+    for forged in ("x", "é", devices.COOKIE * 40):
+        stranger.set_cookie(devices.COOKIE, forged)
+        assert login(stranger).status_code == 429
+
+
+def test_a_browsers_own_allowance_runs_out_too(client):
+    register(client)
+    logout(client)
+    for _ in range(throttle.PER_CLIENT):
+        assert login(client, password="not the password").status_code == 422
+    assert login(client).status_code == 429
+
+
+def test_one_network_gets_a_limited_number_of_password_hashes_across_addresses(app, monkeypatch):
+    monkeypatch.setattr(throttle, "PER_NETWORK", 3)
+    client = from_client(app.test_client(), "203.0.113.9")
+    for n in range(3):
+        assert login(client, email=f"guess{n}@example.com").status_code == 422
+    refused = login(client, email="guess3@example.com")
+    assert refused.status_code == 429
+    assert "Too many attempts from your network. Try again in 15 minutes." in refused.get_data(as_text=True)
+    assert register(client).status_code == 429
+    assert count(app, Author) == 0
+    assert register(from_client(app.test_client(), "198.51.100.7")).status_code == 302  # other networks go on
+
+
+def test_registration_is_throttled_per_network_so_it_cannot_harvest_accounts(app, monkeypatch):
+    monkeypatch.setattr(throttle, "PER_NETWORK", 3)
+    register(app.test_client(), email="taken@example.com")
+    prober = from_client(app.test_client(), "203.0.113.9")
+    for n in range(3):
+        assert register(prober, email=f"probe{n}@example.com").status_code == 302
+        logout(prober)
+    refused = register(prober, email="taken@example.com")
+    assert refused.status_code == 429
+    page = refused.get_data(as_text=True)
+    assert "Too many attempts from your network." in page and "already exists" not in page
+    assert refused.headers["Retry-After"] == "900"
+    assert count(app, Author) == 4

@@ -26,6 +26,30 @@ def test_database_url_wins_over_rds_and_gets_the_driver(tmp_path):
     assert url == "postgresql+psycopg2://u:p@h/d"
 
 
+RDS = {"RDS_HOSTNAME": "primary.example.com", "RDS_USERNAME": "board", "RDS_PASSWORD": "secret"}
+
+
+def test_reads_go_to_the_primary_unless_a_replica_is_named(tmp_path):
+    settings = config.app_config(str(tmp_path), {"APP_ENV": "test", **RDS})
+    assert settings["READ_DATABASE_URI"] == settings["SQLALCHEMY_DATABASE_URI"]
+
+
+def test_an_rds_reader_host_is_reached_with_the_rds_port_name_and_credentials():
+    url = config.read_database_url({**RDS, "RDS_READ_HOSTNAME": "reader.example.com", "RDS_PORT": "6432"}, "")
+    assert url == "postgresql+psycopg2://board:secret@reader.example.com:6432/ebdb"
+
+
+def test_a_read_url_wins_over_the_rds_reader_host_and_gets_the_driver():
+    url = config.read_database_url({"DATABASE_READ_URL": "postgres://u:p@replica/d", "RDS_READ_HOSTNAME": "ignored"},
+                                   "")
+    assert url == "postgresql+psycopg2://u:p@replica/d"
+
+
+def test_an_rds_reader_host_without_a_username_is_a_clear_error():
+    with pytest.raises(config.ConfigError, match="RDS_READ_HOSTNAME is set but RDS_USERNAME is empty"):
+        config.read_database_url({"RDS_READ_HOSTNAME": "reader.example.com"}, "")
+
+
 @pytest.mark.parametrize("env", ["development", "test"])
 def test_no_database_settings_fall_back_to_sqlite_in_instance_folder_outside_production(tmp_path, env):
     assert config.database_url({"APP_ENV": env}, str(tmp_path)) == f"sqlite:///{tmp_path}/board.sqlite"
@@ -162,4 +186,4 @@ def test_default_workers_follow_the_cpus_the_process_may_use():
 def test_development_with_auto_reload_runs_one_worker_unless_told_otherwise():
     assert config.server_config({"AUTO_RELOAD": "1"})["workers"] == 1
     assert config.server_config({"AUTO_RELOAD": "1", "WEB_CONCURRENCY": "3"})["workers"] == 3
-    assert config.server_config({})["workers"] == config.default_workers(config.usable_cpus())
+    assert config.server_config({})["workers"] == config.usable_cpus()

@@ -1,20 +1,20 @@
-"""Transactions the same on SQLite and PostgreSQL, read-only views that refuse writes, and dead
+"""Transactions the same on SQLite and PostgreSQL, a read path the database keeps read-only, and dead
 PostgreSQL connections replaced unseen."""
 
 from __future__ import annotations
 
-import logging
 import time
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from board import reads
 from board.config import engine_options
-from board.database import read_only
 from board.extensions import db
 from board.models import Author, Post
 from testkit.statements import recorded
+from testkit.wire import round_trips
 from tests.board.browsing import count, publish, register
 from tests.conftest import make_app, upgrade
 
@@ -30,46 +30,6 @@ def add_posts(app: Flask, how_many: int = 25) -> None:
         db.session.commit()
 
 
-def test_a_write_in_a_read_only_view_fails_and_stores_nothing(app):
-    @read_only
-    def sneaky_write():
-        db.session.add(Author(name="Sneaky", email="sneaky@example.com", password_hash="x"))
-        db.session.flush()
-
-    with app.test_request_context("/"):
-        with pytest.raises(sa.exc.DBAPIError, match="read-only transaction|readonly database"):
-            sneaky_write()
-        db.session.remove()
-    assert count(app, Author) == 0
-
-
-def test_a_write_in_a_read_only_view_is_a_logged_500_on_both_databases(app, caplog):
-    @read_only
-    def sneaky_write():
-        db.session.add(Author(name="Sneaky", email="sneaky@example.com", password_hash="x"))
-        db.session.flush()
-        return "written"
-
-    app.add_url_rule("/test-only/sneaky-write", view_func=sneaky_write)
-    with caplog.at_level(logging.ERROR, logger="board"):
-        response = app.test_client().get("/test-only/sneaky-write")
-    assert response.status_code == 500  # a bug to fix, not "the database is not reachable"
-    assert any(record.exc_info for record in caplog.records)
-    assert count(app, Author) == 0
-
-
-def test_read_only_refuses_a_session_already_in_use_rather_than_ignore_its_setting(app):
-    @read_only
-    def late():
-        return "read"
-
-    with app.test_request_context("/"):
-        db.session.execute(sa.select(1))
-        with pytest.raises(RuntimeError, match="before @read_only"):
-            late()
-        db.session.remove()
-
-
 def test_a_row_flushed_during_a_read_is_gone_after_a_rollback(app):
     # The same on both databases: nothing a request did not commit outlives it.
     with app.test_request_context("/"):
@@ -80,8 +40,7 @@ def test_a_row_flushed_during_a_read_is_gone_after_a_rollback(app):
     assert count(app, Author) == 0
 
 
-def test_a_connection_a_read_only_view_used_takes_writes_afterwards(database_url):
-    # One connection in the pool, so the write below gets the one the read-only page had.
+def test_reads_and_writes_take_turns_with_one_connection_a_thread(database_url):
     app = make_app(database_url, environ={"GUNICORN_THREADS": "1"})
     client = app.test_client()
     register(client)
@@ -98,9 +57,9 @@ def test_list_pages_send_one_query(app):
     client = app.test_client()
     older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
     with app.app_context():
-        engine = db.engine
-    # No N+1: the authors' names come with the posts; an author's page also reads the author.
-    for page, queries in (("/", 1), ("/?before=" + older, 1), ("/api/posts", 1), ("/authors/1", 2),
+        engine = reads.engines().primary
+    # No N+1: the authors' names come with the posts, and an author's page reads the author with them.
+    for page, queries in (("/", 1), ("/?before=" + older, 1), ("/api/posts", 1), ("/authors/1", 1),
                           ("/posts/post-1", 1)):
         with recorded(engine) as statements:
             assert client.get(page).status_code == 200, page
@@ -128,8 +87,9 @@ def test_a_thread_holds_one_connection_even_where_a_page_reads_the_author_and_a_
     for page in ("/authors/1", "/", "/api/posts", "/authors/1?before=" + older):
         assert client.get(page).status_code == 200, page
     with app.app_context():
-        assert (db.engine.pool.size(), db.engine.pool.checkedout()) == (1, 0)
-        db.engine.dispose()
+        for engine in (db.engine, reads.engines().primary):
+            assert (engine.pool.size(), engine.pool.checkedout()) == (1, 0)
+            engine.dispose()
 
 
 def test_connections_the_server_closed_are_replaced_before_a_request_sees_them(pg_app, postgres_url,
@@ -167,8 +127,8 @@ def test_a_connection_lost_after_the_ping_is_a_clean_503_and_the_next_request_is
     client = pg_app.test_client()
     assert client.get(page).status_code == 200
     with pg_app.app_context():
-        sa.event.listen(db.engine, "checkout", end_it_after_the_ping)
-        sa.event.listen(db.engine, "invalidate", lambda *_: invalidated.append(True))
+        sa.event.listen(reads.engines().primary, "checkout", end_it_after_the_ping)
+        sa.event.listen(reads.engines().primary, "invalidate", lambda *_: invalidated.append(True))
     response = client.get(page)
     admin.dispose()
     assert lost and response.status_code == 503
@@ -176,3 +136,21 @@ def test_a_connection_lost_after_the_ping_is_a_clean_503_and_the_next_request_is
     assert "database is not reachable" in body and "Traceback" not in body and "psycopg2" not in body
     assert invalidated, "the lost connection went back to the pool as if it were sound"
     assert client.get(page).status_code == 200
+
+
+def test_a_page_that_reads_costs_two_round_trips_on_postgresql(pg_app, postgres_database):
+    # Counted on the wire, so the pool's ping and any BEGIN or ROLLBACK the driver sends count too: the ping
+    # and the page's one query are all there is.
+    with round_trips(postgres_database) as (url, wire):
+        app = make_app(url)
+        client = app.test_client()
+        older = client.get("/api/posts?limit=3").get_json()["next_cursor"]
+        for page in ("/", "/?before=" + older, "/api/posts", "/posts/post-1", "/api/posts/post-1", "/authors/1",
+                     "/authors/1?before=" + older):
+            client.get(page)  # a new connection first logs in and asks the server about itself
+            with wire.counting() as counted:
+                assert client.get(page).status_code == 200, page
+            assert counted == [2], page
+        with app.app_context():
+            db.engine.dispose()
+            reads.engines().primary.dispose()

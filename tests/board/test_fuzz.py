@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wtforms.fields.core import UnboundField
 
-from board import forms
+from board import forms, sessions
 from board.extensions import db
 from board.models import Author, Post
 from tests.board.browsing import PASSWORD, publish, register
@@ -86,15 +86,18 @@ def stored(app) -> tuple:
 
 
 def session_token(app) -> str:
-    with app.app_context():
-        token = db.session.scalar(sa.select(Author.session_token).where(Author.email == "ada@example.com"))
+    """A new login of Ada's (logout or a password change may have ended the last one)."""
+    with app.test_request_context():
+        token = sessions.create(db.session.scalar(sa.select(Author).where(Author.email == "ada@example.com")),
+                                remember=False)
+        db.session.commit()
         db.session.remove()
     return token
 
 
 def send(app, client, example: dict):
     if example["logged_in"]:
-        # As a browser holding Ada's current session (logout or a password change may have ended the last one).
+        # As a browser holding a session of Ada's.
         with client.session_transaction() as session:
             session["_user_id"], session["_fresh"] = session_token(app), True
     else:

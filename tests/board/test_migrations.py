@@ -87,12 +87,18 @@ def test_three_concurrent_upgrades_apply_the_schema_once(postgres_database, tmp_
         engine.dispose()
 
 
+def database(backend: str, tmp_path, request) -> str:
+    """An empty database on `backend`."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'board.sqlite'}"
+    return request.getfixturevalue("postgres_database")
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path, request):
-    from board.auth import TOKEN_SHAPE
+    from board.sessions import TOKEN_SHAPE
 
-    url = f"sqlite:///{tmp_path / 'board.sqlite'}" if backend == "sqlite" else request.getfixturevalue(
-        "postgres_database")
+    url = database(backend, tmp_path, request)
     run(url, "upgrade", "0002")
     engine = sa.create_engine(url)
     try:
@@ -108,3 +114,33 @@ def test_authors_from_before_session_tokens_each_get_their_own(backend, tmp_path
         run(url, "upgrade")
     finally:
         engine.dispose()
+
+
+def columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {table: [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+                for table in inspector.get_table_names() if table != "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_login_sessions_arrive_as_a_new_table_the_previous_release_can_run_beside(backend, tmp_path, request):
+    url = database(backend, tmp_path, request)
+    run(url, "upgrade", "0003")
+    before = columns(url)
+    run(url, "upgrade", "0004")
+    after = columns(url)
+    assert set(after) - set(before) == {"login_sessions"}
+    assert {table: after[table] for table in before} == before  # authors.session_token stays, as it was
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:  # what the previous release writes still goes in
+            conn.execute(sa.text("INSERT INTO authors (name, email, password_hash, created_at, session_token) "
+                                 "VALUES ('A', 'a@example.com', 'x', CURRENT_TIMESTAMP, :token)"), {"token": "0" * 64})
+    finally:
+        engine.dispose()
+    run(url, "downgrade", "0003")
+    assert columns(url) == before

@@ -50,7 +50,7 @@ def test_an_update_throttled_past_the_retries_is_refused_and_not_rolled_back(rea
     assert refused.value.exit_code == USAGE
     assert "refused to deploy v2 to board-test (Throttling: Rate exceeded); the environment was left as it was" \
         in str(refused.value)
-    assert capsys.readouterr().err.count("EB is throttling, retrying in") == 10  # one per retry
+    assert capsys.readouterr().err.count("EB is throttling, retrying (attempt") == 10  # one per retry
     assert len(events(ready)) == before  # no update, no rollback
     assert state(ready).version == "v1"
 

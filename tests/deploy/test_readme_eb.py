@@ -1,4 +1,4 @@
-"""The README's "Deploy from your laptop (EB CLI)" section, run as a reader pastes it, against local AWS.
+"""docs/eb-laptop.md's EB CLI path, run as a reader pastes it, against local AWS.
 
 The shell blocks of that section, then those of docs/eb-laptop.md (which it links for a database apart),
 run in bash (`set -euo pipefail`) in a git checkout of this repo, with the real EB CLI and AWS CLI from the
@@ -6,19 +6,17 @@ venv, against moto over HTTP with the EB extension. The one change the test make
 text tells the reader to replace becomes `test-<placeholder>-value`. Local AWS is reached through
 AWS_ENDPOINT_URL; `aws` is a shim that also passes it as --endpoint-url, because AWS CLI v1 sends RDS calls
 in us-east-1 to rds.amazonaws.com whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization).
-With Docker, the README's blocks run once more with a local EB instance (localeb) behind the environment,
+With Docker, the EB CLI section's blocks run once more with a local EB instance (localeb) behind the environment,
 which then really serves what `eb deploy` released.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -27,57 +25,23 @@ import requests
 from localeb import Fleet, eb_api, eb_options
 from localeb.docker import docker
 from localeb.fleet import LABEL
-from testkit.ebcli import git
 from testkit.ports import free_port
-from testkit.tree import ROOT, copy_tree
+from testkit.readme import cloned, run_blocks, section, shell_blocks
+from testkit.tree import ROOT
 
 pytestmark = pytest.mark.slow
 
-SECTION = "Deploy from your laptop (EB CLI)"
-DOCS = ["docs/eb-laptop.md"]
-EXPLAINED = "docs/elastic-beanstalk.md"  # where the README sends readers for why the overrides are removed
-PLACEHOLDER = re.compile(r"<([a-z][a-z0-9-]*)>")
+LAPTOP = ROOT / "docs" / "eb-laptop.md"
+SECTION = "Deploy with the EB CLI"
+APART = "A database apart from the environment"
+EXPLAINED = "docs/elastic-beanstalk.md"  # where the page sends readers for why the overrides are removed
 ENV = "board-prod"
 DOCKER_AL2023 = "arn:aws:elasticbeanstalk:us-east-1::platform/Docker running on 64bit Amazon Linux 2023/4.10.0"
 
 
-def section(markdown: str, heading: str) -> str:
-    """A level-2 section with its subsections."""
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, flags=re.MULTILINE | re.DOTALL)
-    assert match, f"no section '## {heading}'"
-    return match.group(1)
-
-
-def shell_blocks(markdown: str) -> list[str]:
-    """Indented code blocks and fenced sh/bash/shell blocks, in order."""
-    blocks, current, fence = [], [], None
-    for line in markdown.splitlines() + [""]:
-        if fence is not None:
-            if line.startswith("```"):
-                if fence in ("sh", "bash", "shell"):
-                    blocks.append("\n".join(current) + "\n")
-                current, fence = [], None
-            else:
-                current.append(line)
-        elif line.startswith("```"):
-            fence = line[3:].strip()
-        elif line.startswith("    ") or (current and not line.strip()):
-            current.append(line[4:])
-        elif current:
-            blocks.append("\n".join(current).strip() + "\n")
-            current = []
-    return [block for block in blocks if block.strip()]
-
-
-def fill(block: str) -> str:
-    return PLACEHOLDER.sub(lambda m: f"test-{m.group(1)}-value", block)
-
-
 def laptop_blocks() -> list[str]:
-    blocks = shell_blocks(section((ROOT / "README.md").read_text(), SECTION))
-    for doc in DOCS:
-        blocks += shell_blocks((ROOT / doc).read_text())
-    return blocks
+    text = LAPTOP.read_text()
+    return shell_blocks(section(text, SECTION)) + shell_blocks(section(text, APART))
 
 
 def commands(block: str) -> list[list[str]]:
@@ -88,36 +52,6 @@ def commands(block: str) -> list[list[str]]:
 
 def laptop_commands() -> list[list[str]]:
     return [words for block in laptop_blocks() for words in commands(block)]
-
-
-def aws_shim(folder: Path) -> Path:
-    folder.mkdir(exist_ok=True)
-    shim = folder / "aws"
-    aws = Path(sys.executable).parent / "aws"
-    shim.write_text(f'#!/bin/sh\nexec "{aws}" --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n')
-    shim.chmod(0o755)
-    return folder
-
-
-def quick_polls(folder: Path) -> Path:
-    """A sitecustomize that makes the CLIs' polling sleeps (the EB CLI waits 5 s between event reads) a tenth
-    as long; their timeouts are measured on the clock, so nothing else changes."""
-    folder.mkdir(exist_ok=True)
-    (folder / "sitecustomize.py").write_text(
-        "import time\n_sleep = time.sleep\ntime.sleep = lambda seconds: _sleep(seconds / 10)\n")
-    return folder
-
-
-def run_block(tree: Path, endpoint: str, block: str) -> subprocess.CompletedProcess:
-    shims = aws_shim(tree.parent / "bin")
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                    "HOME": str(tree.parent), "PATH": f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}",
-                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                    "PYTHONPATH": str(quick_polls(tree.parent / "site"))})
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", fill(block)], cwd=tree, env=environ,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 def in_force(eb, app: str, env: str) -> dict[tuple[str, str], str]:
@@ -147,21 +81,6 @@ def client_defaults(elb_type: str = "application") -> list[dict]:
     return installed_ebcli(
         f"(lambda r: (r.add_client_defaults(), r.option_settings)[1])(CreateEnvironmentRequest("
         f"app_name='board', env_name={ENV!r}, platform=PlatformVersion({DOCKER_AL2023!r}), elb_type={elb_type!r}))")
-
-
-def cloned(tmp_path: Path) -> Path:
-    tree = copy_tree(tmp_path / "board")
-    git(tree, "init", "-q")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-qm", "clone")
-    return tree
-
-
-def run_blocks(tree: Path, server: str, blocks) -> None:
-    """Each shell block as a reader pastes it, in order; the first that fails stops the test with its output."""
-    for number, block in enumerate(blocks, 1):
-        result = run_block(tree, server, block)
-        assert result.returncode == 0, f"block {number} failed:\n{block}\n{result.stdout}\n{result.stderr}"
 
 
 def ready_environment(server: str):
@@ -199,13 +118,13 @@ def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_
 
 @pytest.mark.docker
 def test_the_readme_commands_deploy_an_app_the_local_instance_serves(docker_engine, server, tmp_path):
-    """The README's own blocks (not docs/eb-laptop.md's database apart) with a local EB instance behind board-prod:
+    """The EB CLI section's blocks (not the database apart) with a local EB instance behind board-prod:
     eb create's database is the fleet's PostgreSQL, whose RDS_* the instances get as EB sets them."""
     tree = cloned(tmp_path)
     with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
         eb_api.attach(ENV, fleet)  # before eb create: the environment does not exist yet
         stand_in = eb_api.stand_in_rds(fleet)
-        run_blocks(tree, server, shell_blocks(section((ROOT / "README.md").read_text(), SECTION)))
+        run_blocks(tree, server, shell_blocks(section(LAPTOP.read_text(), SECTION)))
         env, eb = ready_environment(server)
         labels = [v["VersionLabel"] for v in eb.describe_application_versions(
             ApplicationName="board")["ApplicationVersions"]]
@@ -233,7 +152,7 @@ def test_readme_removes_every_override_eb_create_sends_for_an_ebextensions_optio
                 fields = dict(part.split("=", 1) for part in word.split(",") if "=" in part)
                 if {"Namespace", "OptionName"} <= fields.keys():
                     removed.add((fields["Namespace"], fields["OptionName"]))
-    assert overridden <= removed, f"eb create overrides {sorted(overridden - removed)} and the README keeps them"
+    assert overridden <= removed, f"eb create overrides {sorted(overridden - removed)} and docs/eb-laptop.md keeps them"
     why = section((ROOT / EXPLAINED).read_text(), "Keeping these settings in force")
     assert all(f"`{option}`" in why for _, option in overridden), f"{EXPLAINED} names what eb create overrides"
 

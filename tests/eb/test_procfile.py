@@ -25,10 +25,9 @@ def gunicorn_bind(**environ: str) -> str:
                           cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_the_procfile_runs_the_web_process_readme_names():
+def test_the_procfile_runs_the_web_process_the_docs_name():
     web = procfile(ROOT)["web"]
-    readme = (ROOT / "README.md").read_text()
-    assert f"`web: {web}`" in readme
+    assert f"`web: {web}`" in (ROOT / "docs" / "eb-laptop.md").read_text()
     assert re.fullmatch(r'gunicorn --config gunicorn\.conf\.py "board:create_app\(\)"', web)
 
 

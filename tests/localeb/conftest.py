@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from board.throttle import PER_CLIENT
 from deploy.bundle import write_bundle
 from localeb import Fleet
 from testkit.compose import csrf_token
@@ -71,3 +72,14 @@ def visit_register_log_in_post_log_out(url: str) -> None:
     out = browser.post(url + "/logout", data={"csrf_token": csrf_token(browser, url + "/")}, timeout=10)
     assert "Log in" in out.text and "Log out" not in out.text
     assert "Through nginx" in requests.get(url + "/", timeout=10).text
+
+
+def made_up_forwarded_for_buys_no_attempts(url: str) -> None:
+    """A client writing a new X-Forwarded-For at each login attempt stays one client: the app takes the address
+    the platform's proxies added (PROXY_HOPS, board.conf), so its attempts stop at its own limit."""
+    browser = requests.Session()
+    email = f"nobody-{uuid.uuid4().hex[:6]}@example.com"
+    statuses = [browser.post(url + "/login", headers={"X-Forwarded-For": f"192.0.2.{n}"}, timeout=10, data={
+        "csrf_token": csrf_token(browser, url + "/login"), "email": email, "password": "a guess"}).status_code
+        for n in range(PER_CLIENT + 1)]
+    assert statuses == [422] * PER_CLIENT + [429], statuses

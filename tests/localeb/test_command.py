@@ -13,7 +13,7 @@ from localeb.docker import docker
 from testkit.ports import free_port
 from testkit.tree import ROOT
 
-from .conftest import visit_register_log_in_post_log_out
+from .conftest import made_up_forwarded_for_buys_no_attempts, visit_register_log_in_post_log_out
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -56,6 +56,11 @@ def test_deploy_local_prints_the_platform_steps_in_order(served):
 def test_a_visitor_registers_logs_in_posts_and_logs_out_over_http(served):
     url, _, _ = served
     visit_register_log_in_post_log_out(url)
+
+
+def test_a_client_cannot_make_itself_new_with_x_forwarded_for(served):
+    url, _, _ = served
+    made_up_forwarded_for_buys_no_attempts(url)
 
 
 def test_ctrl_c_stops_and_removes_everything_it_started(served):

@@ -11,7 +11,12 @@ import requests
 from localeb import Fleet
 from testkit.ports import free_port
 
-from .conftest import BROKEN_MIGRATION, version, visit_register_log_in_post_log_out
+from .conftest import (
+    BROKEN_MIGRATION,
+    made_up_forwarded_for_buys_no_attempts,
+    version,
+    visit_register_log_in_post_log_out,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -60,6 +65,10 @@ def test_the_procfile_web_process_serves_as_webapp_through_the_python_platforms_
 
 def test_a_visitor_registers_logs_in_posts_and_logs_out_over_http(python_fleet):
     visit_register_log_in_post_log_out(python_fleet.url)
+
+
+def test_a_client_cannot_make_itself_new_with_x_forwarded_for(python_fleet):
+    made_up_forwarded_for_buys_no_attempts(python_fleet.url)
 
 
 def test_static_files_come_from_nginx_not_the_app(python_fleet):

@@ -14,10 +14,12 @@ import threading
 import pytest
 import requests
 
+from deploy.release import default_label
 from localeb.docker import docker
 from localeb.fleet import LABEL
 from testkit.ebcli import eb_ready_checkout, git, run_eb
 from testkit.ports import free_port
+from testkit.readme import cloned, shell_blocks
 from testkit.tree import ROOT, copy_tree
 
 from .conftest import version
@@ -55,19 +57,33 @@ class Served:
         return f"http://127.0.0.1:{self.port}"
 
 
-def release(endpoint: str, tree, label: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+def without_aws() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+
+
+def rehearsal_blocks() -> list[str]:
+    """The README's two blocks for a rehearsal on the local Elastic Beanstalk: the command, then what to paste."""
+    text = (ROOT / "README.md").read_text()
+    part = re.search(r"^### 1\. Rehearse.*?\n(.*?)(?=^### )", text, flags=re.MULTILINE | re.DOTALL).group(1)
+    return shell_blocks(part)
+
+
+def deploy(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
+    """`python -m deploy ARGS` with the environment the command tells its user to export."""
+    environ = without_aws()
     environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
-    return subprocess.run([sys.executable, "-m", "deploy", "release", "--app", "board", "--env", ENV, "--label",
-                           label, "--poll", "0.2"], cwd=tree, env=environ, capture_output=True, text=True,
-                          timeout=900)
+    result = subprocess.run([sys.executable, "-m", "deploy", *args, "--poll", "0.2"], cwd=tree, env=environ,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_instances(docker_engine, tmp_path):
     served = Served()
     try:
-        served.wait_for(r"Elastic Beanstalk .* at http://127\.0\.0\.1:\d+", timeout=60)
+        served.wait_for(r"Elastic Beanstalk .* at http://127\.0\.0\.1:\d+", timeout=120)
+        database = served.wait_for(r"--database-url`: (postgresql://\S+)").group(1)
         tree = copy_tree(tmp_path / "board")
         eb_ready_checkout(tree, served.endpoint, ENV, *DATABASE)  # eb init, eb create with its database
         url = served.wait_for(rf"^{ENV}: 1 docker instance\(s\) behind (http://\S+)").group(1)
@@ -80,9 +96,20 @@ def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_in
                                                                       "--timeout", "5")
         assert "deployed by eb" in requests.get(url + "/about", timeout=5).text
 
-        released = release(served.endpoint, tree, "by-deploy-tool")
-        assert released.returncode == 0, released.stdout + released.stderr
+        deploy(served.endpoint, tree, "release", "--app", "board", "--env", ENV, "--label", "by-deploy-tool")
         assert version(url) == "by-deploy-tool"
+
+        # The README's rehearsal, as a reader pastes it: provision on the printed database, then release.
+        start, commands = rehearsal_blocks()
+        assert start.split("#")[0].split() == [".venv/bin/python", "-m", "localeb", "serve"]
+        readme_tree = cloned(tmp_path / "readme")
+        (readme_tree / ".venv").symlink_to(ROOT / ".venv")
+        pasted = commands.replace("127.0.0.1:4566", f"127.0.0.1:{served.port}").replace("<printed-url>", database)
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", pasted], cwd=readme_tree, capture_output=True,
+                                text=True, timeout=900, env=without_aws())
+        assert result.returncode == 0, result.stdout + result.stderr
+        url = served.wait_for(r"^board-prod: 1 docker instance\(s\) behind (http://\S+)").group(1)
+        assert version(url) == default_label(readme_tree)  # the commit's label, which release chose
     finally:
         served.process.send_signal(signal.SIGINT)
         served.process.wait(timeout=180)

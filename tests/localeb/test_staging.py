@@ -8,9 +8,9 @@ import pytest
 
 from board.config import CONTAINER_PORT
 from deploy.bundle import write_bundle
-from deploy.ebextensions import ENVIRONMENT, read_extensions
+from deploy.ebextensions import ENVIRONMENT
 from localeb.errors import LocalEBError
-from localeb.staging import exposed_port, mode, unzip
+from localeb.staging import bundle_extensions, exposed_port, mode, unzip
 from testkit.tree import ROOT
 
 
@@ -24,7 +24,7 @@ def test_ebextensions_apply_in_file_name_order_and_commands_in_name_order(tmp_pa
     (folder / "01-first.config").write_text(
         '{"option_settings": {"aws:elasticbeanstalk:application:environment": {"LEVEL": "first", "ON": true}}}')
     (folder / "03-ignored.config.example").write_text("option_settings: {}\n")
-    found = read_extensions(tmp_path)
+    found = bundle_extensions(tmp_path)
     assert found.options[ENVIRONMENT] == {"LEVEL": "later", "ON": "true"}
     assert [(c.name, c.leader_only) for c in found.container_commands] == [("a_first", True), ("b_second", False)]
 
@@ -33,7 +33,7 @@ def test_invalid_yaml_names_the_file(tmp_path):
     (tmp_path / ".ebextensions").mkdir()
     (tmp_path / ".ebextensions" / "01-bad.config").write_text("option_settings: [\n")
     with pytest.raises(LocalEBError, match="01-bad.config"):
-        read_extensions(tmp_path)
+        bundle_extensions(tmp_path)
 
 
 def test_this_repos_bundle_is_docker_mode_on_its_exposed_port(tmp_path):

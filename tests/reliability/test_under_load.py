@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from board.config import default_workers, usable_cpus
+from board.config import usable_cpus
 from testkit import pgcluster
 from testkit.servers import TrafficDuringStop, wait_until
 from testkit.tree import ROOT
@@ -41,7 +41,7 @@ def test_a_database_restart_degrades_cleanly_and_heals_without_restarting_gunico
         flask(cluster.url, "db", "upgrade")
         flask(cluster.url, "seed", "--authors", "2", "--posts", "30")
         with production_server(cluster.url, tmp_path / "gunicorn.log", DB_CONNECT_TIMEOUT="1") as (base, process):
-            workers = default_workers(usable_cpus())  # WEB_CONCURRENCY is unset
+            workers = usable_cpus()  # WEB_CONCURRENCY is unset
             wait_until(lambda: len(worker_pids(process.pid)) == workers, 30, "every worker to start")
             pids_before = worker_pids(process.pid)
             assert requests.get(base + "/", timeout=5).status_code == 200
