@@ -58,9 +58,11 @@ def predeploy_fails(tree: Path) -> None:
 
 
 def exits_at_boot(tree: Path) -> None:
-    """Commands succeed, but gunicorn exits as it reads its configuration: the health check never passes."""
-    conf = tree / "gunicorn.conf.py"
-    conf.write_text(conf.read_text() + '\nraise SystemExit("this version exits at boot on purpose")\n')
+    """Commands succeed, but gunicorn exits at boot (the app it is told to load does not exist): the health
+    check never passes. The image's last CMD wins, and an app on the command line wins over gunicorn.conf.py's."""
+    dockerfile = tree / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + '\nCMD ["gunicorn", "--config", "gunicorn.conf.py", '
+                                                   '"board:no_such_app"]\n')
 
 
 def on_top(*edits):
