@@ -101,8 +101,9 @@ def timeline(run: Run, title: str) -> str:
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" stroke="{"#333" if starting else "#888"}"'
                      f' stroke-dasharray="{"" if starting else "4 3"}"/>')
         label = message.split(":")[0] + (" starts" if starting else " done")
-        parts.append(f'<text x="{x + 3:.1f}" y="{top + 12 + (0 if starting else 12)}" fill="#333">{escape(label)}'
-                     '</text>')
+        anchor, shift = ("end", -3) if x > width - 120 else ("start", 3)  # labels stay inside the picture
+        parts.append(f'<text x="{x + shift:.1f}" y="{top + 12 + (0 if starting else 12)}" text-anchor="{anchor}" '
+                     f'fill="#333">{escape(label)}</text>')
     parts += [f'<line x1="{left}" y1="{base}" x2="{width - 20}" y2="{base}" stroke="black"/>',
               f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="black"/>',
               f'<text x="{left - 8}" y="{top + 4}" text-anchor="end">{peak}</text>',
