@@ -3,7 +3,7 @@ listener's weights, read each target's health (the program in the container is l
 
 Its settings are the environment's `aws:elasticbeanstalk:environment:process:default` options, with EB's
 defaults, and run on the local time scale: every duration EB counts in seconds or minutes (health check
-interval and timeout, deregistration delay, traffic splitting's evaluation time) is multiplied by
+interval and timeout, the time a batch has to pass, traffic splitting's evaluation time) is multiplied by
 TIME_SCALE here, so a rollout takes seconds rather than minutes; counts (thresholds, percentages) are kept.
 """
 
@@ -20,8 +20,10 @@ from .errors import LocalEBError
 from .instance import Instance
 
 TIME_SCALE = 0.1  # one local second stands for ten on AWS
-# Except for a health check's timeout: a busy shared machine (builds beside the load) can take longer than a
-# scaled half second to answer, which would mark a working instance unhealthy.
+# Except where a request's own duration is what is waited for, which no scale shortens: a health check's
+# timeout has a floor (a busy machine can take longer than a scaled half second to answer a working instance),
+# and the deregistration delay is kept as it is (a slow login in flight must finish before its instance goes;
+# draining still ends as soon as nothing is in flight).
 TIMEOUT_FLOOR = 2.0
 PROGRAM = Path(__file__).parent / "alb.py"
 CONFIG, STATE = "/etc/balancer/config.json", "/run/balancer/state.json"
@@ -41,7 +43,7 @@ class TargetGroup:
     healthy: int = 3
     unhealthy: int = 5
     matcher: str = "200"
-    deregistration_delay: float = 2.0
+    deregistration_delay: float = 20.0
 
     @classmethod
     def from_options(cls, options: dict[str, dict[str, str]]) -> TargetGroup:
@@ -50,7 +52,7 @@ class TargetGroup:
                    timeout=max(float(values["HealthCheckTimeout"]) * TIME_SCALE, TIMEOUT_FLOOR),
                    healthy=int(values["HealthyThresholdCount"]), unhealthy=int(values["UnhealthyThresholdCount"]),
                    matcher=values["MatcherHTTPCode"],
-                   deregistration_delay=float(values["DeregistrationTimeout"]) * TIME_SCALE)
+                   deregistration_delay=float(values["DeregistrationTimeout"]))
 
     @property
     def time_to_healthy(self) -> float:
