@@ -70,6 +70,13 @@ class Report:
         return [(second, answered[second], failed[second]) for second in range(seconds)]
 
 
+def failure_text(response: requests.Response) -> str:
+    """What a failed answer says: its page's message when it has one, else the start of its body."""
+    text = response.text
+    message = re.search(r"<main[^>]*>(.*?)</main>", text, re.S) or re.search(r"<h1>(.*?)</h1>", text, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", message[1] if message else text)).strip()[:200]
+
+
 class Client:
     """One visitor in a loop of reads and writes, recording every answer."""
 
@@ -92,7 +99,7 @@ class Client:
             return None
         failed = not 200 <= response.status_code < 400
         self.traffic.record(Answer(at, what, response.status_code, time.monotonic() - started,
-                                   response.text[:120] if failed else ""))
+                                   failure_text(response) if failed else ""))
         return response
 
     def form(self, what: str, path: str, data: dict) -> requests.Response | None:
