@@ -132,14 +132,18 @@ class LoadBalancer:
         """Requests each target id has taken since the load balancer started."""
         return self.state().get("served", {})
 
-    def wait_healthy(self, ids: list[str], timeout: float) -> list[str]:
-        """Wait until every one of `ids` is healthy; the ids that are not (unhealthy, or still initial at the end)."""
-        deadline = time.monotonic() + max(timeout, self.group.time_to_healthy)
+    def wait_healthy(self, ids: list[str], timeout: float, patience: float = 0) -> list[str]:
+        """Wait until every one of `ids` is healthy; the ids that are not (unhealthy, or still initial at the end).
+        An unhealthy target ends the wait at once, or after `patience` seconds (it may pass the check again)."""
+        started = time.monotonic()
+        deadline = started + max(timeout, self.group.time_to_healthy)
         while True:
             states = {target: self.health().get(target, {}).get("state") for target in ids}
             if all(state == "healthy" for state in states.values()):
                 return []
             failed = [target for target, state in states.items() if state == "unhealthy"]
+            if failed and time.monotonic() - started < patience + self.group.time_to_healthy * bool(patience):
+                failed = []
             if failed or time.monotonic() > deadline:
                 return failed or [target for target, state in states.items() if state != "healthy"]
             time.sleep(0.1)

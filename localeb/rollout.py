@@ -77,6 +77,7 @@ class Rollout:
     unhealthy: list[str] = field(default_factory=list)
     done: bool = False
     batch_number: int = 0
+    extra: list = field(default_factory=list)
 
     @property
     def balancer(self):
@@ -94,7 +95,9 @@ class Rollout:
         elif name == "RollingWithAdditionalBatch":
             extra = self.fleet.launch(self.policy.batch(len(engines)))
             if self._fresh(extra):
+                self.extra = extra  # serving beside the old instances until the end
                 self.done = self._in_place(batches(engines, self.policy.batch(len(engines))))
+            self.extra = []
             self.fleet.retire(extra)
         else:
             self.done = self._replace(engines)
@@ -117,9 +120,12 @@ class Rollout:
             self.say("ERROR", "Instance deployment failed. For details, see 'eb-engine.log'.")
         return not failed
 
-    def _healthy(self, batch: list[Engine]) -> bool:
-        """Wait for the batch's targets to pass the health check; False (with EB's event) when one does not."""
-        sick = self.balancer.wait_healthy([engine.instance.id for engine in batch], self.policy.timeout)
+    def _healthy(self, batch: list[Engine], stayed: bool = False) -> bool:
+        """Wait for the batch's targets to pass the health check; False (with EB's event) when one does not.
+        A batch that `stayed` registered through its restart may have been marked unhealthy meanwhile: it
+        gets the time to pass the check again."""
+        sick = self.balancer.wait_healthy([engine.instance.id for engine in batch], self.policy.timeout,
+                                          patience=self.balancer.group.time_to_unhealthy if stayed else 0)
         # The instance's own probe (the engine's) counts too: in place, a target the load balancer found healthy
         # before the switch may not have failed enough checks yet.
         answered = {outcome.instance: outcome.health for outcome in self.outcomes}
@@ -135,14 +141,14 @@ class Rollout:
 
     def _in_place(self, plan: list[list[Engine]]) -> bool:
         for batch in plan:
-            others_serve = len(batch) < len(self.fleet.engines)
+            others_serve = len(batch) < len(self.fleet.engines) + len(self.extra)
             if others_serve:
                 self.balancer.deregister([engine.instance.id for engine in batch])
             deployed = self._deploy(batch)
             # Back in the target group whatever happened: an instance whose commands failed still runs the
             # version it had, and one whose new version does not answer never passes the health check.
             self.fleet.register(batch)
-            if not deployed or not self._healthy(batch):
+            if not deployed or not self._healthy(batch, stayed=not others_serve):
                 return False
         return True
 
