@@ -346,6 +346,10 @@ def markdown(results: dict) -> str:
                          + "; ".join(f"{step} {took} s" for step, took in slowest) + ".")
     if "image_vs_source" in results.get("by_image", {}):
         lines.append(by_image_line(results["by_image"]))
+    if "rollouts" in results:
+        from bench.rollouts import line
+
+        lines.append(line(results["rollouts"]))
     return "\n".join(lines) + "\n"
 
 
@@ -421,6 +425,10 @@ def main() -> None:
             from bench.deploy_times import image_release_figures
 
             results["by_image"] = image_release_figures()
+            say("deploys under load: two local EB instances, four clients, (a) to (d)")
+            from bench.rollouts import rollout_figures
+
+            results["rollouts"] = rollout_figures()
     finally:
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)

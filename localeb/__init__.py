@@ -4,7 +4,9 @@ Two parts, served together by `python -m localeb serve` (localeb/cli.py):
 - the EB API model (localeb/eb_api.py, option rules in localeb/eb_options.py): moto's Elastic Beanstalk
   extended to behave as the service does where deploys care (versions, processing, events, health);
 - local instances behind a load balancer (this module's Fleet): the bundle run through the AL2023
-  platforms' own steps (Docker, Python).
+  platforms' own steps (Docker, Python), rolled out as the environment's deployment policy says
+  (localeb/rollout.py) behind a load balancer that acts as an ALB target group (localeb/balancer.py:
+  health-gated targets, draining, no retries; its program is localeb/alb.py).
 
 It reads the bundle as EB does (deploy/ebextensions.py is the one reader of .ebextensions); the release
 tool in deploy/ knows nothing of it and reaches it only through AWS_ENDPOINT_URL.
@@ -18,10 +20,13 @@ the commands, the tests and the EB API model:
     from localeb import Fleet
 
     with Fleet(instances=2, port=8080) as fleet:     # start(): instances, load balancer, PostgreSQL as RDS
-        result = fleet.deploy(Path("dist/bundle.zip"), properties={"LOG_LEVEL": "DEBUG"}, label="v1")
+        result = fleet.deploy(Path("dist/bundle.zip"), properties={"LOG_LEVEL": "DEBUG"}, label="v1",
+                              options={"aws:elasticbeanstalk:command": {"DeploymentPolicy": "Rolling"}})
         result.ok, result.status, result.health, result.health_status   # True, "Ready", "Green", "Ok"
         for event in result.events: print(event.date, event.severity, event.message)
         result.failure        # the first failed instance's Outcome: .step, .message, .output (or None)
+        result.unhealthy      # instances whose commands succeeded but whose health check did not pass
+        fleet.balancer.health()   # each target's state: initial, healthy, unhealthy, draining
         fleet.configure({"LOG_LEVEL": "INFO"})       # configuration-only update: .platform/confighooks/
         fleet.version, fleet.url                      # label now serving, http://127.0.0.1:8080
                                                       # leaving the block: stop(), everything removed

@@ -276,6 +276,12 @@ def record_failed_deployment(backend, env: Environment, label: str | None, reque
            f"{ran_on - len(failed)}, Failed: {len(failed)}].", request_id, "INFO", label)
     record(backend, app, name, f"Unsuccessful command execution on instance id(s) '{','.join(failed)}'. Aborting "
            "the operation.", request_id, "ERROR", label)
+    record_verdict(backend, env, label, request_id, configuration)
+
+
+def record_verdict(backend, env: Environment, label: str | None, request_id: str, configuration: bool) -> None:
+    """EB's closing events of a failed deployment; `eb deploy` stops at the last one, failing."""
+    app, name = env.application_name, env.environment_name
     if configuration:
         record(backend, app, name, "Failed to deploy configuration.", request_id, "ERROR", label)
         return
@@ -411,6 +417,10 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             properties.update({option["OptionName"]: str(option.get("Value", "")) for option in options
                                if option["Namespace"] == APP_ENVIRONMENT})
             properties.update(secrets)
+            # The API's option settings (deployment policy, batch size, health check) win over the bundle's.
+            settings: dict[str, dict[str, str]] = {}
+            for option in options:
+                settings.setdefault(option["Namespace"], {})[option["OptionName"]] = str(option.get("Value", ""))
             if version_changes:
                 source = extra(backend).versions[(app, label)]["SourceBundle"]
                 s3 = s3_backends[backend.account_id]["global"]
@@ -418,10 +428,10 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
                 with tempfile.TemporaryDirectory() as folder:
                     bundle = Path(folder) / "bundle.zip"
                     bundle.write_bytes(key.value)
-                    result = fleet.deploy(bundle, properties=properties, label=label,
+                    result = fleet.deploy(bundle, properties=properties, label=label, options=settings,
                                           storage=lambda bucket, name: s3.get_object(bucket, name).value)
             else:
-                result = fleet.configure(properties)
+                result = fleet.configure(properties, options=settings)
         except Exception as error:  # reported as EB reports an engine failure
             failure = f"Instance deployment failed: {error}"
         with _lock:
@@ -435,12 +445,15 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             else:
                 env.health, env.health_status = result.health, result.health_status
                 failed = [outcome.instance for outcome in result.outcomes if not outcome.ok]
-                # A failed command ends as EB ends it, not with the fleet's own closing line.
-                for event in result.events[1:-1] if failed else result.events[1:]:
+                # A failed command, or a health check failed after the commands, ends as EB ends it, not with
+                # the fleet's own closing line.
+                for event in result.events[1:-1] if failed or result.unhealthy else result.events[1:]:
                     record(backend, app, name, event.message, request_id, event.severity, label)
                 if failed:
                     record_failed_deployment(backend, env, label, request_id, failed, len(result.outcomes),
                                              not version_changes)
+                elif result.unhealthy:  # the rollout's abort event is in; EB's verdict closes it
+                    record_verdict(backend, env, label, request_id, not version_changes)
                 elif not result.ok and version_changes:  # deployed, but the health check does not answer
                     record(backend, app, name, f"Failed to deploy application version {label}.", request_id,
                            "ERROR", label)

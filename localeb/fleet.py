@@ -1,10 +1,9 @@
 """A local environment: N instances behind one load balancer port, an optional PostgreSQL as RDS.
 
 Every container it starts carries the label `board.local=<name>` and is removed by `stop()`.
-Deployments are rolling as the environment's DeploymentPolicy with BatchSize 1 would
-have them: the first batch (one instance, the leader of this deployment), then the
-rest; a batch leaves the load balancer while it deploys and rejoins afterwards. A
-failed batch stops the rollout: instances not yet reached keep the old version.
+Deployments follow the environment's deployment policy (localeb/rollout.py) behind a load balancer
+that acts as an ALB target group (localeb/balancer.py, localeb/alb.py). A failed batch stops the
+rollout: instances not yet reached keep the old version.
 """
 
 from __future__ import annotations
@@ -18,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .balancer import LoadBalancer, TargetGroup
 from .docker import address, docker
 from .engine import Engine, Outcome
 from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
+from .rollout import Policy, Rollout
 from .staging import unzip
 
 INSTANCE_IMAGE = "board-local-eb-instance"  # tagged with its context's digest
@@ -47,6 +48,7 @@ class Result:
     events: list[Event]
     outcomes: list[Outcome]
     status: str = "Ready"
+    unhealthy: list[str] = field(default_factory=list)  # instances whose commands succeeded, health check not
 
     @property
     def health(self) -> str:
@@ -94,8 +96,12 @@ class Fleet:
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
         self.config = {"environment": environment, "health_wait": health_wait}
-        self.engines: list[Engine] = []
-        self.balancer: Instance | None = None
+        self.engines: list[Engine] = []  # the instances in service, in launch order
+        self.balancer: LoadBalancer | None = None
+        self.launched = 0
+        self.settings: dict[str, dict[str, str]] = {}  # the option settings of the last deployment
+        self.image = ""
+        self.volumes: list[str] = []
         self.database: str | None = None
         self.defaults: dict[str, str] = {}
         self.version: str | None = None  # the label now serving
@@ -109,18 +115,15 @@ class Fleet:
     def start(self) -> Fleet:
         try:
             self.echo(f"starting local environment {self.name}: {self.count} instance(s) behind {self.url}")
-            image = build_image(INSTANCE_IMAGE)
-            labels = {LABEL: self.name}
+            self.image = build_image(INSTANCE_IMAGE)
             if self.wants_database:
                 self.defaults = self._start_database()
             self.defaults.setdefault("SECRET_KEY", random.token_urlsafe(32))
-            volumes = pip_cache_volume() if self.platform == "python" else []
-            for number in range(1, self.count + 1):
-                instance = Instance(f"{self.name}-{number}", image, labels, volumes=volumes)
-                self.engines.append(ENGINES[self.platform](instance, self.echo, self.name))
-            self.balancer = Instance(f"{self.name}-lb", image, labels,
-                                     publish=f"127.0.0.1:{self.port}:80")
-            self._balance()
+            self.volumes = pip_cache_volume() if self.platform == "python" else []
+            self.balancer = LoadBalancer(Instance(f"{self.name}-lb", self.image, {LABEL: self.name},
+                                                  publish=f"127.0.0.1:{self.port}:80"), self.port)
+            self.balancer.start()
+            self.engines = self.launch(self.count)
         except BaseException:
             self.stop()
             raise
@@ -136,10 +139,44 @@ class Fleet:
         volumes = docker("volume", "ls", "--quiet", "--filter", f"label={LABEL}.app={self.name}", check=False)
         if volumes.stdout.split():
             docker("volume", "rm", "--force", *volumes.stdout.split(), check=False)
-        docker("image", "rm", *[f"{tag}:{engine.instance.name}" for engine in self.engines
-                                for tag in ("aws_beanstalk/staging-app", "aws_beanstalk/current-app")],
-               check=False)
+        self._remove_images(self.engines)
         self.engines.clear()
+
+    @staticmethod
+    def _remove_images(engines: list[Engine]) -> None:
+        if engines:
+            docker("image", "rm", *[f"{tag}:{engine.instance.name}" for engine in engines
+                                    for tag in ("aws_beanstalk/staging-app", "aws_beanstalk/current-app")],
+                   check=False)
+
+    # --- instances in and out -----------------------------------------------------------------------
+    def launch(self, count: int, temporary: bool = False) -> list[Engine]:
+        """New instances (not yet in service, nor in the load balancer); temporary ones as Immutable makes."""
+        started = []
+        for _ in range(count):
+            self.launched += 1
+            instance = Instance(f"{self.name}-{self.launched}", self.image, {LABEL: self.name},
+                                volumes=self.volumes)
+            started.append(ENGINES[self.platform](instance, self.echo, self.name))
+        return started
+
+    def register(self, engines: list[Engine], group: str = "default") -> None:
+        self.balancer.register({engine.instance.id: engine.instance.address for engine in engines}, group)
+
+    def retire(self, engines: list[Engine]) -> None:
+        """Drain instances out of the load balancer, then terminate them (their app containers too)."""
+        self.balancer.deregister([engine.instance.id for engine in engines])
+        for engine in engines:
+            if engine.container:
+                docker("rm", "--force", engine.container, check=False)
+            engine.instance.remove()
+        self._remove_images(engines)
+        self.engines = [engine for engine in self.engines if engine not in engines]
+
+    def adopt(self, new: list[Engine], old: list[Engine]) -> None:
+        """New instances take the old ones' place in service (Immutable, TrafficSplitting)."""
+        self.engines = self.engines + new
+        self.retire(old)
 
     def __enter__(self) -> Fleet:
         return self.start()
@@ -149,8 +186,10 @@ class Fleet:
 
     # --- deployments -------------------------------------------------------------------------------
     def deploy(self, bundle: Path, properties: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
-               label: str | None = None, storage: Callable[[str, str], bytes] | None = None) -> Result:
-        """Deploy the source bundle (a zip) to every instance, rolling; properties win over .ebextensions.
+               label: str | None = None, options: dict[str, dict[str, str]] | None = None,
+               storage: Callable[[str, str], bytes] | None = None) -> Result:
+        """Deploy the source bundle (a zip) as the deployment policy says; properties win over .ebextensions,
+        and `options` (option settings made through the API: namespace -> name -> value) over the bundle's.
         `storage(bucket, key)` reads what EB reads from S3 on the instance (Dockerrun.aws.json's Authentication)."""
         # The label reaches the app as on EB: through the instance's version manifest and the prebuild hook,
         # not as an APP_VERSION property (only `python -m deploy release` sets that).
@@ -158,54 +197,62 @@ class Fleet:
         events = [Event("INFO", "Environment update is starting.")]
         with tempfile.TemporaryDirectory(prefix="eb-bundle-") as folder:
             bundle_dir = unzip(Path(bundle), Path(folder))
-            outcomes = self._rolling(events, lambda engine, leader: engine.deploy(
+            settings = self._settings(bundle_dir, options or {})
+            rollout = self._roll(events, settings, lambda engine, leader: engine.deploy(
                 bundle_dir, merged, secrets or {}, leader,
                 {**self.config, "app": self.name, "label": label, "storage": storage}))
-        result = self._result(events, outcomes, "application deployment")
+        result = self._result(events, rollout, "application deployment")
         if result.ok:
             self.version, self.properties = label, merged
             events.insert(-1, Event("INFO", "New application version was deployed to running EC2 instances."))
         return result
 
-    def configure(self, properties: dict[str, str], secrets: dict[str, str] | None = None) -> Result:
-        """A configuration-only update: the same version restarted with these properties."""
+    def configure(self, properties: dict[str, str], secrets: dict[str, str] | None = None,
+                  options: dict[str, dict[str, str]] | None = None) -> Result:
+        """A configuration-only update: the same version restarted with these properties, batch by batch."""
         merged = {**self.defaults, **self.properties, **properties}
         events = [Event("INFO", "Updating environment configuration settings.")]
-        outcomes = self._rolling(events, lambda engine, leader: engine.configure(merged, secrets or {}, self.config))
-        result = self._result(events, outcomes, "configuration deployment")
+        settings = {**self.settings, **(options or {})}
+        policy = Policy.from_options(settings)
+        if policy.name not in ("AllAtOnce", "Rolling"):  # a restart launches no instances
+            settings = {**settings, "aws:elasticbeanstalk:command": {**settings.get(
+                "aws:elasticbeanstalk:command", {}), "DeploymentPolicy": "Rolling"}}
+        rollout = self._roll(events, settings, lambda engine, leader: engine.configure(
+            merged, secrets or {}, self.config))
+        result = self._result(events, rollout, "configuration deployment")
         if result.ok:
             self.properties = merged
         return result
 
-    def _rolling(self, events: list[Event], work) -> list[Outcome]:
-        batches = [self.engines[:1], self.engines[1:]] if len(self.engines) > 1 else [self.engines]
-        outcomes: list[Outcome] = []
-        for number, batch in enumerate(batches, 1):
-            ids = ", ".join(engine.instance.id for engine in batch)
-            events.append(Event("INFO", f"Batch {number}: Starting application deployment on instance(s) [{ids}]."))
-            others_serve = len(batch) < len(self.engines)
-            if others_serve:
-                self._balance(out_of_service=batch)
-            for engine in batch:
-                outcomes.append(work(engine, number == 1 and engine is batch[0]))
-            if others_serve:
-                self._balance()
-            failed = [outcome for outcome in outcomes if not outcome.ok]
-            for outcome in failed:
-                events.append(Event("ERROR", f"[Instance: {outcome.instance}] Command failed on instance. "
-                                             f"Return code: 1 Output: [{outcome.step}] {outcome.message}"))
-                events.append(Event("ERROR", "Instance deployment failed. For details, see 'eb-engine.log'."))
-            if failed:
-                break
-            events.append(Event("INFO", f"Batch {number}: Completed application deployment."))
-        return outcomes
+    def _settings(self, bundle_dir: Path, options: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        try:
+            found = bundle_extensions(bundle_dir).options
+        except LocalEBError:
+            found = {}  # the instances report the bad file in their own step
+        return {namespace: {**found.get(namespace, {}), **options.get(namespace, {})}
+                for namespace in set(found) | set(options)}
 
-    def _result(self, events: list[Event], outcomes: list[Outcome], what: str) -> Result:
-        ok = len(outcomes) == len(self.engines) and all(outcome.ok for outcome in outcomes)
+    def _roll(self, events: list[Event], settings: dict[str, dict[str, str]], work) -> Rollout:
+        self.settings = settings
+        self.balancer.configure(TargetGroup.from_options(settings))
+        rollout = Rollout(self, Policy.from_options(settings), work,
+                          lambda severity, message: events.append(Event(severity, message)))
+        rollout.run()
+        return rollout
+
+    def _result(self, events: list[Event], rollout: Rollout, what: str) -> Result:
+        outcomes = rollout.outcomes
+        ok = rollout.done and all(outcome.ok for outcome in outcomes) and not rollout.unhealthy
+        in_service = {engine.instance.id for engine in self.engines}
         worst = "Ok"
         for outcome in outcomes:
+            if outcome.instance not in in_service:
+                continue
             if outcome.health == "Severe" or (outcome.health == "Degraded" and worst == "Ok"):
                 worst = outcome.health
+        sick = in_service & set(rollout.unhealthy)
+        if sick:
+            worst = "Severe" if sick == in_service else "Degraded"
         if not ok:
             events.append(Event("ERROR", f"Failed to complete the {what}: see the events above."))
             worst = worst if worst != "Ok" else "Degraded"
@@ -214,37 +261,9 @@ class Fleet:
                                         "the health check path does not answer as expected."))
         else:
             events.append(Event("INFO", "Environment update completed successfully."))
-        return Result(ok and worst == "Ok", worst, events, outcomes)
+        return Result(ok and worst == "Ok", worst, events, outcomes, unhealthy=list(rollout.unhealthy))
 
     # --- the pieces around the instances -------------------------------------------------------
     def _start_database(self) -> dict[str, str]:
         self.database = f"{self.name}-rds"
         return start_database(self.database, self.name, self.echo)
-
-    def _balance(self, out_of_service: list[Engine] = ()) -> None:
-        """The load balancer's targets: every instance, minus those deploying (when others can serve)."""
-        servers = "".join(f"        server {engine.instance.address}:80"
-                          f"{' down' if engine in out_of_service else ''};\n" for engine in self.engines)
-        config = (
-            "events { worker_connections 1024; }\n"
-            "http {\n"
-            "    access_log off;\n"
-            f"    upstream instances {{\n{servers}    }}\n"
-            "    server {\n"
-            "        listen 80;\n"
-            "        location / {\n"
-            "            proxy_pass http://instances;\n"
-            "            proxy_set_header Host $http_host;\n"
-            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-            "            proxy_set_header X-Forwarded-Proto http;\n"
-            f"            proxy_set_header X-Forwarded-Port {self.port};\n"
-            "            proxy_next_upstream error timeout http_502 http_503 http_504;\n"
-            "        }\n"
-            "    }\n"
-            "}\n")
-        self.balancer.write_file("/etc/nginx/balancer.conf", config)
-        running = self.balancer.run("test -s /run/balancer.pid", workdir="/").ok
-        command = "nginx -c /etc/nginx/balancer.conf -g 'pid /run/balancer.pid;'"
-        out = self.balancer.run(command + (" -s reload" if running else ""), workdir="/")
-        if not out.ok:
-            raise LocalEBError(f"the local load balancer did not take its configuration: {out.text.strip()}")

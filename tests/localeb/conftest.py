@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,19 @@ def make_bundle(tmp_path_factory) -> Callable[..., Path]:
     return make
 
 
-@pytest.fixture(scope="module")
-def fleet(docker_engine, make_bundle):
-    """One instance serving this repo as version v1 (with its own PostgreSQL), for the module's tests."""
-    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as started:
+@contextmanager
+def serving_v1(make_bundle, instances: int = 1, health_wait: float = 60):
+    """Instances serving this repo as version v1 (with their own PostgreSQL)."""
+    with Fleet(instances=instances, port=free_port(), echo=lambda line: None, health_wait=health_wait) as started:
         result = started.deploy(make_bundle("v1"), label="v1")
         assert result.ok, [outcome.log for outcome in result.outcomes]
+        yield started
+
+
+@pytest.fixture(scope="module")
+def fleet(docker_engine, make_bundle):
+    """One instance serving v1, for the module's tests."""
+    with serving_v1(make_bundle) as started:
         yield started
 
 

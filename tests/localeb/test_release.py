@@ -15,6 +15,7 @@ from localeb.fleet import LABEL
 from testkit.deploy_cli import deploy_cli
 from testkit.ebcli import eb, eb_ready_checkout, git, run_eb
 from testkit.ports import free_port
+from testkit.rollouts import exits_at_boot
 from testkit.tree import ROOT, copy_tree
 
 from .conftest import BROKEN_MIGRATION, version
@@ -85,19 +86,32 @@ def test_eb_create_and_eb_deploy_really_serve_through_the_local_instance(docker_
         assert version(fleet.url) == label
 
 
-def test_eb_deploy_of_a_broken_migration_fails_and_the_old_version_keeps_serving(docker_engine, server, tmp_path):
+def broken_migration(tree) -> None:
+    (tree / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
+
+
+# (c) a predeploy hook fails (the migration); (d) the commands succeed but gunicorn exits at boot.
+BAD_VERSIONS = {"broken-migration": (broken_migration, ["Command failed on instance", "RunAppDeployPreDeployHooks"]),
+                "exits-at-boot": (exits_at_boot, ["did not pass health check after command execution. "
+                                                  "Aborting the operation."])}
+
+
+@pytest.mark.parametrize("bad", BAD_VERSIONS)
+def test_eb_deploy_of_a_bad_version_fails_at_once_and_the_old_version_keeps_serving(docker_engine, server, tmp_path,
+                                                                                     bad):
+    edit, events = BAD_VERSIONS[bad]
     tree = copy_tree(tmp_path / "board")
-    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
-        eb_api.attach("board-broken", fleet)
-        eb_ready_checkout(tree, server, "board-broken", *DATABASE)
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=30) as fleet:
+        eb_api.attach(f"board-{bad}", fleet)
+        eb_ready_checkout(tree, server, f"board-{bad}", *DATABASE)
         serving = version(fleet.url)
-        (tree / "migrations/versions/9999_broken.py").write_text(BROKEN_MIGRATION)
+        edit(tree)
         git(tree, "add", "-A")
-        git(tree, "commit", "-qm", "broken migration")
+        git(tree, "commit", "-qm", bad)
         # The subprocess timeout is a guard only: the EB CLI must stop at EB's failure event, not at --timeout.
         failed = eb(tree, server, "deploy", "--timeout", "20", timeout=600)
         assert failed.returncode != 0, failed.stdout + failed.stderr
-        assert "Command failed on instance" in failed.stdout and "RunAppDeployPreDeployHooks" in failed.stdout
+        assert all(event in failed.stdout for event in events), failed.stdout
         assert "ServiceError - Failed to deploy application." in failed.stdout + failed.stderr
         assert version(fleet.url) == serving
         assert requests.get(fleet.url + "/healthz", timeout=5).ok

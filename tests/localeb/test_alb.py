@@ -1,0 +1,145 @@
+"""The local load balancer (localeb/alb.py) as an ALB target group, against small servers on loopback:
+health-gated targets, draining, no retries, failing open."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from localeb import alb
+from testkit.ports import free_port
+from testkit.servers import wait_until
+
+HEALTH = {"path": "/healthz", "interval": 0.1, "timeout": 0.5, "healthy": 2, "unhealthy": 2, "matcher": "200"}
+
+
+class Backend:
+    """A target: answers its name, /healthz as told, /slow after a second, /boom by hanging up."""
+
+    def __init__(self, name: str, healthy: bool = True):
+        self.name, self.healthy, self.hits = name, healthy, []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path == "/healthz":
+                    self.send_response(200 if backend.healthy else 503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                backend.hits.append(self.path)
+                if self.path == "/boom":
+                    self.connection.close()
+                    return
+                if self.path == "/slow":
+                    time.sleep(1)
+                body = backend.name.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+
+class Balancer:
+    def __init__(self, folder: Path):
+        self.config, self.state = folder / "config.json", folder / "state.json"
+        self.serial, self.port = 0, free_port()
+        self.write({})
+        self.process = subprocess.Popen([sys.executable, alb.__file__, str(self.config), str(self.state),
+                                         str(self.port), str(self.port), "127.0.0.1"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_until(lambda: self.state.exists(), 10, "the load balancer's state")
+
+    def write(self, targets: dict[str, Backend], delay: float = 5) -> None:
+        self.serial += 1
+        self.config.write_text(json.dumps({
+            "serial": self.serial, "health": HEALTH, "deregistration_delay": delay,
+            "targets": {name: {"address": backend.address} for name, backend in targets.items()}}))
+
+    def states(self) -> dict:
+        try:
+            return json.loads(self.state.read_text())["targets"]
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    def wait(self, name: str, state: str) -> None:
+        wait_until(lambda: self.states().get(name, {}).get("state") == state, 10, f"{name} {state}")
+
+    def get(self, path: str = "/") -> requests.Response:
+        return requests.get(self.url + path, timeout=10)
+
+
+@pytest.fixture
+def balancer(tmp_path):
+    started = Balancer(tmp_path)
+    yield started
+    started.process.terminate()
+    started.process.wait(10)
+
+
+def test_a_new_target_gets_requests_only_once_it_passes_the_health_check(balancer):
+    a, b, sick = Backend("a"), Backend("b"), Backend("sick", healthy=False)
+    balancer.write({"a": a})
+    balancer.wait("a", "healthy")
+    balancer.write({"a": a, "b": b, "sick": sick})
+    early = {balancer.get().text for _ in range(10)}
+    assert early == {"a"}  # b is still initial
+    balancer.wait("b", "healthy")
+    balancer.wait("sick", "unhealthy")
+    assert {balancer.get().text for _ in range(10)} == {"a", "b"}
+    assert sick.hits == []
+
+
+def test_a_failed_request_is_answered_502_and_not_retried_on_another_target(balancer):
+    a, b = Backend("a"), Backend("b")
+    balancer.write({"a": a, "b": b})
+    balancer.wait("a", "healthy")
+    balancer.wait("b", "healthy")
+    answers = [balancer.get("/boom").status_code for _ in range(4)]
+    assert answers == [502] * 4
+    assert len(a.hits) == len(b.hits) == 2  # each request reached one target once
+
+
+def test_a_deregistered_target_finishes_its_requests_and_gets_no_new_ones(balancer):
+    a, b = Backend("a"), Backend("b")
+    balancer.write({"a": a})
+    balancer.wait("a", "healthy")
+    slow: list[requests.Response] = []
+    reader = threading.Thread(target=lambda: slow.append(balancer.get("/slow")))
+    reader.start()
+    wait_until(lambda: balancer.states()["a"]["in_flight"] == 1, 5, "a request in flight on a")
+    balancer.write({"b": b})  # a leaves, b arrives
+    balancer.wait("a", "draining")
+    balancer.wait("b", "healthy")
+    assert {balancer.get().text for _ in range(5)} == {"b"}
+    reader.join(10)
+    assert slow[0].status_code == 200 and slow[0].text == "a"
+    wait_until(lambda: "a" not in balancer.states(), 5, "a's deregistration to complete")
+
+
+def test_with_no_healthy_target_requests_go_to_every_target(balancer):
+    a = Backend("a", healthy=False)
+    balancer.write({"a": a})
+    balancer.wait("a", "unhealthy")
+    assert balancer.get().text == "a"  # an ALB fails open
+
+
+def test_matcher_http_code_takes_lists_and_ranges():
+    assert alb.matcher("200") == {"200"}
+    assert alb.matcher("200,302") == {"200", "302"}
+    assert alb.matcher("200-204") == {"200", "201", "202", "203", "204"}
