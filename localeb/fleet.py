@@ -24,7 +24,7 @@ from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
 from .rollout import Policy, Rollout
-from .staging import unzip
+from .staging import bundle_extensions, unzip
 
 INSTANCE_IMAGE = "board-local-eb-instance"  # tagged with its context's digest
 DATABASE_IMAGE = "postgres:16"
