@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions
 
@@ -26,6 +27,8 @@ from . import proxy
 from .errors import LocalEBError
 from .instance import CONFIG_DIR, Instance
 from .staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, hooks, mode
+
+T = TypeVar("T")
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
@@ -127,15 +130,21 @@ class Engine:
         self.flush_log()
         return outcome
 
-    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+    def _stage(self, bundle_dir: Path, read: Callable[[Path], T]) -> T:
+        """StageApplication, on either platform: what `read` takes from the bundle (a refusal fails the step),
+        then the bundle copied to the staging directory."""
         step = "StageApplication"
         self.log(f"Executing instruction: {step}")
         try:
-            chosen = mode(bundle_dir)
-            extensions = bundle_extensions(bundle_dir)
+            found = read(bundle_dir)
         except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
         self.instance.put_tree(bundle_dir, APP_STAGING)
+        return found
+
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+        chosen, extensions = self._stage(bundle_dir, lambda folder: (mode(folder), bundle_extensions(folder)))
+        step = "StageApplication"
         self.log(f"Platform mode: {chosen}")
         if chosen.startswith("Docker Compose"):
             raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "

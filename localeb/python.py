@@ -47,15 +47,12 @@ class PythonEngine(Engine):
         self.processes: dict[str, str] = {}
 
     def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
-        step = "StageApplication"
-        self.log(f"Executing instruction: {step}")
-        try:
-            extensions = bundle_extensions(bundle_dir)
-            processes = procfile(bundle_dir)
-            port = proxy_port({**extensions.options.get(ENVIRONMENT, {}), **properties})
-        except LocalEBError as error:
-            raise StepFailed(step, str(error)) from None
-        self.instance.put_tree(bundle_dir, APP_STAGING)
+        def read(folder: Path):
+            extensions = bundle_extensions(folder)
+            return extensions, procfile(folder), proxy_port({**extensions.options.get(ENVIRONMENT, {}),
+                                                             **properties})
+
+        extensions, processes, port = self._stage(bundle_dir, read)
         self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
         properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
 
