@@ -74,7 +74,7 @@ def test_watch_syncs_code_and_templates_and_rebuilds_for_dependencies_and_migrat
         started_workers = workers(project)
 
         # (a) A static file: synced and served from disk, no worker restarts.
-        edit(project.dir / "board" / "static" / "style.css", "box-sizing", "--watched: 1; box-sizing")
+        edit(project.dir / "static" / "style.css", "box-sizing", "--watched: 1; box-sizing")
         timed("edited static file served", lambda: "--watched: 1" in project.get("/static/style.css").text, 30)
         # (b) A template: synced, and Flask reads it again in the same workers.
         edit(project.dir / "board" / "templates" / "about.html", "About board", "About the watched board")
