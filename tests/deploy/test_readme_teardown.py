@@ -44,5 +44,5 @@ def test_the_readme_teardown_removes_everything_provision_made(server, tmp_path)
     assert not groups & {f"{ENV}-db", f"{ENV}-instances"}
     assert not [s for s in client("secretsmanager").list_secrets()["SecretList"] if "DeletedDate" not in s]
     assert not client("ssm").describe_parameters()["Parameters"]
-    roles = client("iam").list_role_policies(RoleName="aws-elasticbeanstalk-ec2-role")["PolicyNames"]
-    assert not roles
+    assert not client("iam").list_role_policies(RoleName="aws-elasticbeanstalk-ec2-role")["PolicyNames"]
+    assert not client("ecr").describe_repositories()["repositories"]
