@@ -45,8 +45,9 @@ class Author(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     # The name's confusable skeleton (board/names.py): one author per key. Text: a skeleton can be longer.
     # Nullable only for authors the previous release inserts during a rolling deploy (migration 0005).
+    # The insert's parameters are keyed by column, which a rename can move (docs/schema-changes.md's example).
     name_key: Mapped[str | None] = mapped_column(Text, index=True, default=lambda context: names.key(
-        context.get_current_parameters()["name"]))
+        context.get_current_parameters()[Author.name.expression.key]))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

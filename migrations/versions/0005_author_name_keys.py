@@ -16,6 +16,13 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
+# Built in the revision's transaction, so a failed upgrade leaves nothing behind: CONCURRENTLY cannot run in
+# one, and a half-made revision (column added, index not) could not be run again.
+safe_because = {
+    'create_index authors.ix_authors_name_key': "authors holds one row per author, small enough that its index "
+                                                "is built in moments; the posts table is never indexed this way",
+}
+
 
 def upgrade():
     with op.batch_alter_table('authors', schema=None) as batch_op:
@@ -30,13 +37,10 @@ def upgrade():
     # Authors who registered alike-looking names before keep them; from now on a new name is checked.
     # Nullable: the release before this one, still serving during a rolling deploy, inserts authors without
     # a key (those few are not found by the check until a later migration fills them and adds NOT NULL).
-    # CONCURRENTLY (outside a transaction): the build does not block the writes of the release still serving.
-    with op.get_context().autocommit_block():
-        op.create_index('ix_authors_name_key', 'authors', ['name_key'], unique=False, postgresql_concurrently=True)
+    op.create_index('ix_authors_name_key', 'authors', ['name_key'], unique=False)
 
 
 def downgrade():
-    with op.get_context().autocommit_block():
-        op.drop_index('ix_authors_name_key', table_name='authors', postgresql_concurrently=True)
+    op.drop_index('ix_authors_name_key', table_name='authors')
     with op.batch_alter_table('authors', schema=None) as batch_op:
         batch_op.drop_column('name_key')
