@@ -46,6 +46,11 @@ class RetryNotices:
             self.out(f"{self.service} {why}, retrying (attempt {retries['attempt']} of {RETRY_ATTEMPTS})")
 
 
+def service(name: str) -> cached_property:
+    """A Clients attribute: the service's client, made on first use."""
+    return cached_property(lambda clients: clients._client(name))
+
+
 class Clients:
     def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
                  out=None):
@@ -79,34 +84,6 @@ class Clients:
         client.meta.events.register(f"request-created.{service_id}", notices.report)
         return client
 
-    @cached_property
-    def eb(self):
-        return self._client("elasticbeanstalk")
-
-    @cached_property
-    def s3(self):
-        return self._client("s3")
-
-    @cached_property
-    def iam(self):
-        return self._client("iam")
-
-    @cached_property
-    def ssm(self):
-        return self._client("ssm")
-
-    @cached_property
-    def secretsmanager(self):
-        return self._client("secretsmanager")
-
-    @cached_property
-    def rds(self):
-        return self._client("rds")
-
-    @cached_property
-    def ec2(self):
-        return self._client("ec2")
-
-    @cached_property
-    def ecr(self):
-        return self._client("ecr")
+    eb = service("elasticbeanstalk")
+    s3, iam, ssm, secretsmanager = service("s3"), service("iam"), service("ssm"), service("secretsmanager")
+    rds, ec2, ecr = service("rds"), service("ec2"), service("ecr")
