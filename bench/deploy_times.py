@@ -119,7 +119,8 @@ def where_the_time_goes(fleet, clock: SelfTime, began: float, rolled: tuple[floa
     steps: dict[str, float] = {}
     for outcome in outcomes:
         for step, took in step_seconds(outcome.log):
-            step = re.sub(re.escape(fleet.name) + r"-\d+", "<instance>", step)
+            # The same step on every instance and deployment: names of instances and app containers dropped.
+            step = re.sub(re.escape(fleet.name[:len(fleet.name) // 2]) + r"[\w-]*", "<instance>", step)
             steps[step] = steps.get(step, 0.0) + took
     rollout = {"instances launched": clock.spent.get("launch", 0.0),
                "load balancer: health checks until a batch takes requests": clock.spent.get("wait_healthy", 0.0),
