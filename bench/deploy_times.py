@@ -195,9 +195,11 @@ def local_release_figures(rounds: int = 3) -> dict:
 
                 def release(tree: Path, label: str) -> tuple[float, float]:
                     begun = time.monotonic()
-                    subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2",
-                                    "release", "--app", "board", "--env", "board-local", "--label", label,
-                                    "--no-gate"], cwd=tree, env=env, check=True, capture_output=True)
+                    done = subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2",
+                                           "release", "--app", "board", "--env", "board-local", "--label", label,
+                                           "--no-gate"], cwd=tree, env=env, capture_output=True, text=True)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"release {label} failed: {(done.stdout + done.stderr)[-2000:]}")
                     while requests.get(fleet.url + "/version", timeout=5).json()["version"] != label:
                         time.sleep(0.1)
                     return begun, time.monotonic()
