@@ -94,12 +94,14 @@ def balancer(tmp_path):
 
 
 def test_a_new_target_gets_requests_only_once_it_passes_the_health_check(balancer):
-    a, b, sick = Backend("a"), Backend("b"), Backend("sick", healthy=False)
+    a, b, sick = Backend("a"), Backend("b", healthy=False), Backend("sick", healthy=False)
     balancer.write({"a": a})
     balancer.wait("a", "healthy")
     balancer.write({"a": a, "b": b, "sick": sick})
+    wait_until(lambda: b.checks > 0, 5, "b's first health check")
     early = {balancer.get().text for _ in range(10)}
-    assert early == {"a"}  # b is still initial
+    assert early == {"a"}  # b has passed no check yet
+    b.healthy = True
     balancer.wait("b", "healthy")
     balancer.wait("sick", "unhealthy")
     assert {balancer.get().text for _ in range(10)} == {"a", "b"}
