@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions
+from deploy.ebextensions import Command, Extensions
+from deploy.namespaces import APPLICATION_ENVIRONMENT, DEFAULT_PROCESS, ENVIRONMENT_SECRETS
 
 from . import proxy
 from .errors import LocalEBError
@@ -226,7 +227,7 @@ class Engine:
     def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
         """What both platforms do between staging and their build: the instance's configuration (get-config),
         then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config, manifest=True)
         secrets = self._secrets(extensions, secrets)
         step = "EbExtensionPreBuild"
@@ -241,7 +242,7 @@ class Engine:
         if not self._deployed():
             raise LocalEBError("no application version is deployed on this instance yet")
         extensions = bundle_extensions(self._pull_current(current))
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
@@ -294,7 +295,7 @@ class Engine:
 
     def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
         """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""
-        wanted = extensions.options.get(SECRETS, {})
+        wanted = extensions.options.get(ENVIRONMENT_SECRETS, {})
         missing = sorted(set(wanted) - set(given))
         if missing:
             raise LocalEBError(f"cannot resolve the secrets {', '.join(missing)} (pass their values)")
@@ -418,7 +419,7 @@ class Engine:
 
     def _health(self, extensions: Extensions, config: dict) -> str:
         """The load balancer's check, through nginx: Ok when HealthCheckPath answers MatcherHTTPCode."""
-        process = extensions.options.get(PROCESS, {})
+        process = extensions.options.get(DEFAULT_PROCESS, {})
         path = process.get("HealthCheckPath", "/")
         expected = process.get("MatcherHTTPCode", "200")
         wait = config.get("health_wait", HEALTH_WAIT)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy.namespaces import DEPLOYMENT_POLICY
+
 from .balancer import LoadBalancer, TargetGroup
 from .docker import address, docker
 from .engine import Engine, Outcome
@@ -215,8 +217,8 @@ class Fleet:
         settings = {**self.settings, **(options or {})}
         policy = Policy.from_options(settings)
         if policy.name not in ("AllAtOnce", "Rolling"):  # a restart launches no instances
-            settings = {**settings, "aws:elasticbeanstalk:command": {**settings.get(
-                "aws:elasticbeanstalk:command", {}), "DeploymentPolicy": "Rolling"}}
+            settings = {**settings, DEPLOYMENT_POLICY: {**settings.get(DEPLOYMENT_POLICY, {}),
+                                                        "DeploymentPolicy": "Rolling"}}
         rollout = self._roll(events, settings, lambda engine, leader: engine.configure(
             merged, secrets or {}, self.config))
         result = self._result(events, rollout, "configuration deployment")

@@ -15,7 +15,8 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from deploy.ebextensions import ENVIRONMENT, STATIC_FILES, Extensions
+from deploy.ebextensions import Extensions
+from deploy.namespaces import APPLICATION_ENVIRONMENT, STATIC_FILES
 
 from . import proxy
 from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
@@ -49,7 +50,7 @@ class PythonEngine(Engine):
     def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
         def read(folder: Path):
             extensions = bundle_extensions(folder)
-            return extensions, procfile(folder), proxy_port({**extensions.options.get(ENVIRONMENT, {}),
+            return extensions, procfile(folder), proxy_port({**extensions.options.get(APPLICATION_ENVIRONMENT, {}),
                                                              **properties})
 
         extensions, processes, port = self._stage(bundle_dir, read)
