@@ -37,6 +37,7 @@ PROXY_STAGING = "/var/proxy/staging/nginx"
 # Where EB puts the deployment's version manifest (observed: docs/eb-platform.md row 15); the prebuild hook
 # takes the version label from it.
 VERSION_MANIFEST = "/opt/elasticbeanstalk/deployment/app_version_manifest.json"
+# The platform's image tags (docs/eb-platform.md); locally under each instance's name (Engine.staging_tag).
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
 RUN_HOOK = "/opt/localeb/bin/run-hook"  # execs a hook with no shell in between (instance-image/run-hook)
@@ -80,6 +81,16 @@ class Engine:
         self.deployments = 0
         self.lines: list[str] = []
         self.nginx_started = False
+
+    @property
+    def staging_tag(self) -> str:
+        """The image a deployment builds or pulls, under this instance's name (instances share one engine)."""
+        return f"{STAGING_TAG}:{self.instance.name}"
+
+    @property
+    def current_tag(self) -> str:
+        """The image now serving, under this instance's name."""
+        return f"{CURRENT_TAG}:{self.instance.name}"
 
     # --- logging -------------------------------------------------------------------------------
     def log(self, message: str, level: str = "INFO") -> None:
@@ -171,7 +182,7 @@ class Engine:
         self.log("Executing instruction: stop running app")
         self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
                      self._mounts(bundle_dir),
-                     then=f"docker tag {image} {CURRENT_TAG}:{self.instance.name} && "
+                     then=f"docker tag {image} {self.current_tag} && "
                           f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
         self._start_proxy(port)
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
@@ -179,7 +190,7 @@ class Engine:
         return self._health(extensions, config)
 
     def _build(self, step: str) -> str:
-        tag = f"{STAGING_TAG}:{self.instance.name}"
+        tag = self.staging_tag
         built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
                         "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
                         timeout=1800)
@@ -191,7 +202,7 @@ class Engine:
         spec = dockerrun(bundle_dir)
         name = str(spec["Image"]["Name"]).strip()
         update = str(spec["Image"].get("Update", "true")).strip().lower() != "false"
-        quoted, tag = shlex.quote(name), f"{STAGING_TAG}:{self.instance.name}"
+        quoted, tag = shlex.quote(name), self.staging_tag
         config_dir = self._registry_credentials(step, spec.get("Authentication"), config)
         login = f"DOCKER_CONFIG={config_dir} " if config_dir else ""
         if update or not self.instance.run(f"docker image inspect {quoted} >/dev/null 2>&1", workdir="/").ok:

@@ -147,8 +147,7 @@ class Fleet:
     @staticmethod
     def _remove_images(engines: list[Engine]) -> None:
         if engines:
-            docker("image", "rm", *[f"{tag}:{engine.instance.name}" for engine in engines
-                                    for tag in ("aws_beanstalk/staging-app", "aws_beanstalk/current-app")],
+            docker("image", "rm", *[tag for engine in engines for tag in (engine.staging_tag, engine.current_tag)],
                    check=False)
 
     # --- instances in and out -----------------------------------------------------------------------
