@@ -52,6 +52,16 @@ class StepFailed(Exception):
         self.step, self.message, self.output = step, message, output
 
 
+@dataclass(frozen=True)
+class InstanceConfig:
+    """What the environment tells an instance's engine besides the bundle and the properties."""
+    environment: str = "local"  # the environment's name, as get-config reports it
+    app: str = "local"  # the application's name: the version manifest's key
+    health_wait: float = HEALTH_WAIT  # seconds a new version gets to answer its health check through nginx
+    label: str | None = None  # the version being deployed; None writes no version manifest
+    storage: Callable[[str, str], bytes] | None = None  # reads an S3 object (bucket, key) as the instance would
+
+
 @dataclass
 class Outcome:
     """What one instance reports: EB's per-instance result."""
@@ -113,12 +123,12 @@ class Engine:
 
     # --- the workflows ---------------------------------------------------------------------------
     def deploy(self, bundle_dir: Path, properties: dict[str, str], secrets: dict[str, str], leader: bool,
-               config: dict) -> Outcome:
+               config: InstanceConfig) -> Outcome:
         """An application deployment of the unzipped bundle in `bundle_dir`."""
         self.deployments += 1
         return self._guarded("app-deploy", lambda: self._deploy(bundle_dir, properties, secrets, leader, config))
 
-    def configure(self, properties: dict[str, str], secrets: dict[str, str], config: dict) -> Outcome:
+    def configure(self, properties: dict[str, str], secrets: dict[str, str], config: InstanceConfig) -> Outcome:
         """A configuration deployment: same image, new properties; `.platform/confighooks/` instead of hooks."""
         with tempfile.TemporaryDirectory(prefix="eb-current-") as folder:
             return self._guarded("config-deploy", lambda: self._configure(Path(folder), properties, secrets, config))
@@ -154,7 +164,7 @@ class Engine:
         self.instance.put_tree(bundle_dir, APP_STAGING)
         return found
 
-    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config: InstanceConfig) -> str:
         chosen, extensions = self._stage(bundle_dir, lambda folder: (mode(folder), bundle_extensions(folder)))
         step = "StageApplication"
         self.log(f"Platform mode: {chosen}")
@@ -196,7 +206,7 @@ class Engine:
                         timeout=1800)
         return built.strip().splitlines()[-1]
 
-    def _pull(self, step: str, bundle_dir: Path, config: dict) -> str:
+    def _pull(self, step: str, bundle_dir: Path, config: InstanceConfig) -> str:
         """Dockerrun.aws.json v1's Image: pulled (Update "false" skips the pull of an image already here), with
         the Authentication file's credentials for a private registry, then tagged as the staging image."""
         spec = dockerrun(bundle_dir)
@@ -213,7 +223,7 @@ class Engine:
         self.sh(step, f"docker tag {quoted} {tag}", workdir="/")
         return self.instance.run(f"docker image inspect --format '{{{{.Id}}}}' {tag}", workdir="/").text.strip()
 
-    def _registry_credentials(self, step: str, authentication, config: dict) -> str | None:
+    def _registry_credentials(self, step: str, authentication, config: InstanceConfig) -> str | None:
         """Authentication's S3 object, as a docker client configuration on the instance (its folder); both
         formats AWS's pages show are taken: a config.json with "auths", and the older .dockercfg map."""
         if not authentication:
@@ -222,7 +232,7 @@ class Engine:
             if isinstance(authentication, dict) else (None, None)
         if not bucket or not key:
             raise StepFailed(step, "Dockerrun.aws.json: Authentication needs Bucket and Key")
-        reader = config.get("storage")
+        reader = config.storage
         try:
             data = json.loads(reader(bucket, key)) if reader else None
         except Exception as error:  # whatever the store says, it is this step's failure
@@ -235,7 +245,7 @@ class Engine:
                                  "600")
         return folder
 
-    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
+    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config: InstanceConfig):
         """What both platforms do between staging and their build: the instance's configuration (get-config),
         then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
         properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
@@ -248,7 +258,7 @@ class Engine:
         self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
         return properties, secrets
 
-    def _configure(self, current: Path, properties, secrets, config) -> str:
+    def _configure(self, current: Path, properties, secrets, config: InstanceConfig) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
         if not self._deployed():
             raise LocalEBError("no application version is deployed on this instance yet")
@@ -258,7 +268,7 @@ class Engine:
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
         self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
-        self._restart(current, properties, secrets, extensions, config)
+        self._restart(current, properties, secrets, extensions)
         self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
                     APP_CURRENT)
         return self._health(extensions, config)
@@ -266,7 +276,7 @@ class Engine:
     def _deployed(self) -> bool:
         return self.container is not None
 
-    def _restart(self, current: Path, properties, secrets, _extensions: Extensions, _config: dict) -> None:
+    def _restart(self, current: Path, properties, secrets, _extensions: Extensions) -> None:
         """The deployed image in a new container with the new properties, behind a re-staged proxy."""
         port = exposed_port(current)
         self._stage_proxy(current, self.address, port)  # what is deployed, not a failed deployment's staging
@@ -278,11 +288,12 @@ class Engine:
         self._start_proxy(port)
 
     # --- steps -------------------------------------------------------------------------------------
-    def _write_config(self, properties: dict, extensions: Extensions, config: dict, manifest: bool = False) -> None:
+    def _write_config(self, properties: dict, extensions: Extensions, config: InstanceConfig,
+                      manifest: bool = False) -> None:
         """get-config's answers (and, for an application deployment, the version manifest), in one write."""
         answers = {
             "environment": properties,
-            "container": {"environment_name": config.get("environment", "local"), "instance_port": "80",
+            "container": {"environment_name": config.environment, "instance_port": "80",
                           "app_staging_dir": APP_STAGING},
             "platformconfig": {"AppStagingDir": APP_STAGING + "/", "AppDeployDir": APP_CURRENT + "/",
                                "ProxyServer": "nginx"},
@@ -293,14 +304,14 @@ class Engine:
             files.update(self._manifest(config))
         self.instance.write_files(files)
 
-    def _manifest(self, config: dict) -> dict[str, tuple[str, int]]:
+    def _manifest(self, config: InstanceConfig) -> dict[str, tuple[str, int]]:
         """The version manifest as observed on instances: the label only as the key under the application's name
         in RuntimeSources (no top-level VersionLabel, the stricter reading). No label: no manifest."""
-        label = config.get("label")
+        label = config.label
         if not label:
             self.instance.run(f"rm -f {VERSION_MANIFEST}", workdir="/")
             return {}
-        manifest = {"RuntimeSources": {config.get("app", "local"): {label: {"s3url": ""}}},
+        manifest = {"RuntimeSources": {config.app: {label: {"s3url": ""}}},
                     "DeploymentId": self.deployments, "Serial": self.deployments}
         return {VERSION_MANIFEST: (json.dumps(manifest), 0o644)}
 
@@ -428,12 +439,12 @@ class Engine:
             archive.extractall(destination, filter="tar")
         return destination
 
-    def _health(self, extensions: Extensions, config: dict) -> str:
+    def _health(self, extensions: Extensions, config: InstanceConfig) -> str:
         """The load balancer's check, through nginx: Ok when HealthCheckPath answers MatcherHTTPCode."""
         process = extensions.options.get(DEFAULT_PROCESS, {})
         path = process.get("HealthCheckPath", "/")
         expected = process.get("MatcherHTTPCode", "200")
-        wait = config.get("health_wait", HEALTH_WAIT)
+        wait = config.health_wait
         self.log(f"Executing instruction: health check {path} through nginx (expect {expected})")
         probe = (f"import time, urllib.request, urllib.error\n"
                  f"end = time.monotonic() + {wait}\ncode = 0\n"

@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from deploy.namespaces import DEPLOYMENT_POLICY
 
 from .balancer import LoadBalancer, TargetGroup
 from .docker import address, docker
-from .engine import Engine, Outcome
+from .engine import HEALTH_WAIT, Engine, InstanceConfig, Outcome
 from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
@@ -87,7 +87,7 @@ def database_url(rds: dict[str, str]) -> str:
 
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
-                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
+                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = HEALTH_WAIT,
                  platform: str = "docker"):
         if instances < 1:
             raise LocalEBError("--instances must be at least 1")
@@ -97,7 +97,7 @@ class Fleet:
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
-        self.config = {"environment": environment, "health_wait": health_wait}
+        self.config = InstanceConfig(environment=environment, app=self.name, health_wait=health_wait)
         self.engines: list[Engine] = []  # the instances in service, in launch order
         self.balancer: LoadBalancer | None = None
         self.launched = 0
@@ -201,7 +201,7 @@ class Fleet:
             settings = self._settings(bundle_dir, options or {})
             rollout = self._roll(events, settings, lambda engine, leader: engine.deploy(
                 bundle_dir, merged, secrets or {}, leader,
-                {**self.config, "app": self.name, "label": label, "storage": storage}))
+                replace(self.config, label=label, storage=storage)))
         result = self._result(events, rollout, "application deployment")
         if result.ok:
             self.version, self.properties = label, merged

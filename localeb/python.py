@@ -19,7 +19,7 @@ from deploy.ebextensions import Extensions
 from deploy.namespaces import APPLICATION_ENVIRONMENT, STATIC_FILES
 
 from . import proxy
-from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
+from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, InstanceConfig, StepFailed
 from .errors import LocalEBError
 from .staging import bundle_extensions, procfile
 
@@ -47,7 +47,7 @@ class PythonEngine(Engine):
         self.venv: str | None = None  # the virtualenv the running processes use
         self.processes: dict[str, str] = {}
 
-    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config: InstanceConfig) -> str:
         def read(folder: Path):
             extensions = bundle_extensions(folder)
             return extensions, procfile(folder), proxy_port({**extensions.options.get(APPLICATION_ENVIRONMENT, {}),
@@ -60,7 +60,7 @@ class PythonEngine(Engine):
         venv = self._install(bundle_dir)
 
         self.log("Executing instruction: configure proxy server")
-        self._stage_python_proxy(bundle_dir, port, extensions, config)
+        self._stage_python_proxy(bundle_dir, port, extensions)
         self.log("Executing instruction: EbExtensionPostBuild")
         self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
         self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
@@ -81,13 +81,13 @@ class PythonEngine(Engine):
     def _deployed(self) -> bool:
         return self.venv is not None
 
-    def _restart(self, current: Path, properties, secrets, extensions: Extensions, config: dict) -> None:
+    def _restart(self, current: Path, properties, secrets, extensions: Extensions) -> None:
         """The Procfile's processes restarted with the new properties, behind a re-staged proxy."""
         try:
             port = proxy_port(properties)
         except LocalEBError as error:
             raise StepFailed("configure proxy server", str(error)) from None
-        self._stage_python_proxy(current, port, extensions, config)
+        self._stage_python_proxy(current, port, extensions)
         self._test_proxy()
         self.log("Executing instruction: stop running app")
         self._stop_processes()
@@ -108,8 +108,8 @@ class PythonEngine(Engine):
         self.sh(step, f"({install}) 2>&1", what=install, timeout=1200)
         return venv
 
-    def _stage_python_proxy(self, bundle_dir: Path, port: int, extensions: Extensions, config: dict) -> None:
-        static = {**config.get("static_files", {}), **extensions.options.get(STATIC_FILES, {})}
+    def _stage_python_proxy(self, bundle_dir: Path, port: int, extensions: Extensions) -> None:
+        static = extensions.options.get(STATIC_FILES, {})
         with tempfile.TemporaryDirectory() as folder:
             proxy.stage_python(bundle_dir, Path(folder), port, static, APP_CURRENT)
             self.instance.put_tree(Path(folder), PROXY_STAGING)
