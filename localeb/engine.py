@@ -25,6 +25,7 @@ from deploy.ebextensions import Command, Extensions
 from deploy.namespaces import APPLICATION_ENVIRONMENT, DEFAULT_PROCESS, ENVIRONMENT_SECRETS
 
 from . import proxy
+from .balancer import PROCESS_DEFAULTS
 from .errors import LocalEBError
 from .instance import CONFIG_DIR, Instance
 from .staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, hooks, mode
@@ -42,8 +43,8 @@ STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
 RUN_HOOK = "/opt/localeb/bin/run-hook"  # execs a hook with no shell in between (instance-image/run-hook)
 EXEC_FAILED = 126  # its exit status when the hook could not be executed at all
+HEALTH_CHECK = "/opt/localeb/bin/health-check"  # asks nginx until the path answers (instance-image/health-check)
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
-HEALTH_POLL = 0.1  # seconds between its tries: a local loop, not the load balancer's interval
 
 
 class StepFailed(Exception):
@@ -441,20 +442,12 @@ class Engine:
 
     def _health(self, extensions: Extensions, config: InstanceConfig) -> str:
         """The load balancer's check, through nginx: Ok when HealthCheckPath answers MatcherHTTPCode."""
-        process = extensions.options.get(DEFAULT_PROCESS, {})
-        path = process.get("HealthCheckPath", "/")
-        expected = process.get("MatcherHTTPCode", "200")
+        process = {**PROCESS_DEFAULTS, **extensions.options.get(DEFAULT_PROCESS, {})}
+        path, expected = process["HealthCheckPath"], process["MatcherHTTPCode"]
         wait = config.health_wait
         self.log(f"Executing instruction: health check {path} through nginx (expect {expected})")
-        probe = (f"import time, urllib.request, urllib.error\n"
-                 f"end = time.monotonic() + {wait}\ncode = 0\n"
-                 f"while time.monotonic() < end:\n"
-                 f"    try:\n        code = urllib.request.urlopen('http://127.0.0.1{path}', timeout=3).status\n"
-                 f"    except urllib.error.HTTPError as error:\n        code = error.code\n"
-                 f"    except OSError:\n        code = 0\n"
-                 f"    if str(code) == '{expected}':\n        break\n    time.sleep({HEALTH_POLL})\n"
-                 f"print(code)\n")
-        code = self.instance.run(f"python3 -c {shlex.quote(probe)}", workdir="/", timeout=wait + 30).text.strip()
+        answer = self.instance.exec([HEALTH_CHECK, path, expected, str(wait)], workdir="/", timeout=wait + 30).text
+        code = answer.strip().splitlines()[-1] if answer.strip() else ""
         if code == expected:
             self.log(f"Health check {path}: {code}: Ok")
             return "Ok"
