@@ -1,5 +1,8 @@
 """The platform's steps on one local instance, in the order EB runs them (docs/eb-platform.md has the sources).
 
+The order is written once, in `_deploy` and `_configure`, for both platforms: the steps that differ are
+methods, the Docker platform's here and the Python platform's in localeb/python.py.
+
 Each step is logged as eb-engine.log logs it (also into the instance's
 /var/log/eb-engine.log); hook and command output goes to /var/log/eb-hooks.log
 and, when a step fails, into the error line. A failure before the container
@@ -19,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from deploy.ebextensions import Command, Extensions
 from deploy.namespaces import APPLICATION_ENVIRONMENT, DEFAULT_PROCESS, ENVIRONMENT_SECRETS
@@ -29,8 +31,6 @@ from .balancer import PROCESS_DEFAULTS
 from .errors import LocalEBError
 from .instance import CONFIG_DIR, Instance
 from .staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, hooks, mode
-
-T = TypeVar("T")
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
@@ -63,6 +63,14 @@ class InstanceConfig:
     storage: Callable[[str, str], bytes] | None = None  # reads an S3 object (bucket, key) as the instance would
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What StageApplication took from the bundle: its .ebextensions, and the platform's own reading of it."""
+    extensions: Extensions
+    mode: str = ""  # Docker: how the platform runs the bundle (a Dockerfile, or Dockerrun.aws.json's image)
+    processes: dict[str, str] = field(default_factory=dict)  # Python: the Procfile's processes
+
+
 @dataclass
 class Outcome:
     """What one instance reports: EB's per-instance result."""
@@ -81,6 +89,7 @@ def timestamp() -> str:
 
 class Engine:
     """The step runner for one instance; `deploy()` and `configure()` return an Outcome, never raise."""
+    PROXY_STEP = "configure proxy"  # the platform's name for the step that stages the proxy configuration
 
     def __init__(self, instance: Instance, echo: Callable[[str], None] = print, owner: str = "local"):
         self.instance = instance
@@ -153,52 +162,36 @@ class Engine:
         self.flush_log()
         return outcome
 
-    def _stage(self, bundle_dir: Path, read: Callable[[Path], T]) -> T:
-        """StageApplication, on either platform: what `read` takes from the bundle (a refusal fails the step),
-        then the bundle copied to the staging directory."""
-        step = "StageApplication"
-        self.log(f"Executing instruction: {step}")
-        try:
-            found = read(bundle_dir)
-        except LocalEBError as error:
-            raise StepFailed(step, str(error)) from None
-        self.instance.put_tree(bundle_dir, APP_STAGING)
-        return found
-
     def _deploy(self, bundle_dir: Path, properties, secrets, leader, config: InstanceConfig) -> str:
-        chosen, extensions = self._stage(bundle_dir, lambda folder: (mode(folder), bundle_extensions(folder)))
-        step = "StageApplication"
-        self.log(f"Platform mode: {chosen}")
-        if chosen.startswith("Docker Compose"):
-            raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
-                             "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
+        """An application deployment's steps, on either platform (the platform's own parts are methods below)."""
+        staged = self._stage(bundle_dir, properties)
+        extensions = staged.extensions
         properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
-
-        step = "Docker Specific Build Application"
-        self.log(f"Executing instruction: {step}")
-        # Per bundle kind: an image named in Dockerrun.aws.json is pulled, a Dockerfile is built; either way the
-        # result is tagged as the staging image the later steps (and hooks) use.
-        image = self._pull(step, bundle_dir, config) if chosen == DOCKERRUN_MODE else self._build(step)
-        port = exposed_port(bundle_dir)
-
-        step = "configure proxy"
-        self.log(f"Executing instruction: {step}")
-        self._stage_proxy(bundle_dir, self.address or "127.0.0.1", port)
-
+        app = self._build_app(bundle_dir, staged, config)
+        self.log(f"Executing instruction: {self.PROXY_STEP}")
+        port = self._configure_proxy(bundle_dir, extensions, properties)
         self.log("Executing instruction: EbExtensionPostBuild")
         self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
         self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
         self._test_proxy()
-
         self.log("Executing instruction: stop running app")
-        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
-                     self._mounts(bundle_dir),
-                     then=f"docker tag {image} {self.current_tag} && "
-                          f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
+        self._replace_app(bundle_dir, staged, app, {**properties, **secrets})
         self._start_proxy(port)
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
+
+    def _stage(self, bundle_dir: Path, properties: dict[str, str]) -> Staged:
+        """StageApplication: what the platform reads from the bundle (a refusal fails the step), then the bundle
+        copied to the staging directory."""
+        step = "StageApplication"
+        self.log(f"Executing instruction: {step}")
+        try:
+            staged = self._read_bundle(bundle_dir, properties)
+        except LocalEBError as error:
+            raise StepFailed(step, str(error)) from None
+        self.instance.put_tree(bundle_dir, APP_STAGING)
+        return staged
 
     def _build(self, step: str) -> str:
         tag = self.staging_tag
@@ -269,24 +262,53 @@ class Engine:
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
         self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
-        self._restart(current, properties, secrets, extensions)
+        port = self._configure_proxy(current, extensions, properties)  # what is deployed, not a failed staging
+        self._test_proxy()
+        self.log("Executing instruction: stop running app")
+        self._restart_app(current, {**properties, **secrets})
+        self._start_proxy(port)
         self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
                     APP_CURRENT)
         return self._health(extensions, config)
 
+    # --- the Docker platform's own parts (localeb/python.py has the Python platform's) -------------------
+    def _read_bundle(self, folder: Path, _properties: dict[str, str]) -> Staged:
+        chosen = mode(folder)
+        self.log(f"Platform mode: {chosen}")
+        if chosen.startswith("Docker Compose"):
+            raise LocalEBError(f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
+                               "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
+        return Staged(bundle_extensions(folder), mode=chosen)
+
+    def _build_app(self, bundle_dir: Path, staged: Staged, config: InstanceConfig) -> str:
+        """The image, by bundle kind: one named in Dockerrun.aws.json is pulled, a Dockerfile is built; either way
+        it is tagged as the staging image the later steps (and hooks) use. Returns its id."""
+        step = "Docker Specific Build Application"
+        self.log(f"Executing instruction: {step}")
+        return self._pull(step, bundle_dir, config) if staged.mode == DOCKERRUN_MODE else self._build(step)
+
+    def _configure_proxy(self, folder: Path, _extensions: Extensions, _properties: dict[str, str]) -> int:
+        """The platform's nginx configuration for the bundle in `folder`, staged; the port it forwards to."""
+        port = exposed_port(folder)
+        self._put_proxy(lambda staging: proxy.stage(folder, staging, self.address or "127.0.0.1", port))
+        return port
+
+    def _replace_app(self, bundle_dir: Path, _staged: Staged, image: str, environment: dict[str, str]) -> None:
+        self._switch(image, f"{self.instance.name}-app-{self.deployments}", environment, self._mounts(bundle_dir),
+                     then=f"docker tag {image} {self.current_tag} && "
+                          f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
+
+    def _restart_app(self, current: Path, environment: dict[str, str]) -> None:
+        """The deployed image in a new container with the new properties."""
+        self.deployments += 1
+        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", environment, self._mounts(current))
+
+    def _upstream(self, port: int) -> str | None:
+        """The upstream file, written once the new container has its address."""
+        return proxy.upstream(self.address, port)
+
     def _deployed(self) -> bool:
         return self.container is not None
-
-    def _restart(self, current: Path, properties, secrets, _extensions: Extensions) -> None:
-        """The deployed image in a new container with the new properties, behind a re-staged proxy."""
-        port = exposed_port(current)
-        self._stage_proxy(current, self.address, port)  # what is deployed, not a failed deployment's staging
-        self._test_proxy()
-        self.log("Executing instruction: stop running app")
-        self.deployments += 1
-        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
-                     self._mounts(current))
-        self._start_proxy(port)
 
     # --- steps -------------------------------------------------------------------------------------
     def _write_config(self, properties: dict, extensions: Extensions, config: InstanceConfig,
@@ -371,9 +393,10 @@ class Engine:
         if text:
             self.instance.append_file("/var/log/eb-hooks.log", text if text.endswith("\n") else text + "\n")
 
-    def _stage_proxy(self, bundle_dir: Path, address: str, port: int) -> None:
+    def _put_proxy(self, write: Callable[[Path], object]) -> None:
+        """The proxy configuration `write` makes in a folder, as the instance's staged one."""
         with tempfile.TemporaryDirectory() as folder:
-            proxy.stage(bundle_dir, Path(folder), address, port)
+            write(Path(folder))
             self.instance.put_tree(Path(folder), PROXY_STAGING)
 
     def _test_proxy(self) -> None:
@@ -420,12 +443,12 @@ class Engine:
 
     def _start_proxy(self, port: int) -> None:
         self.log("Executing instruction: start proxy with new configuration")
-        upstream = proxy.upstream(self.address, port)
+        upstream = self._upstream(port)
+        write = f'printf "%s" "$UPSTREAM" > {PROXY_STAGING}/{proxy.UPSTREAM_FILE} && ' if upstream else ""
         action = "nginx -s reload" if self.nginx_started else "nginx"
         self.sh("start proxy with new configuration",
-                f'printf "%s" "$UPSTREAM" > {PROXY_STAGING}/{proxy.UPSTREAM_FILE} && '
-                f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
-                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", env={"UPSTREAM": upstream}, workdir="/",
+                f"{write}nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
+                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", env={"UPSTREAM": upstream or ""}, workdir="/",
                 what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
         self.nginx_started = True
 
