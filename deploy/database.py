@@ -12,6 +12,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from .errors import DEPLOY_FAILED, DeployError
+from .namespaces import APPLICATION_ENVIRONMENT, AUTOSCALING_GROUP
 
 ENGINE, CLASS, STORAGE_GIB, USER, NAME = "postgres", "db.t4g.micro", 20, "board", "board"
 # RDS for PostgreSQL's default max_connections: LEAST(DBInstanceClassMemory / 9531392, 5000), where the
@@ -19,7 +20,7 @@ ENGINE, CLASS, STORAGE_GIB, USER, NAME = "postgres", "db.t4g.micro", 20, "board"
 MEMORY_GIB = {"db.t4g.micro": 1, "db.t3.micro": 1, "db.t4g.small": 2, "db.t3.small": 2, "db.t4g.medium": 4,
               "db.t3.medium": 4, "db.t4g.large": 8, "db.t3.large": 8, "db.m6g.large": 8, "db.m7g.large": 8,
               "db.r6g.large": 16, "db.m6g.xlarge": 16}
-EB_DEFAULT_MAX_INSTANCES = 4  # aws:autoscaling:asg MaxSize
+EB_DEFAULT_MAX_INSTANCES = 4  # AUTOSCALING_GROUP MaxSize
 EB_DEFAULT_VCPUS = 2  # t3.micro / t3.small, EB's default instance types
 
 
@@ -57,10 +58,10 @@ def budget_warning(root: Path, options: dict, database: Database) -> str | None:
         return None
     config = board_config(root)
     environment = {name: str(value) for name, value in
-                   options.get("aws:elasticbeanstalk:application:environment", {}).items()}
+                   options.get(APPLICATION_ENVIRONMENT, {}).items()}
     threads = int(config.GUNICORN_THREADS.read(environment))
     workers = int(config.WEB_CONCURRENCY.read(environment) or EB_DEFAULT_VCPUS)
-    instances = int(options.get("aws:autoscaling:asg", {}).get("MaxSize") or EB_DEFAULT_MAX_INSTANCES)
+    instances = int(options.get(AUTOSCALING_GROUP, {}).get("MaxSize") or EB_DEFAULT_MAX_INSTANCES)
     budget = connection_budget(instances, workers, threads)
     if budget <= limit:
         return None

@@ -15,11 +15,6 @@ import yaml
 
 from .errors import DeployError
 
-ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
-PROCESS = "aws:elasticbeanstalk:environment:process:default"
-STATIC_FILES = "aws:elasticbeanstalk:environment:proxy:staticfiles"
-
 
 @dataclass
 class Command:

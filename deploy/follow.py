@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 
 from . import ci, environment, history, terminal
 from .errors import DEPLOY_FAILED, INTERRUPTED, NEEDS_ATTENTION, USAGE, DeployError
+from .namespaces import APPLICATION_ENVIRONMENT
 
-APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 # Enhanced health is worked out from what each instance's health agent reports every 10 seconds, and
 # just after a deployment those windows still hold the restart's failed requests: a good version often
 # shows Degraded or Red for a report or two. A minute is six reports, well inside any release's timeout.
@@ -85,7 +85,7 @@ def ensure_ready(eb, app: str, env: str, policy: Policy | None = None, out=print
 def start_update(eb, app: str, env: str, label: str) -> None:
     try:
         eb.update_environment(ApplicationName=app, EnvironmentName=env, VersionLabel=label,
-                              OptionSettings=[{"Namespace": APP_ENVIRONMENT, "OptionName": "APP_VERSION",
+                              OptionSettings=[{"Namespace": APPLICATION_ENVIRONMENT, "OptionName": "APP_VERSION",
                                                "Value": label}])
     except ClientError as error:
         detail = error.response["Error"]

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from . import database, environment, secretstore
 from .ebextensions import read_extensions
 from .errors import DEPLOY_FAILED, DeployError
+from .namespaces import APPLICATION_ENVIRONMENT, ENVIRONMENT_SECRETS, ENVIRONMENT_SETTINGS, LAUNCH_CONFIGURATION
 
 ROOT = Path(__file__).resolve().parents[1]
 IAM_RETRIES = 5  # new roles take seconds to be usable by other services
@@ -138,7 +139,7 @@ def database_settings(clients, app: str, env: str, choice: DatabaseChoice, insta
     sm = clients.secretsmanager
     if choice.url:
         arn = secretstore.ensure_secret(sm, f"{app}/{env}/database-url", choice.url, out)
-        return [setting(secretstore.SECRETS, "DATABASE_URL", arn)], [arn], None
+        return [setting(ENVIRONMENT_SECRETS, "DATABASE_URL", arn)], [arn], None
     group = database.ensure_group(clients.ec2, checked.vpc, f"{env}-db", f"board {env}: PostgreSQL", out)
     password_name = f"{app}/{env}/db-password"
     if choice.rds_instance:
@@ -151,10 +152,10 @@ def database_settings(clients, app: str, env: str, choice: DatabaseChoice, insta
                                    timeout, poll)
     found = database.found(instance)
     database.allow_from(clients.ec2, group, instances_group, found.port)
-    environment_ns = "aws:elasticbeanstalk:application:environment"
-    return ([setting(secretstore.SECRETS, "RDS_PASSWORD", arn), setting(environment_ns, "RDS_HOSTNAME", found.host),
-             setting(environment_ns, "RDS_PORT", found.port), setting(environment_ns, "RDS_DB_NAME", found.name),
-             setting(environment_ns, "RDS_USERNAME", found.user)], [arn], found)
+    address = {"RDS_HOSTNAME": found.host, "RDS_PORT": found.port, "RDS_DB_NAME": found.name,
+               "RDS_USERNAME": found.user}
+    return ([setting(ENVIRONMENT_SECRETS, "RDS_PASSWORD", arn),
+             *(setting(APPLICATION_ENVIRONMENT, name, value) for name, value in address.items())], [arn], found)
 
 
 def create_environment(eb, request: dict, out) -> None:
@@ -270,13 +271,13 @@ def apply_change(clients, app: str, env: str, url: str, out) -> None:
     role allowed to read it. EB reads secrets when it deploys, so this runs a configuration update."""
     arn = secretstore.ensure_secret(clients.secretsmanager, f"{app}/{env}/database-url", url, out)
     allow_secret(clients.iam, app, env, arn)
-    environment_ns = "aws:elasticbeanstalk:application:environment"
     clients.eb.update_environment(
         ApplicationName=app, EnvironmentName=env,
-        OptionSettings=[setting(secretstore.SECRETS, "DATABASE_URL", arn)],
+        OptionSettings=[setting(ENVIRONMENT_SECRETS, "DATABASE_URL", arn)],
         OptionsToRemove=[{"Namespace": ns, "OptionName": name} for ns, name in (
-            (environment_ns, "RDS_HOSTNAME"), (environment_ns, "RDS_PORT"), (environment_ns, "RDS_DB_NAME"),
-            (environment_ns, "RDS_USERNAME"), (secretstore.SECRETS, "RDS_PASSWORD"))])
+            (APPLICATION_ENVIRONMENT, "RDS_HOSTNAME"), (APPLICATION_ENVIRONMENT, "RDS_PORT"),
+            (APPLICATION_ENVIRONMENT, "RDS_DB_NAME"), (APPLICATION_ENVIRONMENT, "RDS_USERNAME"),
+            (ENVIRONMENT_SECRETS, "RDS_PASSWORD"))])
     out(f"{env} now reads DATABASE_URL from {arn}; updating its configuration")
 
 
@@ -311,14 +312,14 @@ def create_everything(clients, app, env, choice, root, service_role, profile, ou
     warning = db and database.budget_warning(root, options, db)
     if warning:
         out(warning)
-    creation_only = options.get("aws:elasticbeanstalk:environment", {})
+    creation_only = options.get(ENVIRONMENT_SETTINGS, {})
     stack = checked.stack
-    settings = [setting("aws:autoscaling:launchconfiguration", "IamInstanceProfile", profile),
-                setting("aws:autoscaling:launchconfiguration", "SecurityGroups", instances),
-                setting("aws:elasticbeanstalk:environment", "ServiceRole", service_role),
-                setting("aws:elasticbeanstalk:environment", "LoadBalancerType",
+    settings = [setting(LAUNCH_CONFIGURATION, "IamInstanceProfile", profile),
+                setting(LAUNCH_CONFIGURATION, "SecurityGroups", instances),
+                setting(ENVIRONMENT_SETTINGS, "ServiceRole", service_role),
+                setting(ENVIRONMENT_SETTINGS, "LoadBalancerType",
                         creation_only.get("LoadBalancerType", "application")),
-                setting(secretstore.SECRETS, "SECRET_KEY", key_arn), *db_settings]
+                setting(ENVIRONMENT_SECRETS, "SECRET_KEY", key_arn), *db_settings]
     create_environment(eb, {"ApplicationName": app, "EnvironmentName": env, "SolutionStackName": stack,
                             "OptionSettings": settings}, out)
     out(f"creating environment {env} on {stack}; the first release deploys the app")

@@ -8,8 +8,6 @@ import secrets
 
 from botocore.exceptions import ClientError
 
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
-
 
 def ensure_parameter(ssm, name: str, make, out) -> str:
     """An SSM SecureString parameter (created with make() when missing); its ARN."""

@@ -17,11 +17,12 @@ Docker engine through the mounted socket, as the platform drives the EC2
 host's engine. `python -m localeb run` is the command; this is the API, for
 the commands, the tests and the EB API model:
 
+    from deploy.namespaces import DEPLOYMENT_POLICY
     from localeb import Fleet
 
     with Fleet(instances=2, port=8080) as fleet:     # start(): instances, load balancer, PostgreSQL as RDS
         result = fleet.deploy(Path("dist/bundle.zip"), properties={"LOG_LEVEL": "DEBUG"}, label="v1",
-                              options={"aws:elasticbeanstalk:command": {"DeploymentPolicy": "Rolling"}})
+                              options={DEPLOYMENT_POLICY: {"DeploymentPolicy": "Rolling"}})
         result.ok, result.status, result.health, result.health_status   # True, "Ready", "Green", "Ok"
         for event in result.events: print(event.date, event.severity, event.message)
         result.failure        # the first failed instance's Outcome: .step, .message, .output (or None)
@@ -44,11 +45,11 @@ instances it did not finish on the version they were serving.
 Wiring a local AWS (moto) to it: keep one started Fleet per EB environment;
 on create_environment/update_environment with a VersionLabel, fetch that
 version's SourceBundle from S3 to a file, call `fleet.deploy(path,
-properties=<the environment's aws:elasticbeanstalk:application:environment
-settings>, label=VersionLabel)`, then report `result.events` as
-describe_events and `result.health`/`result.health_status` as the
-environment's Health/HealthStatus (Status back to Ready); an update with
-option settings only maps to `fleet.configure(...)`.
+properties=<the environment's APPLICATION_ENVIRONMENT settings>,
+label=VersionLabel)`, then report `result.events` as describe_events and
+`result.health`/`result.health_status` as the environment's
+Health/HealthStatus (Status back to Ready); an update with option settings
+only maps to `fleet.configure(...)`.
 """
 
 from .engine import Outcome

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.ebextensions import PROCESS
+from deploy.namespaces import DEFAULT_PROCESS
 
 from .errors import LocalEBError
 from .instance import Instance
@@ -28,7 +28,7 @@ TIMEOUT_FLOOR = 2.0
 PROGRAM = Path(__file__).parent / "alb.py"
 CONFIG, STATE = "/etc/balancer/config.json", "/run/balancer/state.json"
 LISTEN_PORT = 80
-# EB's defaults for the default process (the "aws:elasticbeanstalk:environment:process:default" table).
+# EB's defaults for the default process (the DEFAULT_PROCESS table).
 PROCESS_DEFAULTS = {"HealthCheckPath": "/", "HealthCheckInterval": "15", "HealthCheckTimeout": "5",
                     "HealthyThresholdCount": "3", "UnhealthyThresholdCount": "5", "MatcherHTTPCode": "200",
                     "DeregistrationTimeout": "20"}
@@ -47,7 +47,7 @@ class TargetGroup:
 
     @classmethod
     def from_options(cls, options: dict[str, dict[str, str]]) -> TargetGroup:
-        values = {**PROCESS_DEFAULTS, **options.get(PROCESS, {})}
+        values = {**PROCESS_DEFAULTS, **options.get(DEFAULT_PROCESS, {})}
         return cls(path=values["HealthCheckPath"], interval=float(values["HealthCheckInterval"]) * TIME_SCALE,
                    timeout=max(float(values["HealthCheckTimeout"]) * TIME_SCALE, TIMEOUT_FLOOR),
                    healthy=int(values["HealthyThresholdCount"]), unhealthy=int(values["UnhealthyThresholdCount"]),

@@ -67,6 +67,15 @@ from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
+from deploy.namespaces import (
+    APPLICATION_ENVIRONMENT,
+    AUTOSCALING_GROUP,
+    ENVIRONMENT_SECRETS,
+    ENVIRONMENT_SETTINGS,
+    LOG_STREAMING,
+    RDS_DATABASE,
+)
+
 from . import eb_options
 from .fleet import database_url
 
@@ -92,8 +101,6 @@ local_fleets: dict[str, object] = {}  # environment name -> the localeb.Fleet th
 launchers: list = []
 launched: set[str] = set()  # environments whose fleet came from the launcher: terminating removes it
 stand_ins: dict[int, dict[str, str]] = {}  # id of an attached fleet -> the RDS_* of its PostgreSQL stand-in
-APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 
 
 class InvalidParameterValue(ServiceException):
@@ -168,8 +175,8 @@ def fleet_for(backend, env: Environment):
         platform = "python" if "Python" in (env.solution_stack_name or "") else "docker"
         in_force = dict(eb_options.effective(extra(backend).settings.get((env.application_name, env.environment_name),
                                                                          []), file_settings(backend, env)))
-        single = in_force.get((eb_options.ENVIRONMENT, "EnvironmentType")) == "SingleInstance"
-        count = 1 if single else int(in_force.get(("aws:autoscaling:asg", "MinSize")) or 1)
+        single = in_force.get((ENVIRONMENT_SETTINGS, "EnvironmentType")) == "SingleInstance"
+        count = 1 if single else int(in_force.get((AUTOSCALING_GROUP, "MinSize")) or 1)
         fleet = launchers[0](env.environment_name, platform, count)
         attach(env.environment_name, fleet)
         launched.add(env.environment_name)
@@ -403,10 +410,10 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
     app, name = env.application_name, env.environment_name
     options = extra(backend).settings.get((app, name), [])
     # EB sets RDS_* on the instances of an environment that has its own database; properties still win.
-    coupled = any(namespace == eb_options.RDS for namespace, _ in eb_options.effective(options, file_settings(
+    coupled = any(namespace == RDS_DATABASE for namespace, _ in eb_options.effective(options, file_settings(
         backend, env)))
     # EB resolves environmentsecrets (SSM parameters, Secrets Manager secrets) when it deploys; here from moto.
-    secrets = {option["OptionName"]: value for option in options if option["Namespace"] == SECRETS
+    secrets = {option["OptionName"]: value for option in options if option["Namespace"] == ENVIRONMENT_SECRETS
                and (value := resolve_secret(backend, str(option.get("Value", "")))) is not None}
 
     def work():
@@ -415,7 +422,7 @@ def deploy_locally(backend, env: Environment, label: str | None, request_id: str
             fleet = fleet_for(backend, env)
             properties = dict(stand_in_rds(fleet)) if coupled else {}
             properties.update({option["OptionName"]: str(option.get("Value", "")) for option in options
-                               if option["Namespace"] == APP_ENVIRONMENT})
+                               if option["Namespace"] == APPLICATION_ENVIRONMENT})
             properties.update(secrets)
             # The API's option settings (deployment policy, batch size, health check) win over the bundle's.
             settings: dict[str, dict[str, str]] = {}
@@ -872,12 +879,12 @@ def launch_resources(backend, env: Environment, request_id: str) -> str | None:
     values = eb_options.effective(api, files)
     env._board_instances = [{"InstanceId": "i-" + uuid.uuid4().hex[:17], "LaunchedAt": now(),
                              "AvailabilityZone": f"{backend.region_name}a", "InstanceType": "t3.micro"}]
-    if values.get(("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")) == "true":
+    if values.get((LOG_STREAMING, "StreamLogs")) == "true":
         eb_options.create_log_groups(backend.account_id, backend.region_name, env.environment_name,
                                      [i["InstanceId"] for i in env._board_instances])
     eb_options.create_security_groups(backend.account_id, backend.region_name, env.environment_name,
                                       env.environment_id,
-                                      values[(eb_options.ENVIRONMENT, "EnvironmentType")] == "LoadBalanced")
+                                      values[(ENVIRONMENT_SETTINGS, "EnvironmentType")] == "LoadBalanced")
     return eb_options.database_refusal(values)
 
 

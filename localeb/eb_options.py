@@ -29,16 +29,15 @@ from moto.ec2.models import ec2_backends
 from moto.logs.models import logs_backends
 from moto.s3.models import s3_backends
 
-RDS = "aws:rds:dbinstance"
-ENVIRONMENT = "aws:elasticbeanstalk:environment"
-PROCESS = "aws:elasticbeanstalk:environment:process:default"
+from deploy.namespaces import DEFAULT_PROCESS, DEPLOYMENT_POLICY, ENVIRONMENT_SETTINGS, HEALTH_REPORTING, RDS_DATABASE
+
 DEFAULTS = {
-    (ENVIRONMENT, "EnvironmentType"): "LoadBalanced",
-    (ENVIRONMENT, "LoadBalancerType"): "classic",
-    ("aws:elasticbeanstalk:command", "DeploymentPolicy"): "AllAtOnce",
-    ("aws:elasticbeanstalk:command", "BatchSizeType"): "Percentage",
-    ("aws:elasticbeanstalk:command", "BatchSize"): "100",
-    ("aws:elasticbeanstalk:healthreporting:system", "SystemType"): "basic",
+    (ENVIRONMENT_SETTINGS, "EnvironmentType"): "LoadBalanced",
+    (ENVIRONMENT_SETTINGS, "LoadBalancerType"): "classic",
+    (DEPLOYMENT_POLICY, "DeploymentPolicy"): "AllAtOnce",
+    (DEPLOYMENT_POLICY, "BatchSizeType"): "Percentage",
+    (DEPLOYMENT_POLICY, "BatchSize"): "100",
+    (HEALTH_REPORTING, "SystemType"): "basic",
 }
 RDS_DEFAULTS = {"DBInstanceClass": "db.t2.micro", "DBAllocatedStorage": "5", "DBEngine": "mysql"}
 POSTGRES_MAJORS = range(13, 18)
@@ -94,11 +93,11 @@ def effective(api: list[dict], files: list[dict]) -> dict[tuple[str, str], str]:
     values = dict(DEFAULTS)
     values.update({key(o): as_text(o.get("Value", "")) for o in files})
     values.update({key(o): as_text(o.get("Value", "")) for o in api})
-    if any(namespace == RDS for namespace, _ in values):
+    if any(namespace == RDS_DATABASE for namespace, _ in values):
         for option, default in RDS_DEFAULTS.items():
-            values.setdefault((RDS, option), default)
-    if values.get((ENVIRONMENT, "LoadBalancerType")) == "classic":
-        values.pop((PROCESS, "MatcherHTTPCode"), None)
+            values.setdefault((RDS_DATABASE, option), default)
+    if values.get((ENVIRONMENT_SETTINGS, "LoadBalancerType")) == "classic":
+        values.pop((DEFAULT_PROCESS, "MatcherHTTPCode"), None)
     return values
 
 
@@ -109,21 +108,22 @@ def as_option_settings(values: dict[tuple[str, str], str]) -> list[dict]:
 def warnings(api: list[dict], files: list[dict]) -> list[str]:
     values = effective(api, files)
     requested = {key(o) for o in api + files}
-    if (PROCESS, "MatcherHTTPCode") in requested and values[(ENVIRONMENT, "LoadBalancerType")] == "classic":
-        return [f"Option {PROCESS}:MatcherHTTPCode applies to application and network load balancers only; "
+    classic = values[(ENVIRONMENT_SETTINGS, "LoadBalancerType")] == "classic"
+    if (DEFAULT_PROCESS, "MatcherHTTPCode") in requested and classic:
+        return [f"Option {DEFAULT_PROCESS}:MatcherHTTPCode applies to application and network load balancers only; "
                 "this environment's classic load balancer ignores it."]
     return []
 
 
 def database_refusal(values: dict[tuple[str, str], str]) -> str | None:
     """Why RDS refuses to create the environment's database, in RDS's words; None if it accepts."""
-    if (RDS, "DBEngine") not in values or values[(RDS, "DBEngine")] != "postgres":
+    if (RDS_DATABASE, "DBEngine") not in values or values[(RDS_DATABASE, "DBEngine")] != "postgres":
         return None
-    version = values.get((RDS, "DBEngineVersion")) or POSTGRES_DEFAULT_VERSION
+    version = values.get((RDS_DATABASE, "DBEngineVersion")) or POSTGRES_DEFAULT_VERSION
     major = version.split(".")[0]
     if not major.isdigit() or int(major) not in POSTGRES_MAJORS:
         return f"Cannot find version {version} for postgres"
-    instance_class = values[(RDS, "DBInstanceClass")]
+    instance_class = values[(RDS_DATABASE, "DBInstanceClass")]
     if instance_class.startswith(RETIRED_CLASS_PREFIXES):
         return ("RDS does not support creating a DB instance with the following combination: "
                 f"DBInstanceClass={instance_class}, Engine=postgres, EngineVersion={version}, "

@@ -1,5 +1,8 @@
 """The platform's steps on one local instance, in the order EB runs them (docs/eb-platform.md has the sources).
 
+The order is written once, in `_deploy` and `_configure`, for both platforms: the steps that differ are
+methods, the Docker platform's here and the Python platform's in localeb/python.py.
+
 Each step is logged as eb-engine.log logs it (also into the instance's
 /var/log/eb-engine.log); hook and command output goes to /var/log/eb-hooks.log
 and, when a step fails, into the error line. A failure before the container
@@ -19,16 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
-from deploy.ebextensions import ENVIRONMENT, PROCESS, SECRETS, Command, Extensions
+from deploy.ebextensions import Command, Extensions
+from deploy.namespaces import APPLICATION_ENVIRONMENT, DEFAULT_PROCESS, ENVIRONMENT_SECRETS
 
 from . import proxy
+from .balancer import PROCESS_DEFAULTS
 from .errors import LocalEBError
 from .instance import CONFIG_DIR, Instance
 from .staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, hooks, mode
-
-T = TypeVar("T")
 
 APP_STAGING = "/var/app/staging"
 APP_CURRENT = "/var/app/current"
@@ -36,18 +38,37 @@ PROXY_STAGING = "/var/proxy/staging/nginx"
 # Where EB puts the deployment's version manifest (observed: docs/eb-platform.md row 15); the prebuild hook
 # takes the version label from it.
 VERSION_MANIFEST = "/opt/elasticbeanstalk/deployment/app_version_manifest.json"
+# The platform's image tags (docs/eb-platform.md); locally under each instance's name (Engine.staging_tag).
 STAGING_TAG = "aws_beanstalk/staging-app"
 CURRENT_TAG = "aws_beanstalk/current-app"
 RUN_HOOK = "/opt/localeb/bin/run-hook"  # execs a hook with no shell in between (instance-image/run-hook)
 EXEC_FAILED = 126  # its exit status when the hook could not be executed at all
+HEALTH_CHECK = "/opt/localeb/bin/health-check"  # asks nginx until the path answers (instance-image/health-check)
 HEALTH_WAIT = 90  # seconds a new version gets to answer its health check through nginx
-HEALTH_POLL = 0.1  # seconds between its tries: a local loop, not the load balancer's interval
 
 
 class StepFailed(Exception):
     def __init__(self, step: str, message: str, output: str = ""):
         super().__init__(message)
         self.step, self.message, self.output = step, message, output
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """What the environment tells an instance's engine besides the bundle and the properties."""
+    environment: str = "local"  # the environment's name, as get-config reports it
+    app: str = "local"  # the application's name: the version manifest's key
+    health_wait: float = HEALTH_WAIT  # seconds a new version gets to answer its health check through nginx
+    label: str | None = None  # the version being deployed; None writes no version manifest
+    storage: Callable[[str, str], bytes] | None = None  # reads an S3 object (bucket, key) as the instance would
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What StageApplication took from the bundle: its .ebextensions, and the platform's own reading of it."""
+    extensions: Extensions
+    mode: str = ""  # Docker: how the platform runs the bundle (a Dockerfile, or Dockerrun.aws.json's image)
+    processes: dict[str, str] = field(default_factory=dict)  # Python: the Procfile's processes
 
 
 @dataclass
@@ -68,6 +89,7 @@ def timestamp() -> str:
 
 class Engine:
     """The step runner for one instance; `deploy()` and `configure()` return an Outcome, never raise."""
+    PROXY_STEP = "configure proxy"  # the platform's name for the step that stages the proxy configuration
 
     def __init__(self, instance: Instance, echo: Callable[[str], None] = print, owner: str = "local"):
         self.instance = instance
@@ -79,6 +101,16 @@ class Engine:
         self.deployments = 0
         self.lines: list[str] = []
         self.nginx_started = False
+
+    @property
+    def staging_tag(self) -> str:
+        """The image a deployment builds or pulls, under this instance's name (instances share one engine)."""
+        return f"{STAGING_TAG}:{self.instance.name}"
+
+    @property
+    def current_tag(self) -> str:
+        """The image now serving, under this instance's name."""
+        return f"{CURRENT_TAG}:{self.instance.name}"
 
     # --- logging -------------------------------------------------------------------------------
     def log(self, message: str, level: str = "INFO") -> None:
@@ -101,12 +133,12 @@ class Engine:
 
     # --- the workflows ---------------------------------------------------------------------------
     def deploy(self, bundle_dir: Path, properties: dict[str, str], secrets: dict[str, str], leader: bool,
-               config: dict) -> Outcome:
+               config: InstanceConfig) -> Outcome:
         """An application deployment of the unzipped bundle in `bundle_dir`."""
         self.deployments += 1
         return self._guarded("app-deploy", lambda: self._deploy(bundle_dir, properties, secrets, leader, config))
 
-    def configure(self, properties: dict[str, str], secrets: dict[str, str], config: dict) -> Outcome:
+    def configure(self, properties: dict[str, str], secrets: dict[str, str], config: InstanceConfig) -> Outcome:
         """A configuration deployment: same image, new properties; `.platform/confighooks/` instead of hooks."""
         with tempfile.TemporaryDirectory(prefix="eb-current-") as folder:
             return self._guarded("config-deploy", lambda: self._configure(Path(folder), properties, secrets, config))
@@ -130,67 +162,51 @@ class Engine:
         self.flush_log()
         return outcome
 
-    def _stage(self, bundle_dir: Path, read: Callable[[Path], T]) -> T:
-        """StageApplication, on either platform: what `read` takes from the bundle (a refusal fails the step),
-        then the bundle copied to the staging directory."""
-        step = "StageApplication"
-        self.log(f"Executing instruction: {step}")
-        try:
-            found = read(bundle_dir)
-        except LocalEBError as error:
-            raise StepFailed(step, str(error)) from None
-        self.instance.put_tree(bundle_dir, APP_STAGING)
-        return found
-
-    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
-        chosen, extensions = self._stage(bundle_dir, lambda folder: (mode(folder), bundle_extensions(folder)))
-        step = "StageApplication"
-        self.log(f"Platform mode: {chosen}")
-        if chosen.startswith("Docker Compose"):
-            raise StepFailed(step, f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
-                             "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
+    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config: InstanceConfig) -> str:
+        """An application deployment's steps, on either platform (the platform's own parts are methods below)."""
+        staged = self._stage(bundle_dir, properties)
+        extensions = staged.extensions
         properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
-
-        step = "Docker Specific Build Application"
-        self.log(f"Executing instruction: {step}")
-        # Per bundle kind: an image named in Dockerrun.aws.json is pulled, a Dockerfile is built; either way the
-        # result is tagged as the staging image the later steps (and hooks) use.
-        image = self._pull(step, bundle_dir, config) if chosen == DOCKERRUN_MODE else self._build(step)
-        port = exposed_port(bundle_dir)
-
-        step = "configure proxy"
-        self.log(f"Executing instruction: {step}")
-        self._stage_proxy(bundle_dir, self.address or "127.0.0.1", port)
-
+        app = self._build_app(bundle_dir, staged, config)
+        self.log(f"Executing instruction: {self.PROXY_STEP}")
+        port = self._configure_proxy(bundle_dir, extensions, properties)
         self.log("Executing instruction: EbExtensionPostBuild")
         self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
         self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
         self._test_proxy()
-
         self.log("Executing instruction: stop running app")
-        self._switch(image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
-                     self._mounts(bundle_dir),
-                     then=f"docker tag {image} {CURRENT_TAG}:{self.instance.name} && "
-                          f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
+        self._replace_app(bundle_dir, staged, app, {**properties, **secrets})
         self._start_proxy(port)
         # prebuild and predeploy hooks run in the staging directory, postdeploy ones in the current one.
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
 
+    def _stage(self, bundle_dir: Path, properties: dict[str, str]) -> Staged:
+        """StageApplication: what the platform reads from the bundle (a refusal fails the step), then the bundle
+        copied to the staging directory."""
+        step = "StageApplication"
+        self.log(f"Executing instruction: {step}")
+        try:
+            staged = self._read_bundle(bundle_dir, properties)
+        except LocalEBError as error:
+            raise StepFailed(step, str(error)) from None
+        self.instance.put_tree(bundle_dir, APP_STAGING)
+        return staged
+
     def _build(self, step: str) -> str:
-        tag = f"{STAGING_TAG}:{self.instance.name}"
+        tag = self.staging_tag
         built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
                         "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
                         timeout=1800)
         return built.strip().splitlines()[-1]
 
-    def _pull(self, step: str, bundle_dir: Path, config: dict) -> str:
+    def _pull(self, step: str, bundle_dir: Path, config: InstanceConfig) -> str:
         """Dockerrun.aws.json v1's Image: pulled (Update "false" skips the pull of an image already here), with
         the Authentication file's credentials for a private registry, then tagged as the staging image."""
         spec = dockerrun(bundle_dir)
         name = str(spec["Image"]["Name"]).strip()
         update = str(spec["Image"].get("Update", "true")).strip().lower() != "false"
-        quoted, tag = shlex.quote(name), f"{STAGING_TAG}:{self.instance.name}"
+        quoted, tag = shlex.quote(name), self.staging_tag
         config_dir = self._registry_credentials(step, spec.get("Authentication"), config)
         login = f"DOCKER_CONFIG={config_dir} " if config_dir else ""
         if update or not self.instance.run(f"docker image inspect {quoted} >/dev/null 2>&1", workdir="/").ok:
@@ -201,7 +217,7 @@ class Engine:
         self.sh(step, f"docker tag {quoted} {tag}", workdir="/")
         return self.instance.run(f"docker image inspect --format '{{{{.Id}}}}' {tag}", workdir="/").text.strip()
 
-    def _registry_credentials(self, step: str, authentication, config: dict) -> str | None:
+    def _registry_credentials(self, step: str, authentication, config: InstanceConfig) -> str | None:
         """Authentication's S3 object, as a docker client configuration on the instance (its folder); both
         formats AWS's pages show are taken: a config.json with "auths", and the older .dockercfg map."""
         if not authentication:
@@ -210,7 +226,7 @@ class Engine:
             if isinstance(authentication, dict) else (None, None)
         if not bucket or not key:
             raise StepFailed(step, "Dockerrun.aws.json: Authentication needs Bucket and Key")
-        reader = config.get("storage")
+        reader = config.storage
         try:
             data = json.loads(reader(bucket, key)) if reader else None
         except Exception as error:  # whatever the store says, it is this step's failure
@@ -223,10 +239,10 @@ class Engine:
                                  "600")
         return folder
 
-    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config):
+    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config: InstanceConfig):
         """What both platforms do between staging and their build: the instance's configuration (get-config),
         then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config, manifest=True)
         secrets = self._secrets(extensions, secrets)
         step = "EbExtensionPreBuild"
@@ -236,41 +252,71 @@ class Engine:
         self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
         return properties, secrets
 
-    def _configure(self, current: Path, properties, secrets, config) -> str:
+    def _configure(self, current: Path, properties, secrets, config: InstanceConfig) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
         if not self._deployed():
             raise LocalEBError("no application version is deployed on this instance yet")
         extensions = bundle_extensions(self._pull_current(current))
-        properties = {**extensions.options.get(ENVIRONMENT, {}), **properties}
+        properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
         self._write_config(properties, extensions, config)
         secrets = self._secrets(extensions, secrets)
         self._hooks("RunConfigDeployPreBuildHooks", current, "confighooks", "prebuild", secrets, APP_CURRENT)
         self._hooks("RunConfigDeployPreDeployHooks", current, "confighooks", "predeploy", secrets, APP_CURRENT)
-        self._restart(current, properties, secrets, extensions, config)
+        port = self._configure_proxy(current, extensions, properties)  # what is deployed, not a failed staging
+        self._test_proxy()
+        self.log("Executing instruction: stop running app")
+        self._restart_app(current, {**properties, **secrets})
+        self._start_proxy(port)
         self._hooks("RunConfigDeployPostDeployHooks", current, "confighooks", "postdeploy", secrets,
                     APP_CURRENT)
         return self._health(extensions, config)
 
+    # --- the Docker platform's own parts (localeb/python.py has the Python platform's) -------------------
+    def _read_bundle(self, folder: Path, _properties: dict[str, str]) -> Staged:
+        chosen = mode(folder)
+        self.log(f"Platform mode: {chosen}")
+        if chosen.startswith("Docker Compose"):
+            raise LocalEBError(f"{chosen}: Elastic Beanstalk would run `docker compose` instead of building the "
+                               "Dockerfile; this bundle must not ship a compose file (check .ebignore)")
+        return Staged(bundle_extensions(folder), mode=chosen)
+
+    def _build_app(self, bundle_dir: Path, staged: Staged, config: InstanceConfig) -> str:
+        """The image, by bundle kind: one named in Dockerrun.aws.json is pulled, a Dockerfile is built; either way
+        it is tagged as the staging image the later steps (and hooks) use. Returns its id."""
+        step = "Docker Specific Build Application"
+        self.log(f"Executing instruction: {step}")
+        return self._pull(step, bundle_dir, config) if staged.mode == DOCKERRUN_MODE else self._build(step)
+
+    def _configure_proxy(self, folder: Path, _extensions: Extensions, _properties: dict[str, str]) -> int:
+        """The platform's nginx configuration for the bundle in `folder`, staged; the port it forwards to."""
+        port = exposed_port(folder)
+        self._put_proxy(lambda staging: proxy.stage(folder, staging, self.address or "127.0.0.1", port))
+        return port
+
+    def _replace_app(self, bundle_dir: Path, _staged: Staged, image: str, environment: dict[str, str]) -> None:
+        self._switch(image, f"{self.instance.name}-app-{self.deployments}", environment, self._mounts(bundle_dir),
+                     then=f"docker tag {image} {self.current_tag} && "
+                          f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT}")
+
+    def _restart_app(self, current: Path, environment: dict[str, str]) -> None:
+        """The deployed image in a new container with the new properties."""
+        self.deployments += 1
+        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", environment, self._mounts(current))
+
+    def _upstream(self, port: int) -> str | None:
+        """The upstream file, written once the new container has its address."""
+        return proxy.upstream(self.address, port)
+
     def _deployed(self) -> bool:
         return self.container is not None
 
-    def _restart(self, current: Path, properties, secrets, _extensions: Extensions, _config: dict) -> None:
-        """The deployed image in a new container with the new properties, behind a re-staged proxy."""
-        port = exposed_port(current)
-        self._stage_proxy(current, self.address, port)  # what is deployed, not a failed deployment's staging
-        self._test_proxy()
-        self.log("Executing instruction: stop running app")
-        self.deployments += 1
-        self._switch(self.image, f"{self.instance.name}-app-{self.deployments}", {**properties, **secrets},
-                     self._mounts(current))
-        self._start_proxy(port)
-
     # --- steps -------------------------------------------------------------------------------------
-    def _write_config(self, properties: dict, extensions: Extensions, config: dict, manifest: bool = False) -> None:
+    def _write_config(self, properties: dict, extensions: Extensions, config: InstanceConfig,
+                      manifest: bool = False) -> None:
         """get-config's answers (and, for an application deployment, the version manifest), in one write."""
         answers = {
             "environment": properties,
-            "container": {"environment_name": config.get("environment", "local"), "instance_port": "80",
+            "container": {"environment_name": config.environment, "instance_port": "80",
                           "app_staging_dir": APP_STAGING},
             "platformconfig": {"AppStagingDir": APP_STAGING + "/", "AppDeployDir": APP_CURRENT + "/",
                                "ProxyServer": "nginx"},
@@ -281,20 +327,20 @@ class Engine:
             files.update(self._manifest(config))
         self.instance.write_files(files)
 
-    def _manifest(self, config: dict) -> dict[str, tuple[str, int]]:
+    def _manifest(self, config: InstanceConfig) -> dict[str, tuple[str, int]]:
         """The version manifest as observed on instances: the label only as the key under the application's name
         in RuntimeSources (no top-level VersionLabel, the stricter reading). No label: no manifest."""
-        label = config.get("label")
+        label = config.label
         if not label:
             self.instance.run(f"rm -f {VERSION_MANIFEST}", workdir="/")
             return {}
-        manifest = {"RuntimeSources": {config.get("app", "local"): {label: {"s3url": ""}}},
+        manifest = {"RuntimeSources": {config.app: {label: {"s3url": ""}}},
                     "DeploymentId": self.deployments, "Serial": self.deployments}
         return {VERSION_MANIFEST: (json.dumps(manifest), 0o644)}
 
     def _secrets(self, extensions: Extensions, given: dict[str, str]) -> dict[str, str]:
         """Values for `environmentsecrets` names: resolved by the caller (no Secrets Manager here)."""
-        wanted = extensions.options.get(SECRETS, {})
+        wanted = extensions.options.get(ENVIRONMENT_SECRETS, {})
         missing = sorted(set(wanted) - set(given))
         if missing:
             raise LocalEBError(f"cannot resolve the secrets {', '.join(missing)} (pass their values)")
@@ -347,9 +393,10 @@ class Engine:
         if text:
             self.instance.append_file("/var/log/eb-hooks.log", text if text.endswith("\n") else text + "\n")
 
-    def _stage_proxy(self, bundle_dir: Path, address: str, port: int) -> None:
+    def _put_proxy(self, write: Callable[[Path], object]) -> None:
+        """The proxy configuration `write` makes in a folder, as the instance's staged one."""
         with tempfile.TemporaryDirectory() as folder:
-            proxy.stage(bundle_dir, Path(folder), address, port)
+            write(Path(folder))
             self.instance.put_tree(Path(folder), PROXY_STAGING)
 
     def _test_proxy(self) -> None:
@@ -396,12 +443,12 @@ class Engine:
 
     def _start_proxy(self, port: int) -> None:
         self.log("Executing instruction: start proxy with new configuration")
-        upstream = proxy.upstream(self.address, port)
+        upstream = self._upstream(port)
+        write = f'printf "%s" "$UPSTREAM" > {PROXY_STAGING}/{proxy.UPSTREAM_FILE} && ' if upstream else ""
         action = "nginx -s reload" if self.nginx_started else "nginx"
         self.sh("start proxy with new configuration",
-                f'printf "%s" "$UPSTREAM" > {PROXY_STAGING}/{proxy.UPSTREAM_FILE} && '
-                f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
-                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", env={"UPSTREAM": upstream}, workdir="/",
+                f"{write}nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
+                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", env={"UPSTREAM": upstream or ""}, workdir="/",
                 what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
         self.nginx_started = True
 
@@ -416,22 +463,14 @@ class Engine:
             archive.extractall(destination, filter="tar")
         return destination
 
-    def _health(self, extensions: Extensions, config: dict) -> str:
+    def _health(self, extensions: Extensions, config: InstanceConfig) -> str:
         """The load balancer's check, through nginx: Ok when HealthCheckPath answers MatcherHTTPCode."""
-        process = extensions.options.get(PROCESS, {})
-        path = process.get("HealthCheckPath", "/")
-        expected = process.get("MatcherHTTPCode", "200")
-        wait = config.get("health_wait", HEALTH_WAIT)
+        process = {**PROCESS_DEFAULTS, **extensions.options.get(DEFAULT_PROCESS, {})}
+        path, expected = process["HealthCheckPath"], process["MatcherHTTPCode"]
+        wait = config.health_wait
         self.log(f"Executing instruction: health check {path} through nginx (expect {expected})")
-        probe = (f"import time, urllib.request, urllib.error\n"
-                 f"end = time.monotonic() + {wait}\ncode = 0\n"
-                 f"while time.monotonic() < end:\n"
-                 f"    try:\n        code = urllib.request.urlopen('http://127.0.0.1{path}', timeout=3).status\n"
-                 f"    except urllib.error.HTTPError as error:\n        code = error.code\n"
-                 f"    except OSError:\n        code = 0\n"
-                 f"    if str(code) == '{expected}':\n        break\n    time.sleep({HEALTH_POLL})\n"
-                 f"print(code)\n")
-        code = self.instance.run(f"python3 -c {shlex.quote(probe)}", workdir="/", timeout=wait + 30).text.strip()
+        answer = self.instance.exec([HEALTH_CHECK, path, expected, str(wait)], workdir="/", timeout=wait + 30).text
+        code = answer.strip().splitlines()[-1] if answer.strip() else ""
         if code == expected:
             self.log(f"Health check {path}: {code}: Ok")
             return "Ok"

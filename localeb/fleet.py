@@ -13,13 +13,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy.namespaces import DEPLOYMENT_POLICY
+
 from .balancer import LoadBalancer, TargetGroup
 from .docker import address, docker
-from .engine import Engine, Outcome
+from .engine import HEALTH_WAIT, Engine, InstanceConfig, Outcome
 from .errors import LocalEBError
 from .instance import Instance, build_image
 from .python import PythonEngine, pip_cache_volume
@@ -85,7 +87,7 @@ def database_url(rds: dict[str, str]) -> str:
 
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
-                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = 90,
+                 echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = HEALTH_WAIT,
                  platform: str = "docker"):
         if instances < 1:
             raise LocalEBError("--instances must be at least 1")
@@ -95,7 +97,7 @@ class Fleet:
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
-        self.config = {"environment": environment, "health_wait": health_wait}
+        self.config = InstanceConfig(environment=environment, app=self.name, health_wait=health_wait)
         self.engines: list[Engine] = []  # the instances in service, in launch order
         self.balancer: LoadBalancer | None = None
         self.launched = 0
@@ -145,8 +147,7 @@ class Fleet:
     @staticmethod
     def _remove_images(engines: list[Engine]) -> None:
         if engines:
-            docker("image", "rm", *[f"{tag}:{engine.instance.name}" for engine in engines
-                                    for tag in ("aws_beanstalk/staging-app", "aws_beanstalk/current-app")],
+            docker("image", "rm", *[tag for engine in engines for tag in (engine.staging_tag, engine.current_tag)],
                    check=False)
 
     # --- instances in and out -----------------------------------------------------------------------
@@ -200,7 +201,7 @@ class Fleet:
             settings = self._settings(bundle_dir, options or {})
             rollout = self._roll(events, settings, lambda engine, leader: engine.deploy(
                 bundle_dir, merged, secrets or {}, leader,
-                {**self.config, "app": self.name, "label": label, "storage": storage}))
+                replace(self.config, label=label, storage=storage)))
         result = self._result(events, rollout, "application deployment")
         if result.ok:
             self.version, self.properties = label, merged
@@ -215,8 +216,8 @@ class Fleet:
         settings = {**self.settings, **(options or {})}
         policy = Policy.from_options(settings)
         if policy.name not in ("AllAtOnce", "Rolling"):  # a restart launches no instances
-            settings = {**settings, "aws:elasticbeanstalk:command": {**settings.get(
-                "aws:elasticbeanstalk:command", {}), "DeploymentPolicy": "Rolling"}}
+            settings = {**settings, DEPLOYMENT_POLICY: {**settings.get(DEPLOYMENT_POLICY, {}),
+                                                        "DeploymentPolicy": "Rolling"}}
         rollout = self._roll(events, settings, lambda engine, leader: engine.configure(
             merged, secrets or {}, self.config))
         result = self._result(events, rollout, "configuration deployment")

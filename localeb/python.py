@@ -3,8 +3,9 @@
 No image: the platform installs requirements.txt into a virtualenv under
 /var/app/venv (one per instance), runs the Procfile's processes from /var/app/current as the
 `webapp` user with the environment properties as their environment, and its
-nginx forwards to 127.0.0.1:8000 (or the PORT property). Hooks, .ebextensions,
-nginx -t and the health check are the Docker platform's (the Engine's).
+nginx forwards to 127.0.0.1:8000 (or the PORT property). The order of the steps,
+hooks, .ebextensions, nginx -t and the health check are the Engine's; this
+engine replaces the platform's own parts.
 A failure before FlipApplication leaves the running processes and nginx as they were (the venv is shared, as
 on the platform: a failed deployment's requirements stay installed in it).
 """
@@ -12,13 +13,13 @@ on the platform: a failed deployment's requirements stay installed in it).
 from __future__ import annotations
 
 import shlex
-import tempfile
 from pathlib import Path
 
-from deploy.ebextensions import ENVIRONMENT, STATIC_FILES, Extensions
+from deploy.ebextensions import Extensions
+from deploy.namespaces import APPLICATION_ENVIRONMENT, STATIC_FILES
 
 from . import proxy
-from .engine import APP_CURRENT, APP_STAGING, PROXY_STAGING, Engine, StepFailed
+from .engine import APP_CURRENT, APP_STAGING, Engine, InstanceConfig, Staged, StepFailed
 from .errors import LocalEBError
 from .staging import bundle_extensions, procfile
 
@@ -40,61 +41,23 @@ def proxy_port(properties: dict[str, str]) -> int:
 
 class PythonEngine(Engine):
     """Engine with the Python platform's build, process and proxy steps in place of the Docker ones."""
+    PROXY_STEP = "configure proxy server"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.venv: str | None = None  # the virtualenv the running processes use
         self.processes: dict[str, str] = {}
 
-    def _deploy(self, bundle_dir: Path, properties, secrets, leader, config) -> str:
-        def read(folder: Path):
-            extensions = bundle_extensions(folder)
-            return extensions, procfile(folder), proxy_port({**extensions.options.get(ENVIRONMENT, {}),
-                                                             **properties})
-
-        extensions, processes, port = self._stage(bundle_dir, read)
+    # --- the Python platform's own parts of the Engine's steps ---------------------------------------------
+    def _read_bundle(self, folder: Path, properties: dict[str, str]) -> Staged:
+        extensions = bundle_extensions(folder)
+        processes = procfile(folder)
+        # A PORT that is no port fails here, before anything is installed.
+        proxy_port({**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties})
         self.log("Platform: Python 3.12 (Procfile: " + ", ".join(processes) + ")")
-        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
+        return Staged(extensions, processes=processes)
 
-        venv = self._install(bundle_dir)
-
-        self.log("Executing instruction: configure proxy server")
-        self._stage_python_proxy(bundle_dir, port, extensions, config)
-        self.log("Executing instruction: EbExtensionPostBuild")
-        self._commands("EbExtensionPostBuild", extensions.container_commands, secrets, leader)
-        self._hooks("RunAppDeployPreDeployHooks", bundle_dir, "hooks", "predeploy", secrets)
-        self._test_proxy()
-
-        self.log("Executing instruction: stop running app")
-        self._stop_processes()
-        self.log("Executing instruction: FlipApplication")
-        # The app belongs to webapp, as on the platform; nginx (static files) may read it.
-        self.sh("FlipApplication", f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT} && "
-                f"chown -R webapp:webapp {APP_CURRENT} && chmod 755 {APP_CURRENT}", workdir="/")
-        self.venv, self.processes = venv, processes
-        self._start_processes({**properties, **secrets})
-        self._start_python_proxy()
-        self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
-        return self._health(extensions, config)
-
-    def _deployed(self) -> bool:
-        return self.venv is not None
-
-    def _restart(self, current: Path, properties, secrets, extensions: Extensions, config: dict) -> None:
-        """The Procfile's processes restarted with the new properties, behind a re-staged proxy."""
-        try:
-            port = proxy_port(properties)
-        except LocalEBError as error:
-            raise StepFailed("configure proxy server", str(error)) from None
-        self._stage_python_proxy(current, port, extensions, config)
-        self._test_proxy()
-        self.log("Executing instruction: stop running app")
-        self._stop_processes()
-        self._start_processes({**properties, **secrets})
-        self._start_python_proxy()
-
-    # --- the Python platform's own steps -------------------------------------------------------------
-    def _install(self, bundle_dir: Path) -> str:
+    def _build_app(self, bundle_dir: Path, _staged: Staged, _config: InstanceConfig) -> str:
         """requirements.txt installed into the instance's one virtualenv, made at its first deployment (pip
         leaves what is already satisfied alone, so an unchanged requirements.txt installs in seconds)."""
         step = "InstallDependency"
@@ -107,20 +70,35 @@ class PythonEngine(Engine):
         self.sh(step, f"({install}) 2>&1", what=install, timeout=1200)
         return venv
 
-    def _stage_python_proxy(self, bundle_dir: Path, port: int, extensions: Extensions, config: dict) -> None:
-        static = {**config.get("static_files", {}), **extensions.options.get(STATIC_FILES, {})}
-        with tempfile.TemporaryDirectory() as folder:
-            proxy.stage_python(bundle_dir, Path(folder), port, static, APP_CURRENT)
-            self.instance.put_tree(Path(folder), PROXY_STAGING)
+    def _configure_proxy(self, folder: Path, extensions: Extensions, properties: dict[str, str]) -> int:
+        """The platform's nginx configuration: `location /` to the PORT property's port, the static files."""
+        try:
+            port = proxy_port(properties)
+        except LocalEBError as error:
+            raise StepFailed(self.PROXY_STEP, str(error)) from None
+        static = extensions.options.get(STATIC_FILES, {})
+        self._put_proxy(lambda staging: proxy.stage_python(folder, staging, port, static, APP_CURRENT))
+        return port
 
-    def _start_python_proxy(self) -> None:
-        self.log("Executing instruction: start proxy with new configuration")
-        action = "nginx -s reload" if self.nginx_started else "nginx"
-        self.sh("start proxy with new configuration",
-                f"nginx -t -c {PROXY_STAGING}/nginx.conf 2>&1 && rm -rf /etc/nginx/conf.d && "
-                f"cp -a {PROXY_STAGING}/. /etc/nginx/ && {action}", workdir="/",
-                what=f"nginx -t, then copy {PROXY_STAGING} to /etc/nginx and {action}")
-        self.nginx_started = True
+    def _replace_app(self, _bundle_dir: Path, staged: Staged, venv: str, environment: dict[str, str]) -> None:
+        self._stop_processes()
+        self.log("Executing instruction: FlipApplication")
+        # The app belongs to webapp, as on the platform; nginx (static files) may read it.
+        self.sh("FlipApplication", f"rm -rf {APP_CURRENT} && cp -a {APP_STAGING} {APP_CURRENT} && "
+                f"chown -R webapp:webapp {APP_CURRENT} && chmod 755 {APP_CURRENT}", workdir="/")
+        self.venv, self.processes = venv, staged.processes
+        self._start_processes(environment)
+
+    def _restart_app(self, _current: Path, environment: dict[str, str]) -> None:
+        """The Procfile's processes restarted with the new properties."""
+        self._stop_processes()
+        self._start_processes(environment)
+
+    def _upstream(self, _port: int) -> None:
+        return None  # the application file staged with the proxy already names 127.0.0.1:PORT
+
+    def _deployed(self) -> bool:
+        return self.venv is not None
 
     def _start_processes(self, environment: dict[str, str]) -> None:
         """Each Procfile process as `webapp` from /var/app/current, the venv first on PATH, the properties (and

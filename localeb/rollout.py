@@ -24,11 +24,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from deploy.namespaces import DEPLOYMENT_POLICY, TRAFFIC_SPLITTING
+
 from .balancer import TIME_SCALE
 from .engine import Engine, Outcome
 
-COMMAND = "aws:elasticbeanstalk:command"
-TRAFFIC_SPLITTING = "aws:elasticbeanstalk:trafficsplitting"
 POLICIES = ("AllAtOnce", "Rolling", "RollingWithAdditionalBatch", "Immutable", "TrafficSplitting")
 COMMAND_DEFAULTS = {"DeploymentPolicy": "AllAtOnce", "BatchSizeType": "Percentage", "BatchSize": "100",
                     "Timeout": "600", "IgnoreHealthCheck": "false"}
@@ -47,7 +47,7 @@ class Policy:
 
     @classmethod
     def from_options(cls, options: dict[str, dict[str, str]]) -> Policy:
-        command = {**COMMAND_DEFAULTS, **options.get(COMMAND, {})}
+        command = {**COMMAND_DEFAULTS, **options.get(DEPLOYMENT_POLICY, {})}
         splitting = {**SPLITTING_DEFAULTS, **options.get(TRAFFIC_SPLITTING, {})}
         name = command["DeploymentPolicy"]
         if name not in POLICIES:

@@ -11,16 +11,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.namespaces import DEPLOYMENT_POLICY
 from localeb import Fleet, Result
 
 from .traffic import Report, Traffic, post_titles
 from .tree import migration_head
 
-COMMAND = "aws:elasticbeanstalk:command"
 # Option settings as the API would give them, winning over the repo's .ebextensions.
-ROLLING = {COMMAND: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Fixed", "BatchSize": "1"}}
-ADDITIONAL_BATCH = {COMMAND: {"DeploymentPolicy": "RollingWithAdditionalBatch", "BatchSizeType": "Fixed",
-                              "BatchSize": "1"}}
+ROLLING = {DEPLOYMENT_POLICY: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Fixed", "BatchSize": "1"}}
+ADDITIONAL_BATCH = {DEPLOYMENT_POLICY: {"DeploymentPolicy": "RollingWithAdditionalBatch", "BatchSizeType": "Fixed",
+                                        "BatchSize": "1"}}
 
 
 def code_change(tree: Path) -> None:

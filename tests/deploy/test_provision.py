@@ -10,11 +10,16 @@ import pytest
 
 from deploy import provision
 from deploy.errors import USAGE, DeployError
+from deploy.namespaces import (
+    APPLICATION_ENVIRONMENT,
+    AUTOSCALING_GROUP,
+    ENVIRONMENT_SECRETS,
+    ENVIRONMENT_SETTINGS,
+    LAUNCH_CONFIGURATION,
+)
 from localeb import eb_api
 from testkit.tree import ROOT
 from tests.deploy.conftest import APP, ENV, POLL
-
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 
 
 def run(clients, choice=None, root=ROOT, lines=None):
@@ -39,23 +44,22 @@ def test_provision_makes_an_alb_environment_with_secret_key_and_database_and_wai
     [env] = clients.eb.describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"]
     assert env["Status"] == "Ready"
     settings = options(clients)
-    assert settings[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
+    assert settings[(ENVIRONMENT_SETTINGS, "LoadBalancerType")] == "application"
 
     key = clients.ssm.get_parameter(Name=f"/{APP}/{ENV}/SECRET_KEY", WithDecryption=True)["Parameter"]
     assert key["Type"] == "SecureString" and len(key["Value"]) >= 64
-    assert settings[(SECRETS, "SECRET_KEY")] == key["ARN"]
+    assert settings[(ENVIRONMENT_SECRETS, "SECRET_KEY")] == key["ARN"]
     assert not any(key["Value"] in line for line in lines)  # never printed
 
     [db] = clients.rds.describe_db_instances()["DBInstances"]
     assert db["Engine"] == "postgres" and db["PubliclyAccessible"] is False
     password = clients.secretsmanager.describe_secret(SecretId=f"{APP}/{ENV}/db-password")["ARN"]
-    assert settings[(SECRETS, "RDS_PASSWORD")] == password
-    environment_ns = "aws:elasticbeanstalk:application:environment"
-    assert settings[(environment_ns, "RDS_HOSTNAME")] == db["Endpoint"]["Address"]
-    assert settings[(environment_ns, "RDS_USERNAME")] == "board"
+    assert settings[(ENVIRONMENT_SECRETS, "RDS_PASSWORD")] == password
+    assert settings[(APPLICATION_ENVIRONMENT, "RDS_HOSTNAME")] == db["Endpoint"]["Address"]
+    assert settings[(APPLICATION_ENVIRONMENT, "RDS_USERNAME")] == "board"
 
     instances, database = group_id(clients, f"{ENV}-instances"), group_id(clients, f"{ENV}-db")
-    assert settings[("aws:autoscaling:launchconfiguration", "SecurityGroups")] == instances
+    assert settings[(LAUNCH_CONFIGURATION, "SecurityGroups")] == instances
     [rule] = clients.ec2.describe_security_groups(GroupIds=[database])["SecurityGroups"][0]["IpPermissions"]
     assert (rule["FromPort"], rule["ToPort"], rule["IpRanges"]) == (5432, 5432, [])
     assert [pair["GroupId"] for pair in rule["UserIdGroupPairs"]] == [instances]
@@ -78,7 +82,7 @@ def test_a_second_provision_keeps_the_secret_key_and_the_database(clients):
 def test_a_database_url_is_kept_in_secrets_manager_and_no_rds_is_made(clients):
     run(clients, provision.DatabaseChoice(url="postgresql://u:p@db.example.com/board"))
     arn = clients.secretsmanager.describe_secret(SecretId=f"{APP}/{ENV}/database-url")["ARN"]
-    assert options(clients)[(SECRETS, "DATABASE_URL")] == arn
+    assert options(clients)[(ENVIRONMENT_SECRETS, "DATABASE_URL")] == arn
     assert clients.rds.describe_db_instances()["DBInstances"] == []
 
 
@@ -90,7 +94,7 @@ def test_adopting_an_rds_instance_needs_its_password_in_secrets_manager(clients)
         run(clients, provision.DatabaseChoice(rds_instance="shared-db"))
     clients.secretsmanager.create_secret(Name=f"{APP}/{ENV}/db-password", SecretString="x" * 16)
     run(clients, provision.DatabaseChoice(rds_instance="shared-db"))
-    assert options(clients)[("aws:elasticbeanstalk:application:environment", "RDS_USERNAME")] == "admin"
+    assert options(clients)[(APPLICATION_ENVIRONMENT, "RDS_USERNAME")] == "admin"
     groups = clients.rds.describe_db_instances(DBInstanceIdentifier="shared-db")["DBInstances"][0][
         "VpcSecurityGroups"]
     assert group_id(clients, f"{ENV}-db") in [g["VpcSecurityGroupId"] for g in groups]
@@ -101,7 +105,7 @@ def test_a_connection_budget_over_max_connections_is_warned_about(clients, tmp_p
     shutil.copytree(ROOT / ".ebextensions", tree / ".ebextensions")
     shutil.copytree(ROOT / "board", tree / "board", ignore=shutil.ignore_patterns("__pycache__"))
     (tree / ".ebextensions" / "09-scale.config").write_text(json.dumps(
-        {"option_settings": {"aws:autoscaling:asg": {"MaxSize": "10"}}}))
+        {"option_settings": {AUTOSCALING_GROUP: {"MaxSize": "10"}}}))
     lines = []
     run(clients, root=tree, lines=lines)
     [warning] = [line for line in lines if line.startswith("warning: ")]
@@ -136,7 +140,7 @@ def test_a_new_database_url_for_an_existing_environment_is_applied(clients):
     run(clients, provision.DatabaseChoice(url="postgresql://u:p@new.example.com/board"), lines=lines)
     arn = clients.secretsmanager.describe_secret(SecretId=f"{APP}/{ENV}/database-url")["ARN"]
     assert clients.secretsmanager.get_secret_value(SecretId=arn)["SecretString"].endswith("@new.example.com/board")
-    assert options(clients)[(SECRETS, "DATABASE_URL")] == arn
+    assert options(clients)[(ENVIRONMENT_SECRETS, "DATABASE_URL")] == arn
     assert any("Environment update is starting" in line for line in lines)  # EB reads secrets when it deploys
     assert not any("createEnvironment is starting" in line for line in lines)  # the first run's events, not replayed
 

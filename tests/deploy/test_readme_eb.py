@@ -22,6 +22,7 @@ import boto3
 import pytest
 import requests
 
+from deploy.namespaces import APPLICATION_ENVIRONMENT, DEPLOYMENT_POLICY, ENVIRONMENT_SETTINGS, RDS_DATABASE
 from localeb import Fleet, eb_api, eb_options
 from localeb.docker import docker
 from localeb.fleet import LABEL
@@ -98,8 +99,8 @@ def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_
     settings = in_force(eb, "board", ENV)
     wanted = ebextensions_options()
     assert {k: settings.get(k) for k in wanted} == wanted  # eb create's client defaults no longer win
-    assert settings[(eb_options.ENVIRONMENT, "LoadBalancerType")] == "application"
-    assert settings[("aws:elasticbeanstalk:application:environment", "RDS_HOSTNAME")]
+    assert settings[(ENVIRONMENT_SETTINGS, "LoadBalancerType")] == "application"
+    assert settings[(APPLICATION_ENVIRONMENT, "RDS_HOSTNAME")]
 
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server)
     [instances_group] = ec2.describe_security_groups(Filters=[
@@ -111,9 +112,9 @@ def test_every_laptop_command_runs_against_local_aws_and_leaves_our_settings_in_
         GroupIds=[g["VpcSecurityGroupId"] for g in database["VpcSecurityGroups"]])["SecurityGroups"]
     assert [(p["FromPort"], [pair["GroupId"] for pair in p["UserIdGroupPairs"]])
             for p in database_group["IpPermissions"]] == [(5432, [instances_group["GroupId"]])]
-    assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): database["Engine"],
-                                        (eb_options.RDS, "DBEngineVersion"): database["EngineVersion"],
-                                        (eb_options.RDS, "DBInstanceClass"): database["DBInstanceClass"]}) is None
+    assert eb_options.database_refusal({(RDS_DATABASE, "DBEngine"): database["Engine"],
+                                        (RDS_DATABASE, "DBEngineVersion"): database["EngineVersion"],
+                                        (RDS_DATABASE, "DBInstanceClass"): database["DBInstanceClass"]}) is None
 
 
 @pytest.mark.docker
@@ -144,7 +145,7 @@ def serving_environment(fleet) -> dict[str, str]:
 def test_readme_removes_every_override_eb_create_sends_for_an_ebextensions_option():
     ours = ebextensions_options()
     overridden = {eb_options.key(o) for o in client_defaults() if eb_options.key(o) in ours}
-    assert ("aws:elasticbeanstalk:command", "BatchSize") in overridden  # the installed CLI still sends 30 %
+    assert (DEPLOYMENT_POLICY, "BatchSize") in overridden  # the installed CLI still sends 30 %
     removed = set()
     for words in laptop_commands():
         if words[:3] == ["aws", "elasticbeanstalk", "update-environment"] and "--options-to-remove" in words:
@@ -173,6 +174,6 @@ def test_readme_eb_create_chooses_the_application_load_balancer():
 def test_readme_eb_create_names_a_database_class_and_version_rds_accepts():
     flags = eb_create_flags()
     assert "--database.instance" in flags and "--database.version" in flags, "EB's defaults: db.t2.micro"
-    assert eb_options.database_refusal({(eb_options.RDS, "DBEngine"): flags["--database.engine"],
-                                        (eb_options.RDS, "DBInstanceClass"): flags["--database.instance"],
-                                        (eb_options.RDS, "DBEngineVersion"): flags["--database.version"]}) is None
+    assert eb_options.database_refusal({(RDS_DATABASE, "DBEngine"): flags["--database.engine"],
+                                        (RDS_DATABASE, "DBInstanceClass"): flags["--database.instance"],
+                                        (RDS_DATABASE, "DBEngineVersion"): flags["--database.version"]}) is None

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from board.config import MAX_CONTENT_LENGTH
+from deploy.namespaces import APPLICATION_ENVIRONMENT, DEFAULT_PROCESS, PROXY, PYTHON_CONTAINER, STATIC_FILES
 from testkit.ports import free_port
 from testkit.tree import ROOT
 from tests.conftest import make_app
@@ -73,13 +74,13 @@ def test_an_override_of_a_resource_eb_does_not_have_is_caught():
 
 
 def test_the_health_check_path_answers_200_without_a_database():
-    path = all_settings()["aws:elasticbeanstalk:environment:process:default"]["HealthCheckPath"]
+    path = all_settings()[DEFAULT_PROCESS]["HealthCheckPath"]
     app = make_app(f"postgresql+psycopg2://nobody:pw@127.0.0.1:{free_port()}/none")
     assert app.test_client().get(path).status_code == 200
 
 
 def test_production_is_the_default_environment():
-    assert all_settings()["aws:elasticbeanstalk:application:environment"]["APP_ENV"] == "production"
+    assert all_settings()[APPLICATION_ENVIRONMENT]["APP_ENV"] == "production"
 
 
 def test_migrations_do_not_depend_on_a_leader_instance():
@@ -135,9 +136,9 @@ def test_nginx_repeats_nothing_the_platform_server_block_sets(replica):
 
 
 # Namespaces one of the two platforms rejects or ignores: they cannot be in .ebextensions, which both read.
-ONE_PLATFORM_ONLY = {"aws:elasticbeanstalk:environment:proxy:staticfiles",  # not on Docker
-                     "aws:elasticbeanstalk:container:python",  # Python only
-                     "aws:elasticbeanstalk:environment:proxy"}  # ProxyServer: Docker's (and AL1) only
+ONE_PLATFORM_ONLY = {STATIC_FILES,  # not on Docker
+                     PYTHON_CONTAINER,  # Python only
+                     PROXY}  # ProxyServer: Docker's (and AL1) only
 
 
 def test_the_option_settings_suit_both_the_docker_and_the_python_platform():

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from deploy.ebextensions import read_extensions
+from deploy.namespaces import LOAD_BALANCER
 from localeb import proxy
 from testkit.servers import gunicorn, gunicorn_setting
 from testkit.tree import ROOT
@@ -29,7 +30,7 @@ def seconds(text: str, directive: str, default: int) -> int:
 
 
 def load_balancer_idle_timeout() -> int:
-    return int(read_extensions(ROOT).options.get("aws:elbv2:loadbalancer", {}).get("IdleTimeout", ALB_IDLE_DEFAULT))
+    return int(read_extensions(ROOT).options.get(LOAD_BALANCER, {}).get("IdleTimeout", ALB_IDLE_DEFAULT))
 
 
 def nginx_idle_timeout(platform: str) -> int:

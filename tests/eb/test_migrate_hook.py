@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from deploy.namespaces import ENVIRONMENT_SECRETS
 from testkit.compose import docker, wait_for
 from testkit.tree import ROOT, broken_migration, migration_head
 
@@ -27,7 +28,6 @@ GET_CONFIG = ROOT / "localeb" / "instance-image" / "get-config"
 PASSWORD = "p@ss:w/rd#1"  # RDS passwords carry URL metacharacters
 # A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
 MULTILINE_KEY = "s" * 40 + "\nRDS_HOSTNAME=nowhere.invalid"
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
 BROKEN_MIGRATION = broken_migration("0002_broken")
 
 
@@ -66,7 +66,7 @@ def host(tmp_path, rds):
         "environment": {"RDS_HOSTNAME": address, "RDS_PORT": "5432", "RDS_DB_NAME": "ebdb", "RDS_USERNAME": "board",
                         "APP_ENV": "production", "SECRET_KEY": MULTILINE_KEY},
         "platformconfig": {"AppStagingDir": str(ROOT)},
-        "optionsettings": {SECRETS: {"RDS_PASSWORD": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
+        "optionsettings": {ENVIRONMENT_SECRETS: {"RDS_PASSWORD": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
     }
     answered = tmp_path / "get-config-answers"
     answered.mkdir()

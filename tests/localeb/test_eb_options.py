@@ -8,11 +8,11 @@ import pytest
 
 from deploy.aws import Clients
 from deploy.bundle import write_bundle
+from deploy.namespaces import DEFAULT_PROCESS, DEPLOYMENT_POLICY, ENVIRONMENT_SETTINGS, RDS_DATABASE
 from testkit.tree import ROOT
 from tests.deploy.test_readme_eb import client_defaults, ebextensions_options, in_force
 
 APP, ENV = "board", "board-prod"
-PROCESS = "aws:elasticbeanstalk:environment:process:default"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def launch(clients, version, options: list[dict]) -> list[dict]:
 
 
 def rds(**values) -> list[dict]:
-    return [{"Namespace": "aws:rds:dbinstance", "OptionName": k, "Value": v} for k, v in values.items()]
+    return [{"Namespace": RDS_DATABASE, "OptionName": k, "Value": v} for k, v in values.items()]
 
 
 def test_postgres_without_an_instance_class_fails_the_launch_on_db_t2_micro(clients, version):
@@ -67,25 +67,23 @@ def test_eb_create_client_defaults_outrank_ebextensions_until_removed(clients, v
     launch(clients, version, client_defaults(elb_type="application"))
     ours = ebextensions_options()
     settings = in_force(clients.eb, APP, ENV)
-    assert settings[("aws:elasticbeanstalk:command", "BatchSize")] == "30" != ours[("aws:elasticbeanstalk:command",
-                                                                                      "BatchSize")]
+    assert settings[(DEPLOYMENT_POLICY, "BatchSize")] == "30" != ours[(DEPLOYMENT_POLICY, "BatchSize")]
     clients.eb.update_environment(EnvironmentName=ENV, OptionsToRemove=[
-        {"Namespace": "aws:elasticbeanstalk:command", "OptionName": name} for name in ("BatchSize", "BatchSizeType")])
+        {"Namespace": DEPLOYMENT_POLICY, "OptionName": name} for name in ("BatchSize", "BatchSizeType")])
     settings = in_force(clients.eb, APP, ENV)
-    assert settings[("aws:elasticbeanstalk:command", "BatchSize")] == ours[("aws:elasticbeanstalk:command",
-                                                                            "BatchSize")] == "1"
-    assert settings[("aws:elasticbeanstalk:command", "BatchSizeType")] == "Fixed"
+    assert settings[(DEPLOYMENT_POLICY, "BatchSize")] == ours[(DEPLOYMENT_POLICY, "BatchSize")] == "1"
+    assert settings[(DEPLOYMENT_POLICY, "BatchSizeType")] == "Fixed"
 
 
 def test_matcher_http_code_is_ignored_on_a_classic_load_balancer(clients, version):
     # A classic load balancer asked for at creation (the API outranks .ebextensions' `application`).
-    events = launch(clients, version, [{"Namespace": "aws:elasticbeanstalk:environment",
+    events = launch(clients, version, [{"Namespace": ENVIRONMENT_SETTINGS,
                                         "OptionName": "LoadBalancerType", "Value": "classic"}])
     assert any("MatcherHTTPCode" in e["Message"] and e["Severity"] == "WARN" for e in events)
-    assert (PROCESS, "MatcherHTTPCode") not in in_force(clients.eb, APP, ENV)
+    assert (DEFAULT_PROCESS, "MatcherHTTPCode") not in in_force(clients.eb, APP, ENV)
 
 
 def test_the_bundles_ebextensions_choose_the_application_load_balancer(clients, version):
     events = launch(clients, version, [])
     assert not any("MatcherHTTPCode" in e["Message"] for e in events)
-    assert in_force(clients.eb, APP, ENV)[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
+    assert in_force(clients.eb, APP, ENV)[(ENVIRONMENT_SETTINGS, "LoadBalancerType")] == "application"

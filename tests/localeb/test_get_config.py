@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
+from deploy.namespaces import APPLICATION_ENVIRONMENT, ENVIRONMENT_SECRETS
 from testkit.tree import ROOT
 
 GET_CONFIG = ROOT / "localeb" / "instance-image" / "get-config"
-SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
-OPTIONS = {SECRETS: {"DATABASE_URL": "arn:aws:secretsmanager:us-east-1:1:secret:db"},
-           "aws:elasticbeanstalk:application:environment": {"APP_ENV": "production"}}
+OPTIONS = {ENVIRONMENT_SECRETS: {"DATABASE_URL": "arn:aws:secretsmanager:us-east-1:1:secret:db"},
+           APPLICATION_ENVIRONMENT: {"APP_ENV": "production"}}
 
 
 @pytest.fixture
@@ -32,12 +32,13 @@ def test_optionsettings_alone_lists_every_namespace(get_config):
 
 
 def test_one_option_is_named_by_namespace_and_option_and_printed_bare(get_config):
-    answer = get_config("optionsettings", "-n", SECRETS, "-o", "DATABASE_URL")
+    answer = get_config("optionsettings", "-n", ENVIRONMENT_SECRETS, "-o", "DATABASE_URL")
     assert answer.returncode == 0 and answer.stdout == "arn:aws:secretsmanager:us-east-1:1:secret:db\n"
     assert get_config("environment", "-k", "APP_ENV").stdout == "production\n"
 
 
-@pytest.mark.parametrize("args", [("-n", SECRETS), ("-o", "DATABASE_URL"), ("environment", "-n", SECRETS, "-o", "X")],
+@pytest.mark.parametrize("args", [("-n", ENVIRONMENT_SECRETS), ("-o", "DATABASE_URL"),
+                                  ("environment", "-n", ENVIRONMENT_SECRETS, "-o", "X")],
                          ids=["namespace-alone", "option-alone", "not-optionsettings"])
 def test_an_undocumented_form_is_refused_not_guessed(get_config, args):
     argv = args if args[0] == "environment" else ("optionsettings", *args)
@@ -47,5 +48,5 @@ def test_an_undocumented_form_is_refused_not_guessed(get_config, args):
 
 
 def test_an_option_not_set_is_an_error(get_config):
-    answer = get_config("optionsettings", "-n", SECRETS, "-o", "NOPE")
+    answer = get_config("optionsettings", "-n", ENVIRONMENT_SECRETS, "-o", "NOPE")
     assert answer.returncode == 1 and "is not set" in answer.stderr

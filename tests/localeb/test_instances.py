@@ -7,6 +7,7 @@ import re
 import pytest
 
 from localeb import Fleet
+from localeb.docker import docker
 from testkit.ports import free_port
 
 from .conftest import version
@@ -47,3 +48,11 @@ def test_two_instances_one_deploy_migrate_once_and_both_serve_it(docker_engine, 
         ran = [[name for name in ("everywhere", "leader")
                 if engine.instance.run(f"test -e /var/log/{name}-ran", workdir="/").ok] for engine in fleet.engines]
         assert ran == [["everywhere", "leader"], ["everywhere"]]  # leader_only: one instance per deployment
+        tags = {tag for engine in fleet.engines for tag in (engine.staging_tag, engine.current_tag)}
+        assert platform == "python" or tags <= image_tags()  # the Docker platform's images, one set an instance
+    assert not tags & image_tags()  # stopping the environment removes them
+
+
+def image_tags() -> set[str]:
+    listed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    return set(listed.split())

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from deploy.namespaces import DEPLOYMENT_POLICY
 from localeb.balancer import TIME_SCALE, TargetGroup
 from localeb.rollout import Policy, batches
 
-COMMAND = "aws:elasticbeanstalk:command"
-
 
 def test_batch_size_is_a_number_when_fixed_and_a_share_rounded_up_when_a_percentage():
-    assert Policy.from_options({COMMAND: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Fixed",
-                                          "BatchSize": "2"}}).batch(5) == 2
-    assert Policy.from_options({COMMAND: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Percentage",
-                                          "BatchSize": "30"}}).batch(5) == 2
-    assert Policy.from_options({COMMAND: {"BatchSizeType": "Percentage", "BatchSize": "1"}}).batch(3) == 1
-    assert Policy.from_options({COMMAND: {"BatchSizeType": "Fixed", "BatchSize": "9"}}).batch(3) == 3
+    assert Policy.from_options({DEPLOYMENT_POLICY: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Fixed",
+                                                    "BatchSize": "2"}}).batch(5) == 2
+    assert Policy.from_options({DEPLOYMENT_POLICY: {"DeploymentPolicy": "Rolling", "BatchSizeType": "Percentage",
+                                                    "BatchSize": "30"}}).batch(5) == 2
+    assert Policy.from_options({DEPLOYMENT_POLICY: {"BatchSizeType": "Percentage", "BatchSize": "1"}}).batch(3) == 1
+    assert Policy.from_options({DEPLOYMENT_POLICY: {"BatchSizeType": "Fixed", "BatchSize": "9"}}).batch(3) == 3
     assert [len(batch) for batch in batches(list(range(5)), 2)] == [2, 2, 1]
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from board.config import CONTAINER_PORT
 from deploy.bundle import write_bundle
-from deploy.ebextensions import ENVIRONMENT
 from deploy.image import write_image_bundle
+from deploy.namespaces import APPLICATION_ENVIRONMENT
 from localeb.errors import LocalEBError
 from localeb.staging import DOCKERRUN_MODE, bundle_extensions, dockerrun, exposed_port, mode, unzip
 from testkit.tree import ROOT
@@ -27,7 +27,7 @@ def test_ebextensions_apply_in_file_name_order_and_commands_in_name_order(tmp_pa
         '{"option_settings": {"aws:elasticbeanstalk:application:environment": {"LEVEL": "first", "ON": true}}}')
     (folder / "03-ignored.config.example").write_text("option_settings: {}\n")
     found = bundle_extensions(tmp_path)
-    assert found.options[ENVIRONMENT] == {"LEVEL": "later", "ON": "true"}
+    assert found.options[APPLICATION_ENVIRONMENT] == {"LEVEL": "later", "ON": "true"}
     assert [(c.name, c.leader_only) for c in found.container_commands] == [("a_first", True), ("b_second", False)]
 
 

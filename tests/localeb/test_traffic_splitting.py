@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.rollouts import COMMAND, code_change, deploy_under_load, exits_at_boot
+from deploy.namespaces import DEPLOYMENT_POLICY, TRAFFIC_SPLITTING
+from testkit.rollouts import code_change, deploy_under_load, exits_at_boot
 
 from .conftest import serving_v1, version
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.reliability]
-SPLITTING = {COMMAND: {"DeploymentPolicy": "TrafficSplitting"},
-             "aws:elasticbeanstalk:trafficsplitting": {"NewVersionPercent": "20", "EvaluationTime": "2"}}
+SPLITTING = {DEPLOYMENT_POLICY: {"DeploymentPolicy": "TrafficSplitting"},
+             TRAFFIC_SPLITTING: {"NewVersionPercent": "20", "EvaluationTime": "2"}}
 
 
 @pytest.fixture(scope="module")
