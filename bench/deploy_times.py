@@ -196,11 +196,13 @@ def image_release_figures(rounds: int = 2) -> dict:
     from deploy.image import write_image_bundle
     from localeb import Fleet
     from localeb import registry as registries
+    from localeb.docker import docker
+    from localeb.timings import step_seconds
 
     if registries.binary() is None:
         return {"skipped": registries.MISSING}
     registry = registries.start()
-    seconds = {case: {kind: {"instance": [], "step": []} for kind in KINDS} for case, _ in CASES}
+    seconds = {case: {kind: {"instance": [], "step": [], "steps": []} for kind in KINDS} for case, _ in CASES}
     try:
         with tempfile.TemporaryDirectory() as folder, Fleet(instances=1, port=free_port(), echo=lambda line: None,
                                                             health_wait=60, cold_instances=True) as fleet:
@@ -230,8 +232,13 @@ def image_release_figures(rounds: int = 2) -> dict:
                             raise SystemExit(f"bench: v{number} ({case}, {kind}) built with the wrong cache")
                         seconds[case][kind]["instance"].append(instance_seconds(outcome))
                         seconds[case][kind]["step"].append(build_step_seconds(outcome))
+                        seconds[case][kind]["steps"] = step_seconds(outcome.log)  # the last round's, to read
     finally:
         registry.stop()
+        pulled = docker("image", "ls", "--quiet", "--filter", f"reference={registry.host}/board",
+                        check=False).stdout.split()
+        if pulled:
+            docker("rmi", "--force", *set(pulled), check=False)
     return {"rounds": rounds, **{case: case_figures(seconds[case]) for case, _ in CASES}}
 
 
@@ -244,7 +251,8 @@ def case_figures(seconds: dict) -> dict:
             "image_vs_source": ratio(image["instance"], source["instance"]),
             "pull_step_s": round(statistics.median(image["step"]), 2),
             "build_step_s": round(statistics.median(source["step"]), 2),
-            "pull_vs_build": ratio(image["step"], source["step"])}
+            "pull_vs_build": ratio(image["step"], source["step"]),
+            "image_steps": image["steps"], "source_steps": source["steps"]}
 
 
 def by_image_line(figures: dict) -> str:
