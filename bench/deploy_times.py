@@ -224,7 +224,10 @@ def image_release_figures(rounds: int = 2) -> dict:
                         result = fleet.deploy(bundle, label=f"v{number}",
                                               options={"aws:elasticbeanstalk:command": {"DeploymentPolicy": policy}})
                         if not result.ok:
-                            raise SystemExit(f"bench: v{number} ({case}, {kind}) did not deploy: {result.events}")
+                            raise SystemExit(f"bench: v{number} ({case}, {kind}) did not deploy: "
+                                             + "\n".join([event.message for event in result.events]
+                                                         + [line for outcome in result.outcomes
+                                                            for line in outcome.log[-8:]]))
                         [outcome] = [outcome for outcome in result.outcomes
                                      if (outcome.instance in before) == (case == "warm")]
                         built_cold = any("docker build --no-cache" in line for line in outcome.log)
