@@ -57,15 +57,66 @@ def deploy_figures() -> dict:
     return figures
 
 
-def local_release_figures() -> dict:
-    """Seconds from `python -m deploy release` starting to the new version served through nginx on a local EB
-    instance (localeb, attached to the local AWS), against its floor: the same code-only change built
-    (dependencies cached) and started as a bare container until /healthz answers. Also where the time went: the
-    seconds of each platform step, from the instance's engine log, printed and kept."""
+class SelfTime:
+    """Seconds spent in wrapped methods, each counted without the wrapped calls it makes (a retirement's
+    draining is draining, not retirement)."""
 
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+        self.inner = [0.0]
+
+    def wrap(self, owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            self.inner.append(0.0)
+            started = time.monotonic()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                took = time.monotonic() - started
+                self.spent[label] = self.spent.get(label, 0.0) + took - self.inner.pop()
+                self.inner[-1] += took
+
+        setattr(owner, name, timed)
+
+
+def where_the_time_goes(fleet, clock: SelfTime, began: float, rolled: tuple[float, float], served: float,
+                        outcomes) -> list[tuple[str, float]]:
+    """One release's seconds by where they went: the release tool and API before the fleet, each platform step
+    (summed over the instances, from their engine logs), the rollout's launches, health waits, draining and
+    retirements, and the wait for /version after the environment update."""
+    import re
+
+    from localeb.timings import step_seconds
+
+    steps: dict[str, float] = {}
+    for outcome in outcomes:
+        for step, took in step_seconds(outcome.log):
+            # The same step on every instance and deployment: names of instances and app containers dropped.
+            step = re.sub(re.escape(fleet.name[:len(fleet.name) // 2]) + r"[\w-]*", "<instance>", step)
+            steps[step] = steps.get(step, 0.0) + took
+    rollout = {"instances launched": clock.spent.get("launch", 0.0),
+               "load balancer: health checks until a batch takes requests": clock.spent.get("wait_healthy", 0.0),
+               "load balancer: draining deregistered instances": clock.spent.get("deregister", 0.0),
+               "additional instances retired": clock.spent.get("retire", 0.0)}
+    rest = rolled[1] - rolled[0] - sum(steps.values()) - sum(rollout.values())
+    parts = [("release tool and EB API until the fleet starts", rolled[0] - began), *steps.items(),
+             *rollout.items(), ("rollout's own bookkeeping", rest),
+             ("after the environment update, until /version shows the label", served - rolled[1])]
+    return [(where, round(seconds, 2)) for where, seconds in parts]
+
+
+def local_release_figures(rounds: int = 3) -> dict:
+    """P7: seconds from `python -m deploy release` starting to the new version served through the load balancer
+    of a local EB environment (localeb, one instance, attached to the local AWS, the repo's deployment policy),
+    against its floor: per batch the rollout made, the same code-only change built (dependencies cached) and
+    started as a bare container until /healthz answers. Interleaved rounds, the median ratio kept. Also where
+    the time of the last release went (`where_the_time_goes`), printed and kept."""
+
+    from bench.paired import ratio
     from localeb import Fleet
     from localeb.docker import docker
-    from localeb.timings import step_seconds
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -76,52 +127,79 @@ def local_release_figures() -> dict:
             (tree / "board" / f"_bench_{name}.py").write_text(f"# {name}\n")
             return tree
 
-        floor_tag, floor_name = "board-bench-floor:latest", "board-bench-floor"
-        started = time.monotonic()
-        docker("build", "--quiet", "--tag", floor_tag, str(changed_tree("floor")))
-        port = free_port()
-        docker("run", "--detach", "--name", floor_name, "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", "--env",
-               "SECRET_KEY=bench", "--env", "DATABASE_URL=sqlite:////app/instance/bench.sqlite", floor_tag)
-        try:
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.1)
-            floor = round(time.monotonic() - started, 2)
-        finally:
-            docker("rm", "--force", floor_name, check=False)
-            docker("rmi", "--force", floor_tag, check=False)
+        def floor(number: int) -> float:
+            tag, name = f"board-bench-floor:{number}", f"board-bench-floor-{os.getpid()}-{number}"
+            started = time.monotonic()
+            docker("build", "--quiet", "--tag", tag, str(changed_tree(f"floor-{number}")))
+            port = free_port()
+            docker("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", "--env",
+                   "SECRET_KEY=bench", "--env", "DATABASE_URL=sqlite:////app/instance/bench.sqlite", tag)
+            try:
+                while True:
+                    try:
+                        if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                            return time.monotonic() - started
+                    except requests.RequestException:
+                        time.sleep(0.1)
+            finally:
+                docker("rm", "--force", name, check=False)
+                docker("rmi", "--force", tag, check=False)
 
         aws = local_aws.shared()
         endpoint, env = aws.endpoint, aws.env
-
-        def release(tree: Path, label: str) -> float:
-            begun = time.monotonic()
-            subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
-                            "--app", "board", "--env", "board-local", "--label", label, "--no-gate"], cwd=tree, env=env,
-                           check=True, capture_output=True)
-            while requests.get(fleet.url + "/version", timeout=5).json()["version"] != label:
-                time.sleep(0.1)
-            return round(time.monotonic() - begun, 2)
-
-        lines: list[str] = []
+        releases, floors, batch_counts = [], [], []
         try:
-            with Fleet(instances=1, port=free_port(), echo=lines.append) as fleet:
+            with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
+                deploy, results, rolled = fleet.deploy, [], []
+
+                def recorded(*args, **kwargs):
+                    started = time.monotonic()
+                    results.append(deploy(*args, **kwargs))
+                    rolled.append((started, time.monotonic()))
+                    return results[-1]
+
+                fleet.deploy = recorded
+                clock = SelfTime()
+                clock.wrap(fleet, "launch", "launch")
+                clock.wrap(fleet, "retire", "retire")
+                clock.wrap(fleet.balancer, "wait_healthy", "wait_healthy")
+                clock.wrap(fleet.balancer, "deregister", "deregister")
                 eb_api.attach("board-local", fleet)
                 provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-local",
                           DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
-                release(ROOT, "bench-first")
-                lines.clear()
-                seconds = release(changed_tree("release"), "bench-code-change")
+
+                def release(tree: Path, label: str) -> tuple[float, float]:
+                    begun = time.monotonic()
+                    done = subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2",
+                                           "release", "--app", "board", "--env", "board-local", "--label", label,
+                                           "--no-gate"], cwd=tree, env=env, capture_output=True, text=True)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"release {label} failed: {(done.stdout + done.stderr)[-2000:]}")
+                    while requests.get(fleet.url + "/version", timeout=5).json()["version"] != label:
+                        time.sleep(0.1)
+                    return begun, time.monotonic()
+
+                release(ROOT, "bench-first")  # the launch: every instance at once, the database from scratch
+                for number in range(1, rounds + 1):
+                    floors.append(floor(number))
+                    clock.spent.clear()
+                    began, served = release(changed_tree(f"release-{number}"), f"bench-code-change-{number}")
+                    releases.append(served - began)
+                    batch_counts.append(sum(event.message.startswith("Batch ") and "Starting application "
+                                            "deployment" in event.message for event in results[-1].events))
+                steps = where_the_time_goes(fleet, clock, began, rolled[-1], served, results[-1].outcomes)
         finally:
             eb_api.detach("board-local")
-    steps = step_seconds(lines)
-    print(f"  local release {seconds} s, floor {floor} s ({seconds / floor:.1f}x); the instance's steps:")
-    for step, took in steps:
-        print(f"    {took:6.2f} s  {step}")
-    return {"local_release_s": seconds, "local_floor_s": floor, "local_steps": steps}
+    per_batch = ratio(releases, [floor * batches for floor, batches in zip(floors, batch_counts, strict=True)])
+    figures = {"local_release_s": round(statistics.median(releases), 2),
+               "local_floor_s": round(statistics.median(floors), 2), "local_batches": batch_counts[-1],
+               "local_vs_floor": per_batch, "local_steps": steps, "rounds": rounds}
+    print(f"  local release {figures['local_release_s']} s in {figures['local_batches']} batches, floor "
+          f"{figures['local_floor_s']} s a batch: {per_batch['median']:.1f}x ({per_batch['low']:.1f}x to "
+          f"{per_batch['high']:.1f}x over {rounds} rounds); where the last release's time went:")
+    for where, took in steps:
+        print(f"    {took:6.2f} s  {where}")
+    return figures
 
 
 BUILD_STEP = "Executing instruction: Docker Specific Build Application"

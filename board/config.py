@@ -81,7 +81,7 @@ class Variable:
         return "" if self.default is None else str(self.default)
 
 
-# Where the prebuild hook (.platform/hooks/prebuild/01_version_label.sh) writes the label of the application
+# Where the prebuild hook (.platform/hooks/prebuild/01_version_label.py) writes the label of the application
 # version being deployed, so a version deployed by `eb deploy` or the console, which set no APP_VERSION, still
 # shows its label at /version (docs/eb-platform.md). Not in git; absent outside EB.
 VERSION_LABEL_FILE = Path(__file__).with_name("VERSION_LABEL")

@@ -2,8 +2,9 @@
 forwards (docs/eb-platform.md, "The load balancer"). Standard library only: it runs in the balancer's
 container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS]]`.
 
-- A registered target starts `initial` and gets requests only once it has passed HealthyThresholdCount
-  health checks in a row (`healthy`); UnhealthyThresholdCount failures in a row make it `unhealthy`.
+- A registered target starts `initial` and gets requests only once it has passed one health check
+  (`healthy`); UnhealthyThresholdCount failures in a row make it `unhealthy`, and an unhealthy target needs
+  HealthyThresholdCount passes in a row to be healthy again.
 - A target that leaves the configuration is `draining`: no new requests, those in flight finish; it is
   gone when none is left or the deregistration delay has passed.
 - No retries: a request a target fails is answered 502 (504 when it times out), never sent elsewhere.
@@ -94,7 +95,9 @@ class Balancer:
             with self.lock:
                 if passed:
                     target.passes, target.fails = target.passes + 1, 0
-                    if target.passes >= health["healthy"] and target.state != "healthy":
+                    # A newly registered target needs one pass; the threshold is for an unhealthy one.
+                    needed = 1 if target.state == "initial" else health["healthy"]
+                    if target.passes >= needed and target.state != "healthy":
                         target.state, target.reason = "healthy", ""
                 else:
                     target.passes, target.fails = 0, target.fails + 1

@@ -1,9 +1,15 @@
 """Local AWS for tests: moto with the Elastic Beanstalk extension, dummy credentials (pytest fixtures)."""
 
+import json
+
+import botocore.loaders
+import botocore.session
 import pytest
 import requests
 from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
+from moto.iam import models as iam_models
+from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.server import ThreadedMotoServer
 
 from deploy.aws import Clients
@@ -13,6 +19,27 @@ from testkit.components import unavailable
 from testkit.ports import free_port
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_parsed_once():
+    """Each test makes its own boto3 Session and moto backends, and both parse the same large JSON again: botocore
+    its service models, moto AWS's managed IAM policies for each of its partitions at every reset. Neither changes
+    within a run, so the tests share one botocore loader (it caches what it parsed) and build the managed policies
+    from one parse, in the `aws` partition only (the only one the project uses)."""
+    loader = botocore.loaders.create_loader()
+    policies = json.loads(aws_managed_policies_data)
+
+    def aws_policies(backend):
+        if not iam_models.load_iam_aws_managed_policies() or backend.region_name != "aws":
+            return []
+        return [iam_models.AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+                for name, data in policies.items()]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *args, **kwargs: loader)
+        patch.setattr(iam_models.IAMBackend, "_init_aws_policies", aws_policies)
+        yield
 
 
 @pytest.fixture

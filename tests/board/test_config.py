@@ -135,8 +135,8 @@ def test_unknown_app_env_is_rejected(tmp_path):
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    *((word, True) for word in config.TRUTHY), *((word, False) for word in config.FALSY), ("YES", True), ("On", True),
-    (None, False),
+    *((word, True) for word in sorted(config.TRUTHY)), *((word, False) for word in sorted(config.FALSY)),
+    ("YES", True), ("On", True), (None, False),
 ])
 def test_auto_reload_flag_reads_yes_and_no_words(value, expected):
     environ = {} if value is None else {"AUTO_RELOAD": value}

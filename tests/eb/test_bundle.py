@@ -16,7 +16,7 @@ from testkit.tree import ROOT, copy_tree
 REQUIRED = ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "requirements.txt", "Procfile", "board/__init__.py",
             "board/templates/base.html", "static/style.css", "migrations/env.py", "migrations/alembic.ini",
             ".ebextensions/01-environment.config", ".ebextensions/02-migrations.config",
-            ".platform/hooks/predeploy/01_migrate.sh", ".platform/nginx/conf.d/elasticbeanstalk/board.conf"]
+            ".platform/hooks/predeploy/01_migrate.py", ".platform/nginx/conf.d/elasticbeanstalk/board.conf"]
 FORBIDDEN_PREFIXES = (".git/", ".venv/", "tests/", "testkit/", "bench/", "deploy/", ".github/", "instance/",
                       ".elasticbeanstalk/")
 FORBIDDEN_FILES = {".env", "compose.yml", ".ebignore", "README.md", "Makefile"}
@@ -72,7 +72,7 @@ def test_the_zip_keeps_the_hooks_executable_and_is_reproducible(tmp_path):
     second = write_bundle(ROOT, tmp_path / "two.zip")
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
-        mode = archive.getinfo(".platform/hooks/predeploy/01_migrate.sh").external_attr >> 16
+        mode = archive.getinfo(".platform/hooks/predeploy/01_migrate.py").external_attr >> 16
         assert mode & stat.S_IXUSR
         assert archive.namelist() == bundle_files(ROOT)
     print(f"\nbundle: {len(bundle_files(ROOT))} files, {os.path.getsize(first) / 1024:.1f} KiB")
@@ -101,7 +101,7 @@ def test_one_commit_makes_the_same_bundle_bytes_in_clones_under_any_umask_and_ti
                              check=True).stdout.splitlines()
     git_modes = {line.split("\t", 1)[1]: int(line.split()[0], 8) for line in tracked}
     assert modes == {name: git_modes[name] for name in modes}  # 0644, hooks 0755: as git records them
-    assert modes[".platform/hooks/predeploy/01_migrate.sh"] == 0o100755
+    assert modes[".platform/hooks/predeploy/01_migrate.py"] == 0o100755
 
 
 def test_a_missing_ebignore_is_refused_rather_than_bundling_everything(tmp_path):

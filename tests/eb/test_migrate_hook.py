@@ -22,7 +22,7 @@ from testkit.tree import ROOT, broken_migration, migration_head
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.sh"
+HOOK = ROOT / ".platform" / "hooks" / "predeploy" / "01_migrate.py"
 GET_CONFIG = ROOT / "localeb" / "instance-image" / "get-config"
 PASSWORD = "p@ss:w/rd#1"  # RDS passwords carry URL metacharacters
 # A multi-line value: written to a NAME=value env-file, its second line would become a variable of its own.
@@ -78,7 +78,7 @@ def host(tmp_path, rds):
     env.pop("BOARD_IMAGE", None)
 
     def start_hook(log_name: str = "board-migrate.log", **overrides: str) -> subprocess.Popen:
-        return subprocess.Popen(["bash", str(HOOK)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        return subprocess.Popen([str(HOOK)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**env, "BOARD_MIGRATE_LOG": str(tmp_path / log_name), **overrides})
 
     def run_hook(**overrides: str) -> subprocess.CompletedProcess:

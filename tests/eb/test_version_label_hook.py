@@ -15,7 +15,7 @@ import pytest
 from board import config
 from testkit.tree import ROOT
 
-HOOK = ROOT / ".platform" / "hooks" / "prebuild" / "01_version_label.sh"
+HOOK = ROOT / ".platform" / "hooks" / "prebuild" / "01_version_label.py"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ class Backend:
     """A target: answers its name, /healthz as told, /slow after a second, /boom by hanging up."""
 
     def __init__(self, name: str, healthy: bool = True):
-        self.name, self.healthy, self.hits = name, healthy, []
+        self.name, self.healthy, self.hits, self.checks = name, healthy, [], 0
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +34,7 @@ class Backend:
 
             def do_GET(self):
                 if self.path == "/healthz":
+                    backend.checks += 1
                     self.send_response(200 if backend.healthy else 503)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
@@ -65,10 +66,10 @@ class Balancer:
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(lambda: self.state.exists(), 10, "the load balancer's state")
 
-    def write(self, targets: dict[str, Backend], delay: float = 5) -> None:
+    def write(self, targets: dict[str, Backend], delay: float = 5, health: dict | None = None) -> None:
         self.serial += 1
         self.config.write_text(json.dumps({
-            "serial": self.serial, "health": HEALTH, "deregistration_delay": delay,
+            "serial": self.serial, "health": health or HEALTH, "deregistration_delay": delay,
             "targets": {name: {"address": backend.address} for name, backend in targets.items()}}))
 
     def states(self) -> dict:
@@ -93,16 +94,32 @@ def balancer(tmp_path):
 
 
 def test_a_new_target_gets_requests_only_once_it_passes_the_health_check(balancer):
-    a, b, sick = Backend("a"), Backend("b"), Backend("sick", healthy=False)
+    a, b, sick = Backend("a"), Backend("b", healthy=False), Backend("sick", healthy=False)
     balancer.write({"a": a})
     balancer.wait("a", "healthy")
     balancer.write({"a": a, "b": b, "sick": sick})
+    wait_until(lambda: b.checks > 0, 5, "b's first health check")
     early = {balancer.get().text for _ in range(10)}
-    assert early == {"a"}  # b is still initial
+    assert early == {"a"}  # b has passed no check yet
+    b.healthy = True
     balancer.wait("b", "healthy")
     balancer.wait("sick", "unhealthy")
     assert {balancer.get().text for _ in range(10)} == {"a", "b"}
     assert sick.hits == []
+
+
+def test_a_new_target_is_healthy_after_one_check_and_an_unhealthy_one_after_the_threshold(balancer):
+    health = {**HEALTH, "interval": 0.3, "healthy": 5}
+    a = Backend("a")
+    balancer.write({"a": a}, health=health)
+    balancer.wait("a", "healthy")
+    assert a.checks < health["healthy"]  # one pass (and perhaps the next check, while the state was read)
+    a.healthy = False
+    balancer.wait("a", "unhealthy")
+    failed = a.checks
+    a.healthy = True
+    balancer.wait("a", "healthy")
+    assert a.checks - failed >= health["healthy"]
 
 
 def test_a_failed_request_is_answered_502_and_not_retried_on_another_target(balancer):

@@ -40,7 +40,7 @@ def test_eb_init_create_deploy_status_on_this_repo(server, tmp_path):
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         uploaded = sorted(name for name in archive.namelist() if not name.endswith("/"))
     assert uploaded == bundle_files(tree)  # what `eb deploy` shipped is what python -m deploy ships
-    assert archive.getinfo(".platform/hooks/predeploy/01_migrate.sh").external_attr >> 16 & 0o100
+    assert archive.getinfo(".platform/hooks/predeploy/01_migrate.py").external_attr >> 16 & 0o100
 
 
 def test_eb_deploy_of_a_version_that_fails_on_the_instances_exits_non_zero(server, tmp_path):

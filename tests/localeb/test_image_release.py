@@ -45,7 +45,7 @@ def test_a_release_by_image_runs_the_pushed_image_on_two_instances_and_migrates_
         # The version is a Dockerrun.aws.json naming the image by digest, with no Dockerfile to build.
         bundle = bundle_of(server, "v1")
         assert "Dockerfile" not in bundle.namelist() and "board/__init__.py" not in bundle.namelist()
-        assert ".platform/hooks/predeploy/01_migrate.sh" in bundle.namelist()
+        assert ".platform/hooks/predeploy/01_migrate.py" in bundle.namelist()
         name = json.loads(bundle.read("Dockerrun.aws.json"))["Image"]["Name"]
         repository, digest = name.split("@")
         assert repository == f"{registry.host}/{APP}" and digest.startswith("sha256:")

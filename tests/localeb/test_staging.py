@@ -66,7 +66,7 @@ def test_an_image_bundle_runs_the_image_its_dockerrun_names_on_the_apps_port(tmp
     assert dockerrun(staged)["Image"] == {"Name": name, "Update": "true"}
     assert exposed_port(staged) == CONTAINER_PORT
     assert not (staged / "Dockerfile").exists() and not (staged / "board").exists()
-    assert (staged / ".platform/hooks/predeploy/01_migrate.sh").stat().st_mode & 0o111
+    assert (staged / ".platform/hooks/predeploy/01_migrate.py").stat().st_mode & 0o111
 
 
 @pytest.mark.parametrize(("content", "refusal"), [
