@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-from bench import cpu, paired
+from bench import cpu, local_aws, paired
 from testkit import pgcluster  # the same throwaway cluster the tests use
 from testkit.ports import free_port
 from testkit.servers import wait_until
@@ -345,23 +345,15 @@ def markdown(results: dict) -> str:
             slowest = sorted(local["local_steps"], key=lambda step: -step[1])[:6]
             lines.append("  Where the release's time went (largest parts): "
                          + "; ".join(f"{step} {took} s" for step, took in slowest) + ".")
-    if "image_vs_source" in results.get("by_image", {}):
+    if "cold" in results.get("by_image", {}):
+        from bench.deploy_times import by_image_line
+
         lines.append(by_image_line(results["by_image"]))
     if "rollouts" in results:
         from bench.rollouts import line
 
         lines.append(line(results["rollouts"]))
     return "\n".join(lines) + "\n"
-
-
-def by_image_line(figures: dict) -> str:
-    return (f"- Per-instance deploy time of a code change on 2 local EB instances: by image "
-            f"{figures['image_instance_s']} s, by source bundle {figures['source_instance_s']} s: "
-            f"{times(figures['image_vs_source'])} (goal ≤ 0.5×); the step that differs, pull "
-            f"{figures['pull_step_s']} s against build {figures['build_step_s']} s: "
-            f"{times(figures['pull_vs_build'])}. The local instances share the engine (and its build cache) that "
-            "built the image, so neither the build nor the pull starts cold as on a new EC2 instance "
-            "(docs/images.md).")
 
 
 def main() -> None:
@@ -422,7 +414,8 @@ def main() -> None:
             from bench.deploy_times import local_release_figures
 
             results["local_eb"] = local_release_figures()
-            say("deploy: per-instance deploy time on 2 local EB instances, by image against by source bundle")
+            say("deploy: per-instance deploy time on local EB instances that start cold, by image against by "
+                "source bundle")
             from bench.deploy_times import image_release_figures
 
             results["by_image"] = image_release_figures()
@@ -431,6 +424,7 @@ def main() -> None:
 
             results["rollouts"] = rollout_figures()
     finally:
+        local_aws.stop()
         cluster.remove()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")

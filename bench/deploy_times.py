@@ -1,20 +1,23 @@
-"""Deploy figures: bundle size and build time; `python -m deploy release` against `eb deploy`,
-both on the same local AWS (moto with the EB extension, no simulated delay)."""
+"""Deploy figures: bundle size and build time; `python -m deploy release` against `eb deploy`, both on the
+run's one local AWS (bench/local_aws.py); a release to a local EB instance against its floor; the per-instance
+deploy time by image against by source bundle on local instances that start cold."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
+from bench import local_aws
 from board.config import CONTAINER_PORT
 from deploy.aws import Clients
 from deploy.bundle import write_bundle
@@ -27,10 +30,6 @@ from testkit.tree import ROOT, copy_tree
 
 
 def deploy_figures() -> dict:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local AWS's request log
-
     figures = {}
     with tempfile.TemporaryDirectory() as work:
         started = time.perf_counter()
@@ -38,49 +37,24 @@ def deploy_figures() -> dict:
         figures["bundle_build_ms"] = round((time.perf_counter() - started) * 1000, 1)
         figures["bundle_kb"] = round(bundle.stat().st_size / 1024, 1)
 
-        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
-        eb_api.set_delay(0)
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()  # with the managed policies
-        try:
-            clients = Clients(region="us-east-1", endpoint_url=endpoint)
-            provision(clients, "board", "board-bench", out=lambda line: None)
-            wait(clients.eb, "board", "board-bench", lambda s: s.status == "Ready", 30, 0.05)
-            env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
-            started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
-                            "--app", "board", "--env", "board-bench", "--label", "bench-1"], cwd=ROOT, env=env,
-                           check=True, capture_output=True)
-            figures["deploy_release_s"] = round(time.monotonic() - started, 2)
+        aws = local_aws.shared()
+        clients = Clients(region="us-east-1", endpoint_url=aws.endpoint)
+        provision(clients, "board", "board-bench", out=lambda line: None)
+        wait(clients.eb, "board", "board-bench", lambda s: s.status == "Ready", 30, 0.05)
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
+                        "--app", "board", "--env", "board-bench", "--label", "bench-1"], cwd=ROOT, env=aws.env,
+                       check=True, capture_output=True)
+        figures["deploy_release_s"] = round(time.monotonic() - started, 2)
 
-            tree = copy_tree(Path(work) / "board")
-            eb_ready_checkout(tree, endpoint, "board-eb")
-            (tree / "board" / "templates" / "about.html").write_text("changed")
-            git(tree, "commit", "-qam", "second")
-            started = time.monotonic()
-            run_eb(tree, endpoint, "deploy", "--timeout", "2")
-            figures["eb_deploy_s"] = round(time.monotonic() - started, 2)
-        finally:
-            server.stop()
+        tree = copy_tree(Path(work) / "board")
+        eb_ready_checkout(tree, aws.endpoint, "board-eb")
+        (tree / "board" / "templates" / "about.html").write_text("changed")
+        git(tree, "commit", "-qam", "second")
+        started = time.monotonic()
+        run_eb(tree, aws.endpoint, "deploy", "--timeout", "2")
+        figures["eb_deploy_s"] = round(time.monotonic() - started, 2)
     return figures
-
-
-def local_aws() -> tuple:
-    """moto with the EB model (no simulated delay) on a free port, emptied: (server, endpoint, environment for
-    `python -m deploy`)."""
-    from moto.server import ThreadedMotoServer
-
-    eb_api.set_delay(0)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-    return server, endpoint, {**os.environ, "AWS_ENDPOINT_URL": endpoint}
 
 
 class SelfTime:
@@ -171,7 +145,8 @@ def local_release_figures(rounds: int = 3) -> dict:
                 docker("rm", "--force", name, check=False)
                 docker("rmi", "--force", tag, check=False)
 
-        server, endpoint, env = local_aws()
+        aws = local_aws.shared()
+        endpoint, env = aws.endpoint, aws.env
         releases, floors, batch_counts = [], [], []
         try:
             with Fleet(instances=1, port=free_port(), echo=lambda line: None) as fleet:
@@ -215,7 +190,6 @@ def local_release_figures(rounds: int = 3) -> dict:
                 steps = where_the_time_goes(fleet, clock, began, rolled[-1], served, results[-1].outcomes)
         finally:
             eb_api.detach("board-local")
-            server.stop()
     per_batch = ratio(releases, [floor * batches for floor, batches in zip(floors, batch_counts, strict=True)])
     figures = {"local_release_s": round(statistics.median(releases), 2),
                "local_floor_s": round(statistics.median(floors), 2), "local_batches": batch_counts[-1],
@@ -229,6 +203,9 @@ def local_release_figures(rounds: int = 3) -> dict:
 
 
 BUILD_STEP = "Executing instruction: Docker Specific Build Application"
+KINDS = ("source", "image")
+# (case, deployment policy): a new instance (Immutable launches one per deployment), then a code change on it.
+CASES = (("cold", "Immutable"), ("warm", "AllAtOnce"))
 
 
 def stamped(outcome) -> list[tuple[datetime, str]]:
@@ -250,71 +227,138 @@ def build_step_seconds(outcome) -> float:
     return (lines[end][0] - lines[start][0]).total_seconds()
 
 
-def image_release_figures(rounds: int = 3) -> dict:
-    """Per-instance deploy time of a code change on a 2-instance local fleet: released by image (the instances
-    pull it) against the source bundle (the instances build it), in interleaved rounds. The same engine serves
-    the instances and the release, so a pull finds the layers already there: this measures the platform's
-    steps, not the download of the changed layer."""
+def build_records_since(since: datetime) -> list[str]:
+    """The ids of the engine's build cache records made since `since`."""
+    from localeb.docker import docker
 
-    from bench.paired import ratio
-    from localeb import Fleet, ecr_api
+    found = []
+    for block in docker("buildx", "du", "--verbose").stdout.split("\n\n"):
+        fields = dict(re.findall(r"^([\w ]+):\s+(.*)$", block, re.MULTILINE))
+        if "ID" in fields and "Created at" in fields:
+            made = datetime.strptime(fields["Created at"][:26], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            if made >= since:
+                found.append(fields["ID"].rstrip("*"))
+    return found
+
+
+def pushed(tree: Path, repository: str, tag: str, cold: bool) -> str:
+    """Build `tree` as CI does (cached; cold: --no-cache, so none of its layers above the base image is shared
+    with an image already on the engine), push it, then remove it and the build cache records that hold its new
+    layers, so an instance's pull downloads and unpacks them as a host that never had them does. Records other
+    builds made meanwhile go too: that costs them a rebuild, nothing else. The image by digest."""
+    from deploy.image import DIGEST
+    from localeb.docker import docker
+
+    began, name = datetime.now(UTC), f"{repository}:{tag}"
+    docker("build", "--quiet", *(["--no-cache"] if cold else []), "--tag", name, str(tree),
+           env={"DOCKER_BUILDKIT": "1"})
+    digest = DIGEST.search(docker("push", name).stdout).group(1)
+    docker("rmi", name)
+    for _ in range(10):  # a record goes only once its children have: pass after pass
+        records = build_records_since(began)
+        if not records:
+            break
+        for record in records:
+            docker("builder", "prune", "--force", "--filter", f"id={record}", check=False)
+    return f"{repository}@{digest}"
+
+
+def image_release_figures(rounds: int = 2) -> dict:
+    """Per-instance deploy time of a code change, by image (the instance pulls it) against by source bundle (the
+    instance builds it), on a local fleet whose instances start as new EC2 hosts do (Fleet(cold_instances=True)):
+    `cold`, a new instance (Immutable launches one per deployment): a source bundle is a build from nothing, an
+    image a pull of every layer above the base; `warm`, the next code change on that instance: a build from its
+    cache, a pull of the changed layers. Both kinds find the base image on the engine, so neither figure holds
+    its download. Kinds alternate in order round by round."""
+
+    from deploy.image import write_image_bundle
+    from localeb import Fleet
     from localeb import registry as registries
+    from localeb.docker import docker
+    from localeb.timings import step_seconds
 
     if registries.binary() is None:
         return {"skipped": registries.MISSING}
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_EC2_METADATA_DISABLED": "true", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
     registry = registries.start()
-    ecr_api.use_registry(registry.host)
-    server, endpoint, env = local_aws()
-    per_kind: dict[str, list[float]] = {"image": [], "source": []}
-    steps: dict[str, list[float]] = {"image": [], "source": []}  # the build or pull step alone
+    seconds = {case: {kind: {"instance": [], "step": [], "steps": []} for kind in KINDS} for case, _ in CASES}
     try:
-        with tempfile.TemporaryDirectory() as work, \
-                Fleet(instances=2, port=free_port(), echo=lambda line: None) as fleet:
-            results = []
-            deploy = fleet.deploy
-
-            def recorded(*args, **kwargs):
-                results.append(deploy(*args, **kwargs))
-                return results[-1]
-
-            fleet.deploy = recorded
-            eb_api.attach("board-bench-image", fleet)
-            provision(Clients(region="us-east-1", endpoint_url=endpoint), "board", "board-bench-image",
-                      DatabaseChoice(url=eb_api.stand_in_database_url(fleet)), out=lambda line: None)
-
-            def release(kind: str, number: int) -> float:
-                tree = copy_tree(Path(work) / f"{kind}-{number}")
-                (tree / "board" / "_bench_change.py").write_text(f"# {kind} {number}\n")
-                subprocess.run([sys.executable, "-m", "deploy", "--region", "us-east-1", "--poll", "0.2", "release",
-                                "--app", "board", "--env", "board-bench-image", "--label", f"bench-{kind}-{number}",
-                                *(["--image"] if kind == "image" else [])], cwd=tree, env=env, check=True,
-                               capture_output=True)
-                outcomes = results[-1].outcomes
-                steps[kind].append(statistics.median(build_step_seconds(outcome) for outcome in outcomes))
-                return statistics.median(instance_seconds(outcome) for outcome in outcomes)
-
-            release("source", 0)  # the first deployment starts the app and migrates from scratch
-            steps["source"].clear()
-            for number in range(1, rounds + 1):
-                for kind in ("source", "image"):
-                    per_kind[kind].append(release(kind, number))
+        with tempfile.TemporaryDirectory() as folder, Fleet(instances=1, port=free_port(), echo=lambda line: None,
+                                                            health_wait=60, cold_instances=True) as fleet:
+            work = Path(folder)
+            first = fleet.deploy(write_bundle(ROOT, work / "v0.zip"), label="v0")  # the schema made from nothing
+            if not first.ok:
+                raise SystemExit(f"bench: the first version did not deploy: {first.events}")
+            number = 0
+            for round_number in range(rounds):
+                for kind in KINDS if round_number % 2 == 0 else reversed(KINDS):
+                    for case, policy in CASES:
+                        number += 1
+                        tree = copy_tree(work / f"v{number}")
+                        (tree / "board" / "_bench_change.py").write_text(f"# {number}\n")
+                        bundle = write_bundle(tree, work / f"v{number}.zip") if kind == "source" else \
+                            write_image_bundle(tree, work / f"v{number}.zip",
+                                               pushed(tree, f"{registry.host}/board", f"v{number}", case == "cold"))
+                        before = {engine.instance.id for engine in fleet.engines}
+                        result = fleet.deploy(bundle, label=f"v{number}",
+                                              options={"aws:elasticbeanstalk:command": {"DeploymentPolicy": policy}})
+                        if not result.ok:
+                            raise SystemExit(f"bench: v{number} ({case}, {kind}) did not deploy: "
+                                             + "\n".join([event.message for event in result.events]
+                                                         + [line for outcome in result.outcomes
+                                                            for line in outcome.log[-8:]]))
+                        [outcome] = [outcome for outcome in result.outcomes
+                                     if (outcome.instance in before) == (case == "warm")]
+                        built_cold = any("docker build --no-cache" in line for line in outcome.log)
+                        if built_cold != (case == "cold" and kind == "source"):
+                            raise SystemExit(f"bench: v{number} ({case}, {kind}) built with the wrong cache")
+                        seconds[case][kind]["instance"].append(instance_seconds(outcome))
+                        seconds[case][kind]["step"].append(build_step_seconds(outcome))
+                        seconds[case][kind]["steps"] = step_seconds(outcome.log)  # the last round's, to read
     finally:
-        eb_api.detach("board-bench-image")
-        server.stop()
-        ecr_api.use_registry(None)
         registry.stop()
-    return {"image_instance_s": round(statistics.median(per_kind["image"]), 2),
-            "source_instance_s": round(statistics.median(per_kind["source"]), 2),
-            "image_vs_source": ratio(per_kind["image"], per_kind["source"]),
-            "pull_step_s": round(statistics.median(steps["image"]), 2),
-            "build_step_s": round(statistics.median(steps["source"]), 2),
-            "pull_vs_build": ratio(steps["image"], steps["source"]), "rounds": rounds}
+        pulled = docker("image", "ls", "--quiet", "--filter", f"reference={registry.host}/board",
+                        check=False).stdout.split()
+        if pulled:
+            docker("rmi", "--force", *set(pulled), check=False)
+    return {"rounds": rounds, **{case: case_figures(seconds[case]) for case, _ in CASES}}
+
+
+def case_figures(seconds: dict) -> dict:
+    from bench.paired import ratio
+
+    image, source = seconds["image"], seconds["source"]
+    return {"image_instance_s": round(statistics.median(image["instance"]), 2),
+            "source_instance_s": round(statistics.median(source["instance"]), 2),
+            "image_vs_source": ratio(image["instance"], source["instance"]),
+            "pull_step_s": round(statistics.median(image["step"]), 2),
+            "build_step_s": round(statistics.median(source["step"]), 2),
+            "pull_vs_build": ratio(image["step"], source["step"]),
+            "image_steps": image["steps"], "source_steps": source["steps"]}
+
+
+def by_image_line(figures: dict) -> str:
+    def case(name: str, what: str) -> str:
+        found = figures[name]
+        ratio = found["image_vs_source"]
+        return (f"  - {what}: by image {found['image_instance_s']} s, by source bundle {found['source_instance_s']}"
+                f" s: {ratio['median']:.2f}× ({ratio['low']:.2f}× to {ratio['high']:.2f}× over the rounds); of "
+                f"which the pull {found['pull_step_s']} s against the build {found['build_step_s']} s, and the "
+                f"rest (hooks, migration, container switch, health) about "
+                f"{found['image_instance_s'] - found['pull_step_s']:.1f} s against "
+                f"{found['source_instance_s'] - found['build_step_s']:.1f} s.")
+
+    return ("- Per-instance deploy time of a code change, by image against by source bundle (goal ≤ 0.5×), on "
+            f"local EB instances that start as new EC2 hosts do (their own build cache; medians of "
+            f"{figures['rounds']} rounds). Both exclude the base image's download (the engine holds it); the pull "
+            "comes from a registry on this machine.\n"
+            + case("cold", "a new instance (scale-out, the additional batch, Immutable)") + "\n"
+            + case("warm", "an instance that ran the previous version"))
 
 
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(image_release_figures(), indent=2))
+    found = image_release_figures()
+    print(json.dumps(found, indent=2))
+    if "skipped" not in found:
+        print(by_image_line(found))

@@ -101,6 +101,11 @@ class Engine:
         self.deployments = 0
         self.lines: list[str] = []
         self.nginx_started = False
+        # A new EC2 host's Docker holds no build cache and no image; the fleet sets this when its instances should
+        # start so (they share one engine, so only what the engine cannot share is per instance: see _build).
+        self.own_docker = False
+        self.has_built = False  # an image was built here: later builds reuse this instance's cache
+        self.pulled: set[str] = set()  # images this instance pulled
 
     @property
     def staging_tag(self) -> str:
@@ -195,9 +200,13 @@ class Engine:
 
     def _build(self, step: str) -> str:
         tag = self.staging_tag
-        built = self.sh(step, f"docker build --progress=plain --iidfile /tmp/staging-app.iid -t {tag} {APP_STAGING} "
-                        "2>&1 && echo && cat /tmp/staging-app.iid", what=f"docker build -t {tag} {APP_STAGING}",
-                        timeout=1800)
+        # An instance with its own Docker builds its first image from nothing: --no-cache skips the engine's layer
+        # cache and gives the Dockerfile's cache mounts fresh, empty volumes (BuildKit releases them).
+        flags = "--no-cache " if self.own_docker and not self.has_built else ""
+        built = self.sh(step, f"docker build {flags}--progress=plain --iidfile /tmp/staging-app.iid -t {tag} "
+                        f"{APP_STAGING} 2>&1 && echo && cat /tmp/staging-app.iid",
+                        what=f"docker build {flags}-t {tag} {APP_STAGING}", timeout=1800)
+        self.has_built = True
         return built.strip().splitlines()[-1]
 
     def _pull(self, step: str, bundle_dir: Path, config: InstanceConfig) -> str:
@@ -209,11 +218,15 @@ class Engine:
         quoted, tag = shlex.quote(name), self.staging_tag
         config_dir = self._registry_credentials(step, spec.get("Authentication"), config)
         login = f"DOCKER_CONFIG={config_dir} " if config_dir else ""
-        if update or not self.instance.run(f"docker image inspect {quoted} >/dev/null 2>&1", workdir="/").ok:
+        # On an instance with its own Docker, "on the instance" means pulled by it, not by another on the engine.
+        here = name in self.pulled if self.own_docker else \
+            self.instance.run(f"docker image inspect {quoted} >/dev/null 2>&1", workdir="/").ok
+        if update or not here:
             self.sh(step, f"{login}docker pull {quoted} 2>&1", workdir="/", what=f"docker pull {name}",
                     timeout=1800)
         else:
             self.log(f"Image {name} is on the instance and Image.Update is false: not pulled")
+        self.pulled.add(name)
         self.sh(step, f"docker tag {quoted} {tag}", workdir="/")
         return self.instance.run(f"docker image inspect --format '{{{{.Id}}}}' {tag}", workdir="/").text.strip()
 

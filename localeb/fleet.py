@@ -88,7 +88,9 @@ def database_url(rds: dict[str, str]) -> str:
 class Fleet:
     def __init__(self, instances: int = 1, port: int = 8080, database: bool = True, name: str | None = None,
                  echo: Callable[[str], None] = print, environment: str = "local", health_wait: float = HEALTH_WAIT,
-                 platform: str = "docker"):
+                 platform: str = "docker", cold_instances: bool = False):
+        """`cold_instances`: each instance starts as a new EC2 host does, its Docker empty (its first build uses no
+        cache, an image counts as on it only once it pulled it); off, instances share the engine's warm cache."""
         if instances < 1:
             raise LocalEBError("--instances must be at least 1")
         if platform not in ENGINES:
@@ -97,6 +99,7 @@ class Fleet:
         self.name = name or "board-local-" + uuid.uuid4().hex[:6]
         self.port, self.echo, self.count = port, echo, instances
         self.wants_database = database
+        self.cold_instances = cold_instances
         self.config = InstanceConfig(environment=environment, app=self.name, health_wait=health_wait)
         self.engines: list[Engine] = []  # the instances in service, in launch order
         self.balancer: LoadBalancer | None = None
@@ -159,6 +162,7 @@ class Fleet:
             instance = Instance(f"{self.name}-{self.launched}", self.image, {LABEL: self.name},
                                 volumes=self.volumes)
             started.append(ENGINES[self.platform](instance, self.echo, self.name))
+            started[-1].own_docker = self.cold_instances
         return started
 
     def register(self, engines: list[Engine], group: str = "default") -> None:

@@ -38,10 +38,14 @@ def private_image(docker_engine, tmp_path_factory):
         docker("build", "--quiet", "--tag", name, str(ROOT), env={"DOCKER_BUILDKIT": "1"})
         docker("--config", str(config), "push", name)
         docker("rmi", name)  # the instance must pull it
-        yield name, token
+        yield name, token, config
     finally:
         docker("rmi", "--force", name, check=False)
         registry.stop()
+
+
+def pulled(name: str, log: list[str]) -> bool:
+    return any(f"docker pull {name}" in line for line in log)
 
 
 def image_bundle(folder: Path, name: str, update: str) -> Path:
@@ -58,18 +62,21 @@ def image_bundle(folder: Path, name: str, update: str) -> Path:
 
 def test_a_private_image_is_pulled_with_the_authentication_file_and_its_volume_outlives_a_deployment(
         private_image, tmp_path):
-    name, token = private_image
+    name, token, config = private_image
     # The older .dockercfg shape (host → auth), as AWS's pages show it beside the config.json one.
     stored = {("board-registry", "dockercfg"): json.dumps({name.split("/")[0]: {"auth": token, "email": ""}})}
-    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60) as fleet:
+    # Cold instances: an image counts as on the instance only once that instance pulled it, as on a new EC2 host.
+    with Fleet(instances=1, port=free_port(), echo=lambda line: None, health_wait=60, cold_instances=True) as fleet:
         refused = fleet.deploy(image_bundle(tmp_path / "a", name, "true"), label="v0",
                                storage=lambda bucket, key: b"{}")
         assert not refused.ok and refused.failure.step == "Docker Specific Build Application"
         assert "no basic auth credentials" in refused.failure.output or "unauthorized" in refused.failure.output
 
-        first = fleet.deploy(image_bundle(tmp_path / "a", name, "true"), label="v1",
+        docker("--config", str(config), "pull", name)  # on the shared engine now, but not pulled by the instance
+        first = fleet.deploy(image_bundle(tmp_path / "a", name, "false"), label="v1",
                              storage=lambda bucket, key: stored[(bucket, key)].encode())
         assert first.ok, [outcome.log for outcome in first.outcomes]
+        assert all(pulled(name, outcome.log) for outcome in first.outcomes)  # none of them had pulled it
         assert requests.get(fleet.url + "/healthz", timeout=5).ok
         engine = fleet.engines[0]
         docker("exec", engine.container, "sh", "-c", "echo kept > /app/instance/marker")
@@ -77,6 +84,9 @@ def test_a_private_image_is_pulled_with_the_authentication_file_and_its_volume_o
         again = fleet.deploy(image_bundle(tmp_path / "b", name, "false"), label="v2",
                              storage=lambda bucket, key: stored[(bucket, key)].encode())
         assert again.ok, [outcome.log for outcome in again.outcomes]
-        assert any("Image.Update is false: not pulled" in line for line in again.outcomes[0].log)
+        # The instance that pulled it keeps it; the additional batch's new instance (the repo's policy) pulls it.
+        logs = {outcome.instance: outcome.log for outcome in again.outcomes}
+        assert any("Image.Update is false: not pulled" in line for line in logs.pop(engine.instance.id))
+        assert logs and all(pulled(name, log) for log in logs.values())
         assert docker("exec", engine.container, "cat", "/app/instance/marker").stdout.strip() == "kept"
         assert requests.get(fleet.url + "/healthz", timeout=5).ok
