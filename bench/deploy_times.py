@@ -22,6 +22,7 @@ from board.config import CONTAINER_PORT
 from deploy.aws import Clients
 from deploy.bundle import write_bundle
 from deploy.environment import wait
+from deploy.namespaces import DEPLOYMENT_POLICY
 from deploy.provision import DatabaseChoice, provision
 from localeb import eb_api
 from testkit.ebcli import eb_ready_checkout, git, run_eb
@@ -300,7 +301,7 @@ def image_release_figures(rounds: int = 2) -> dict:
                                                pushed(tree, f"{registry.host}/board", f"v{number}", case == "cold"))
                         before = {engine.instance.id for engine in fleet.engines}
                         result = fleet.deploy(bundle, label=f"v{number}",
-                                              options={"aws:elasticbeanstalk:command": {"DeploymentPolicy": policy}})
+                                              options={DEPLOYMENT_POLICY: {"DeploymentPolicy": policy}})
                         if not result.ok:
                             raise SystemExit(f"bench: v{number} ({case}, {kind}) did not deploy: "
                                              + "\n".join([event.message for event in result.events]

@@ -130,3 +130,11 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the Docker engine carries the `docker` mark, so `make test` can run them one at a
+    time (see the Makefile's test target)."""
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
