@@ -487,6 +487,8 @@ class Engine:
         if code == expected:
             self.log(f"Health check {path}: {code}: Ok")
             return "Ok"
+        # nginx's own log says why it could not reach the app (refused, timed out, which address).
+        proxy_errors = self.instance.run("tail -n 5 /var/log/nginx/error.log 2>/dev/null", workdir="/").text
         self.log(f"Health check {path} answered {code or 'nothing'} (expected {expected}); the app's output:\n"
-                 f"{self._app_output().strip()}", "WARN")
+                 f"{self._app_output().strip()}\nnginx's error log:\n{proxy_errors.strip()}", "WARN")
         return "Degraded" if code and code != "0" else "Severe"

@@ -79,8 +79,6 @@ def deploy(endpoint: str, tree, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.mark.xfail(reason="open defect: since this stop's merges the served fleet's first instance fails its health "
-                   "check (eb create waits, then 'did not pass health check'); see the closing note", strict=False)
 def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_instances(docker_engine, tmp_path):
     served = Served()
     try:
