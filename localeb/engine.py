@@ -91,7 +91,8 @@ class Engine:
     """The step runner for one instance; `deploy()` and `configure()` return an Outcome, never raise."""
     PROXY_STEP = "configure proxy"  # the platform's name for the step that stages the proxy configuration
 
-    def __init__(self, instance: Instance, echo: Callable[[str], None] = print, owner: str = "local"):
+    def __init__(self, instance: Instance, echo: Callable[[str], None] = print, owner: str = "local",
+                 own_docker: bool = False):
         self.instance = instance
         self.owner = owner  # labels the app containers, so the environment can remove them
         self.echo = echo
@@ -101,9 +102,9 @@ class Engine:
         self.deployments = 0
         self.lines: list[str] = []
         self.nginx_started = False
-        # A new EC2 host's Docker holds no build cache and no image; the fleet sets this when its instances should
-        # start so (they share one engine, so only what the engine cannot share is per instance: see _build).
-        self.own_docker = False
+        # A new EC2 host's Docker holds no build cache and no image; `own_docker` starts an instance so (instances
+        # share one engine, so only what the engine cannot share is per instance: see _build).
+        self.own_docker = own_docker
         self.has_built = False  # an image was built here: later builds reuse this instance's cache
         self.pulled: set[str] = set()  # images this instance pulled
 

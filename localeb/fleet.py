@@ -161,8 +161,7 @@ class Fleet:
             self.launched += 1
             instance = Instance(f"{self.name}-{self.launched}", self.image, {LABEL: self.name},
                                 volumes=self.volumes)
-            started.append(ENGINES[self.platform](instance, self.echo, self.name))
-            started[-1].own_docker = self.cold_instances
+            started.append(ENGINES[self.platform](instance, self.echo, self.name, own_docker=self.cold_instances))
         return started
 
     def register(self, engines: list[Engine], group: str = "default") -> None:
