@@ -16,7 +16,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 _spec = importlib.util.spec_from_file_location("_board_config", Path(__file__).parent / "board" / "config.py")
 _config = importlib.util.module_from_spec(_spec)
@@ -59,6 +59,11 @@ class HeadFirstWorker(ThreadWorker):
     # send most of one fast and hold a thread with the rest.
     HEAD_MAX = 64 * 1024
     TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    # How long a stopping worker keeps a kept-alive connection open for a request already on its way (answered
+    # with "Connection: close"). gunicorn keeps one two seconds; behind nginx every stop then waited those two
+    # seconds for nothing, as nginx parks idle upstream connections in its cache and an EB deployment stops the
+    # app only once its instance has drained. Half a second still answers a client that keeps sending.
+    STOP_LINGER = 0.5
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,6 +103,8 @@ class HeadFirstWorker(ThreadWorker):
                 self.await_head(conn, head=buffered)
                 return
         super().finish_request(conn, fs)
+        if not self.alive:  # gthread keeps a connection answered while stopping open too, for its own linger
+            self._cap_keepalive(time.monotonic() + self.STOP_LINGER)
 
     def await_head(self, conn, readable=False, head=b""):
         conn.sock.setblocking(False)
@@ -143,15 +150,19 @@ class HeadFirstWorker(ThreadWorker):
         conn.data_ready = True
         self.enqueue_req(conn)
 
+    def _cap_keepalive(self, deadline):
+        # gthread calls this as the stop begins, with its own (longer) deadline for every kept-alive connection.
+        super()._cap_keepalive(min(deadline, time.monotonic() + self.STOP_LINGER))
+
     def murder_pending(self):
         super().murder_pending()
         now = time.monotonic()
         if not self.alive and not self.stop_seen:
             # Stopping: a connection that sent nothing is closed now, one halfway through a head gets as
-            # long as gthread gives a kept-alive one.
+            # long as a kept-alive one.
             self.stop_seen = True
             for conn in self.heads:
-                conn.timeout = min(conn.timeout, now + (STOP_KEEPALIVE_LINGER if conn.head else 0))
+                conn.timeout = min(conn.timeout, now + (self.STOP_LINGER if conn.head else 0))
         for conn in [conn for conn in self.heads if conn.timeout <= now]:
             self.heads.remove(conn)
             self.poller.unregister(conn.sock)

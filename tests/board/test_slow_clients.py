@@ -3,12 +3,15 @@ with gunicorn.conf.py, as `make run` and compose face them (on EB nginx sends gu
 
 from __future__ import annotations
 
+import http.client
+import signal
 import socket
 import time
 from contextlib import ExitStack
 
 import pytest
 import requests
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER
 
 from board.config import GUNICORN_THREADS, REQUEST_HEAD_TIMEOUT
 from testkit.servers import gunicorn, wait_until
@@ -25,6 +28,13 @@ def connect(base: str, stack: ExitStack, sending: bytes = b"") -> socket.socket:
     if sending:
         sock.sendall(sending)
     return sock
+
+
+def answer(sock: socket.socket) -> http.client.HTTPResponse:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    response.read()
+    return response
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -84,3 +94,24 @@ def test_a_head_too_long_to_be_one_is_refused_with_431_without_holding_a_thread(
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
         for sock in long:
             assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 431")
+
+
+def test_a_stop_answers_a_request_on_a_kept_alive_connection_then_closes_idle_ones_before_gunicorns_linger(
+        tmp_path):
+    """Behind nginx every stop used to wait out gthread's two-second linger for the idle upstream connections
+    nginx keeps; a client still sending on a kept-alive connection is answered, with "Connection: close"."""
+    with gunicorn(copy_app(tmp_path)) as (base, process), ExitStack() as stack:
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        idle, busy = connect(base, stack, request), connect(base, stack, request)
+        for sock in (idle, busy):
+            assert answer(sock).status == 200
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        time.sleep(0.1)
+        busy.sendall(request)
+        reply = answer(busy)
+        assert reply.status == 200 and reply.getheader("Connection") == "close"
+        busy.close()  # as nginx does on "close" (gthread waits for the client to close first)
+        wait_until(lambda: closed_by_server(idle), STOP_KEEPALIVE_LINGER * 3, "the idle connection to close")
+        assert time.monotonic() - stopping < STOP_KEEPALIVE_LINGER
+        assert process.wait(timeout=15) == 0
