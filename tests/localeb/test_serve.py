@@ -114,5 +114,6 @@ def test_eb_deploy_and_deploy_release_against_the_served_endpoint_reach_local_in
         served.process.send_signal(signal.SIGINT)
         served.process.wait(timeout=180)
     assert served.process.returncode == 0
-    left = docker("ps", "--all", "--quiet", "--filter", f"label={LABEL}").stdout.split()
-    assert not [name for name in left if ENV in docker("inspect", "--format", "{{.Name}}", name).stdout]
+    # By name in one call: other tests' fleets may come and go meanwhile.
+    left = docker("ps", "--all", "--filter", f"label={LABEL}", "--format", "{{.Names}}").stdout.split()
+    assert not [name for name in left if ENV in name]
