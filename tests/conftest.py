@@ -133,8 +133,8 @@ def runner(app):
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that needs the Docker engine carries the `docker` mark, so `make test` can run them one at a
-    time (see the Makefile's test target)."""
+    """Every test that needs the Docker engine carries the `docker` mark, so `-m "not docker"` leaves out every
+    test that starts containers."""
     for item in items:
         if "docker_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)

@@ -109,8 +109,18 @@ def test_once_a_worker_sees_an_edit_it_serves_no_more_requests_on_the_old_code(t
         assert browser.get(base + "/healthz", timeout=5).json()["status"] == "ok"
         edit_until(app_dir / "board" / "health.py", 'jsonify(status="ok")', 'jsonify(status="edited")',
                    lambda: "Worker reloading" in log.read_text(), "the reloader to see the edit")
-        assert browser.get(base + "/healthz", timeout=15).json()["status"] == "edited"
-        assert requests.get(base + "/healthz", timeout=15).json()["status"] == "edited"
+        assert answered(lambda: browser.get(base + "/healthz", timeout=15)).json()["status"] == "edited"
+        assert answered(lambda: requests.get(base + "/healthz", timeout=15)).json()["status"] == "edited"
+
+
+def answered(get):
+    """The answer to a request; sent once more if a connection was reset unread: the stopping worker can
+    accept one in the instant between the reloader's log line and its stop, and closes it unread, which is no
+    answer from the old code (and safe to send again), just a busy machine's timing."""
+    try:
+        return get()
+    except requests.ConnectionError:
+        return get()
 
 
 def test_auto_reload_false_keeps_serving_the_code_it_started_with(tmp_path):
