@@ -102,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     following(prom, soak=True)
     prom.add_argument("--no-rollback", action="store_true", help="leave a failed version in place")
     prom.add_argument("--outputs", type=Path, metavar="FILE", help="as for release")
+    gate.add_flag(prom)
     stat = command("status", "show the environment's version, status, health and URL (exit 1 unless Ready and "
                              "healthy)")
     stat.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "promote":
         try:
             promote.promote(clients, ROOT, args.app, args.source, args.env, args.label, policy(args),
-                            args.allow_older)
+                            args.allow_older, compatibility_gate=not args.no_gate)
         finally:
             if args.outputs:
                 write_outputs(args.outputs, clients, args.app, args.env)

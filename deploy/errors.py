@@ -16,7 +16,8 @@ EXIT_CODES = {
            "label, label taken by other content, environment busy, UpdateEnvironment refused (not Ready, throttled "
            "past the retries), `provision` flags an existing environment cannot take, the compatibility gate (the "
            "serving version breaks on the new schema, or its commit cannot be found), `promote` of a label the "
-           "source never ran healthy or of an older commit than the target runs",
+           "source never ran healthy, of an older commit than the target runs, or whose migrations break the version "
+           "the target serves",
     NEEDS_ATTENTION: "the release or rollback failed and the environment is not back on a healthy version (no "
                      "earlier healthy version, `--no-rollback`, the rollback failed, EB still updating after "
                      "`--timeout`): look now",

@@ -35,7 +35,7 @@ LABEL = re.compile(r"(?P<sha>[0-9a-f]{7,40})(?:-[\w.-]+)?")  # the short SHA, ma
 # (ebcli/objects/sourcecontrol.py), so a bare short SHA, or <tag>-<n>-g<short SHA>.
 EB_CLI_LABEL = re.compile(r"app-(?:[\w.-]+-\d+-g)?(?P<sha>[0-9a-f]{4,40})-\d{6}_\d{12}")
 APP_FILES = ("board", "migrations", "gunicorn.conf.py", "requirements.txt")
-SKIP_HINT = "or pass --no-gate to release without it"
+SKIP_HINT = "or pass --no-gate to deploy without it"
 
 
 def commit_of(root: Path, label: str, role: str = "the version serving") -> str:
@@ -179,22 +179,27 @@ def run(code: Path, code_python: Path, schema: Path, schema_python: Path, out, r
         cluster.remove()
 
 
-def check_release(root: Path, serving_label: str | None, out=print, always: bool = False) -> None:
-    """Refuse (exit 2) unless the version serving now works on the schema this tree migrates to."""
+def check_release(root: Path, serving_label: str | None, out=print, always: bool = False,
+                  new_label: str | None = None) -> None:
+    """Refuse (exit 2) unless the version serving now works on the schema this tree migrates to (or, given
+    `new_label`, the schema that version's commit migrates to: a promotion deploys a version, not the tree)."""
     if not serving_label:
         out("gate: no version serves yet: nothing to check")
         return
     commit = commit_of(root, serving_label)
-    if not always and same_migrations(root, commit):
+    new_commit = commit_of(root, new_label, "the version to deploy") if new_label else None
+    if not always and same_migrations(root, commit, new_commit):
         out(f"gate: migrations/ is as {serving_label} has it: the schema does not change, nothing to check")
         return
     started = time.monotonic()
-    out(f"gate: serving {serving_label} ({commit[:12]}) against this tree's migrations")
+    out(f"gate: serving {serving_label} ({commit[:12]}) against "
+        + (f"the migrations of {new_label} ({new_commit[:12]})" if new_commit else "this tree's migrations"))
     with tempfile.TemporaryDirectory(prefix="board-gate-") as workdir:
         old = export(root, commit, Path(workdir) / serving_label)
+        new = export(root, new_commit, Path(workdir) / new_label) if new_commit else root
         try:
-            steps = run(old, app_python(old / "requirements.txt", out), root,
-                        app_python(root / "requirements.txt", out), out)
+            steps = run(old, app_python(old / "requirements.txt", out), new,
+                        app_python(new / "requirements.txt", out), out)
         except WalkFailed as failure:
             raise DeployError(f"refused by the gate: {serving_label}, which serves until its instances are "
                               f"replaced, breaks on the new schema: {failure}. Nothing was deployed; make the "

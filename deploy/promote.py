@@ -2,15 +2,18 @@
 bundle (or image) that ran healthy there, never a rebuild.
 
 Refused with nothing changed (exit 2): a label whose newest verdict in the source environment was not healthy
-(the per-environment history, deploy/history.py), and a commit older than the one the target runs unless
---allow-older (deploy/commits.py). Then it deploys as `release` does: follow, soak, roll back on failure.
+(the per-environment history, deploy/history.py), a commit older than the one the target runs unless
+--allow-older (deploy/commits.py), and a version whose migrations break the one the target serves (the
+compatibility gate, deploy/gate.py: the target may run an older version than the source ran before this one,
+so the source's own gate did not check that pair). Then it deploys as `release` does: follow, soak, roll back
+on failure.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import commits, environment, history, versions
+from . import commits, environment, gate, history, versions
 from .errors import DeployError
 from .follow import Policy, ensure_ready
 from .release import go_live
@@ -24,7 +27,7 @@ def ran_healthy(clients, app: str, env: str, label: str, accept_warning: bool) -
 
 
 def promote(clients, root: Path, app: str, source: str, target: str, label: str, policy: Policy,
-            allow_older: bool = False, out=print) -> environment.State:
+            allow_older: bool = False, out=print, compatibility_gate: bool = True) -> environment.State:
     eb = clients.eb
     if source == target:
         raise DeployError(f"--from and --to both name {source}: promotion goes from one environment to another")
@@ -41,6 +44,8 @@ def promote(clients, root: Path, app: str, source: str, target: str, label: str,
         out(f"{commits.OVERRIDE}: not checking that {label} comes after {before.version or '(none)'}")
     else:
         commits.require_not_older(root, label, before.version, target)
+    if compatibility_gate:
+        gate.check_release(root, before.version, out, new_label=label)
     out(f"promoting {label} from {source} to {target} (which runs {before.version or '(none)'})")
     state = go_live(clients, app, target, label, before, policy, out)
     out(f"promoted {label}: {state.line()}" + (f"; http://{state.cname}/" if state.cname else ""))

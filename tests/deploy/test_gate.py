@@ -97,7 +97,7 @@ def test_a_serving_version_whose_commit_cannot_be_found_refuses_and_says_how_to_
     refused = deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "next")
     assert refusal(refused) == (
         "deploy: the version serving is 'hand-made', not a git short SHA: the gate cannot find its code (or pass "
-        "--no-gate to release without it)")
+        "--no-gate to deploy without it)")
     with pytest.raises(DeployError, match=r"commit 0123456789ab is not in this checkout \(a shallow clone\? "):
         gate.commit_of(repo, "0123456789ab-dirty")
     ok(deploy(server, repo, "release", "--app", APP, "--env", ENV, "--label", "next", "--no-gate"))
@@ -125,6 +125,30 @@ def test_a_rollback_across_an_additive_migration_passes_the_gate_and_one_across_
                              "(migrations are not rolled back): ")
     assert names_the_missing_column(reason), reason
     assert serving(server) == third
+
+
+def test_a_promotion_whose_migration_breaks_the_version_production_serves_is_refused(server, repo):
+    # Production can lag staging by more than one version (a refused approval, a re-run): staging's own gate
+    # checked the new version against what staging served, not against what production serves.
+    production = "board-gate-prod"
+    for env in (ENV, production):
+        ok(deploy(server, repo, "provision", "--app", APP, "--env", env))
+    commit(repo, "first")
+    first = released(server, repo)
+    promoted = ok(deploy(server, repo, "promote", "--app", APP, "--from", ENV, "--to", production, "--label", first))
+    assert "gate: no version serves yet" in promoted.stdout
+    revision(repo, "9001_drop", migration_head(), *DROP_UPDATED_AT)
+    commit(repo, "drop posts.updated_at")
+    second = released(server, repo, "--no-gate")  # staging's operator skipped its gate
+
+    promote = ("promote", "--app", APP, "--from", ENV, "--to", production, "--label", second)
+    reason = refusal(deploy(server, repo, *promote))
+    assert reason.startswith(f"deploy: refused by the gate: {first}, which serves until its instances are replaced, "
+                             "breaks on the new schema: ")
+    assert names_the_missing_column(reason), reason
+    environments = eb(server).describe_environments(ApplicationName=APP, EnvironmentNames=[production])
+    assert environments["Environments"][0]["VersionLabel"] == first
+    ok(deploy(server, repo, *promote, "--no-gate"))
 
 
 def test_a_release_that_changes_no_migration_has_nothing_to_gate_and_a_new_revision_has(repo):
