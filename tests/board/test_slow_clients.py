@@ -115,3 +115,22 @@ def test_a_stop_answers_a_request_on_a_kept_alive_connection_then_closes_idle_on
         wait_until(lambda: closed_by_server(idle), STOP_KEEPALIVE_LINGER * 3, "the idle connection to close")
         assert time.monotonic() - stopping < STOP_KEEPALIVE_LINGER
         assert process.wait(timeout=15) == 0
+
+
+def test_a_request_in_flight_at_a_stop_is_answered_and_its_connection_closed_before_gunicorns_linger(tmp_path):
+    """A request begun before the stop is answered as keep-alive (gthread decides that when it starts); gthread
+    then keeps the connection two seconds, the worker half a second."""
+    with gunicorn(copy_app(tmp_path)) as (base, process), ExitStack() as stack:
+        body = b"title=" + b"x" * 94
+        sock = connect(base, stack, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+                                    b"urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+        time.sleep(1)  # the head is whole: a thread begins the request at once (a second for a busy machine)
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        time.sleep(0.1)
+        sock.sendall(body[10:])
+        reply = answer(sock)
+        assert reply.status == 400 and reply.getheader("Connection") != "close"  # refused form, whole answer
+        wait_until(lambda: closed_by_server(sock), STOP_KEEPALIVE_LINGER * 3, "the connection to close")
+        assert time.monotonic() - stopping < STOP_KEEPALIVE_LINGER
+        assert process.wait(timeout=15) == 0

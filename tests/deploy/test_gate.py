@@ -51,8 +51,8 @@ def eb(endpoint: str):
     return boto3.client("elasticbeanstalk", region_name="us-east-1", endpoint_url=endpoint)
 
 
-def serving(endpoint: str) -> str:
-    return eb(endpoint).describe_environments(ApplicationName=APP, EnvironmentNames=[ENV])["Environments"][0][
+def serving(endpoint: str, env: str = ENV) -> str:
+    return eb(endpoint).describe_environments(ApplicationName=APP, EnvironmentNames=[env])["Environments"][0][
         "VersionLabel"]
 
 
@@ -146,8 +146,7 @@ def test_a_promotion_whose_migration_breaks_the_version_production_serves_is_ref
     assert reason.startswith(f"deploy: refused by the gate: {first}, which serves until its instances are replaced, "
                              "breaks on the new schema: ")
     assert names_the_missing_column(reason), reason
-    environments = eb(server).describe_environments(ApplicationName=APP, EnvironmentNames=[production])
-    assert environments["Environments"][0]["VersionLabel"] == first
+    assert serving(server, production) == first
     ok(deploy(server, repo, *promote, "--no-gate"))
 
 
