@@ -1,6 +1,6 @@
 """The local load balancer: one listener in front of target groups, as an Application Load Balancer
 forwards (docs/eb-platform.md, "The load balancer"). Standard library only: it runs in the balancer's
-container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS]]`.
+container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS [CONTROL_PORT]]]`.
 
 - A registered target starts `initial` and gets requests only once it has passed one health check
   (`healthy`); UnhealthyThresholdCount failures in a row make it `unhealthy`, and an unhealthy target needs
@@ -15,7 +15,9 @@ container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS]]`.
   a group with no target to take a request gives its share to the others.
 
 The fleet writes CONFIG (JSON: health check, deregistration delay, targets, weights); this program reads it
-again when it changes, and writes each target's state and counts to STATE.
+again when it changes, and writes each target's state and counts to STATE. With a CONTROL_PORT it also
+answers there, apart from the traffic: `GET /state` (STATE's content, as of now) and `PUT /config` (CONFIG
+replaced and applied at once), so the fleet drives it in a request rather than a `docker exec` each time.
 """
 
 from __future__ import annotations
@@ -52,9 +54,24 @@ class Balancer:
         self.config: dict = {}
         self.turn = 0
         self.served: dict[str, int] = {}  # requests each target id took, across registrations
+        self.reloading = threading.Lock()  # the watch loop and the control port both reload
 
     # --- configuration ---------------------------------------------------------------------------
     def reload(self) -> None:
+        with self.reloading:
+            self._reload()
+
+    def replace_config(self, data: bytes) -> None:
+        """A new CONFIG, written whole (a reader never sees half of it) and applied now."""
+        json.loads(data)  # refused (ValueError) before it replaces anything
+        temporary = self.config_path + ".tmp"
+        with self.reloading:
+            with open(temporary, "wb") as file:
+                file.write(data)
+            os.replace(temporary, self.config_path)
+            self._reload()
+
+    def _reload(self) -> None:
         with open(self.config_path) as file:
             config = json.load(file)
         if config.get("serial") == self.config.get("serial"):
@@ -113,14 +130,17 @@ class Balancer:
                                                    time.monotonic() - target.draining_since >= delay):
                     del self.targets[target.id]
 
-    def write_state(self) -> None:
+    def snapshot(self) -> dict:
         with self.lock:
             state = {target.id: {"state": target.state, "reason": target.reason, "group": target.group,
                                  "in_flight": target.in_flight, "served": target.served}
                      for target in self.targets.values()}
+            return {"targets": state, "served": dict(self.served), "serial": self.config.get("serial", 0)}
+
+    def write_state(self) -> None:
         temporary = self.state_path + ".tmp"
         with open(temporary, "w") as file:
-            json.dump({"targets": state, "served": self.served, "serial": self.config.get("serial", 0)}, file)
+            json.dump(self.snapshot(), file)
         os.replace(temporary, self.state_path)
 
     def watch(self) -> None:
@@ -237,6 +257,45 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = forward
 
 
+class ControlHandler(BaseHTTPRequestHandler):
+    """The fleet's side door: never the traffic's port."""
+    protocol_version = "HTTP/1.1"
+    balancer: Balancer
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def reply(self, status: int, data: bytes = b"") -> None:
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path != "/state":
+            self.reply(404)
+            return
+        self.reply(200, json.dumps(self.balancer.snapshot()).encode())
+
+    def do_PUT(self) -> None:
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/config":
+            self.reply(404)
+            return
+        try:
+            self.balancer.replace_config(data)
+        except ValueError as error:
+            self.reply(400, json.dumps({"error": str(error)}).encode())
+            return
+        self.reply(204)
+
+
+def serve(server: ThreadingHTTPServer) -> None:
+    server.daemon_threads = True
+    server.serve_forever()
+
+
 def main() -> None:
     config_path, state_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     # Inside its own container it listens on every interface (the published port reaches it there).
@@ -244,10 +303,13 @@ def main() -> None:
     balancer = Balancer(config_path, state_path)
     balancer.reload()
     threading.Thread(target=balancer.watch, daemon=True).start()
+    if len(sys.argv) > 6:
+        ControlHandler.balancer = balancer
+        control = ThreadingHTTPServer((bind, int(sys.argv[6])), ControlHandler)
+        threading.Thread(target=serve, args=(control,), daemon=True).start()
     Handler.balancer, Handler.port = balancer, int(sys.argv[4]) if len(sys.argv) > 4 else port
     server = ThreadingHTTPServer((bind, port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(server)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ class Fleet:
             self.defaults.setdefault("SECRET_KEY", random.token_urlsafe(32))
             self.volumes = pip_cache_volume() if self.platform == "python" else []
             self.balancer = LoadBalancer(Instance(f"{self.name}-lb", self.image, {LABEL: self.name},
-                                                  publish=f"127.0.0.1:{self.port}:80"), self.port)
+                                                  publish=LoadBalancer.ports(self.port)), self.port)
             self.balancer.start()
             self.engines = self.launch(self.count)
         except BaseException:

@@ -42,12 +42,12 @@ def build_image(repository: str) -> str:
 
 
 class Instance:
-    def __init__(self, name: str, image: str, labels: dict[str, str], publish: str | None = None,
+    def __init__(self, name: str, image: str, labels: dict[str, str], publish: list[str] | None = None,
                  volumes: list[str] | None = None):
         self.name = name
         self.id = "i-" + name.rsplit("-", 1)[-1]  # how events name it, like EB's instance ids
         label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-        ports = ["--publish", publish] if publish else []
+        ports = [arg for port in publish or [] for arg in ("--publish", port)]
         docker("run", "--detach", "--init", "--name", name, *label_args, *ports,
                "--volume", "/var/run/docker.sock:/var/run/docker.sock", *(volumes or []), image)
         self.address = address(name)

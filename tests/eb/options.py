@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+from deploy.namespaces import DEFAULT_PROCESS
+from localeb.balancer import PROCESS_DEFAULTS
+
 
 def boolean(value) -> bool:
     return value is True or value is False or str(value).lower() in ("true", "false")
@@ -107,8 +110,15 @@ def problems(namespace: str, settings: dict) -> list[str]:
     if namespace not in OPTIONS and not listener:
         return [f"unknown namespace {namespace}"]
     known = LISTENER if listener else OPTIONS[namespace]
-    return [f"{namespace}: {name}={value!r}" for name, value in settings.items()
-            if name not in known or not known[name](value)]
+    found = [f"{namespace}: {name}={value!r}" for name, value in settings.items()
+             if name not in known or not known[name](value)]
+    if namespace == DEFAULT_PROCESS and not found:
+        # ELB's CreateTargetGroup refuses it for an ALB: "Health check interval must be greater than the timeout."
+        interval, timeout = (int(settings.get(name, PROCESS_DEFAULTS[name]))
+                             for name in ("HealthCheckInterval", "HealthCheckTimeout"))
+        if timeout >= interval:
+            found.append(f"{namespace}: HealthCheckTimeout={timeout} is not below HealthCheckInterval={interval}")
+    return found
 
 
 def resource_problems(resources: dict) -> list[str]:

@@ -69,6 +69,14 @@ def test_a_mistyped_listener_setting_is_caught(namespace, settings):
     assert problems(namespace, settings)
 
 
+@pytest.mark.parametrize("settings", [{"HealthCheckInterval": "5"},
+                                      {"HealthCheckInterval": "10", "HealthCheckTimeout": "10"}])
+def test_a_health_check_timeout_not_below_its_interval_is_caught(settings):
+    # EB's default timeout is 5 s: an interval of 5 alone is what an ALB refuses.
+    assert problems("aws:elasticbeanstalk:environment:process:default", settings)
+    assert not problems("aws:elasticbeanstalk:environment:process:default", {**settings, "HealthCheckTimeout": "4"})
+
+
 def test_an_override_of_a_resource_eb_does_not_have_is_caught():
     assert resource_problems({"AWSEBLoadBalancerListener": {"Type": "AWS::ElasticLoadBalancingV2::Listener"}})
 

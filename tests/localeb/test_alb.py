@@ -160,3 +160,31 @@ def test_matcher_http_code_takes_lists_and_ranges():
     assert alb.matcher("200") == {"200"}
     assert alb.matcher("200,302") == {"200", "302"}
     assert alb.matcher("200-204") == {"200", "201", "202", "203", "204"}
+
+
+def test_the_control_port_applies_a_configuration_at_once_and_refuses_a_broken_one(tmp_path):
+    """The fleet's side door: a PUT is in force when it is answered (no file watch to wait for); what is not
+    JSON changes nothing."""
+    control, listener = free_port(), free_port()
+    config, state = tmp_path / "config.json", tmp_path / "state.json"
+    config.write_text(json.dumps({"serial": 1, "health": HEALTH, "deregistration_delay": 5, "targets": {}}))
+    process = subprocess.Popen([sys.executable, alb.__file__, str(config), str(state), str(listener), str(listener),
+                                "127.0.0.1", str(control)])
+    try:
+        url = f"http://127.0.0.1:{control}"
+        wait_until(lambda: requests.get(url + "/state", timeout=2).ok, 10, "the control port")
+        a = Backend("a")
+        wanted = {"serial": 2, "health": HEALTH, "deregistration_delay": 5, "targets": {"a": {"address": a.address}}}
+        assert requests.put(url + "/config", data=json.dumps(wanted), timeout=5).status_code == 204
+        now = requests.get(url + "/state", timeout=5).json()
+        assert now["serial"] == 2 and now["targets"]["a"]["state"] == "initial"
+        assert json.loads(config.read_text()) == wanted  # kept where a restarted balancer reads it
+        refused = requests.put(url + "/config", data=b'{"serial": 3, "targ', timeout=5)
+        assert refused.status_code == 400
+        assert requests.get(url + "/state", timeout=5).json()["serial"] == 2
+        assert json.loads(config.read_text()) == wanted
+        # The listener forwards /state as any path (to a, or 503 before a's first check): the state is not there.
+        assert "serial" not in requests.get(f"http://127.0.0.1:{listener}/state", timeout=5).text
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deploy.namespaces import DEPLOYMENT_POLICY
-from localeb.balancer import TIME_SCALE, TargetGroup
+from localeb.balancer import TIME_SCALE, TIMEOUT_FLOOR, TargetGroup
 from localeb.rollout import Policy, batches
 
 
@@ -32,6 +32,7 @@ def test_the_repos_settings_reach_the_target_group_and_the_policy(tmp_path):
 
     options = read_extensions(ROOT).options
     group, policy = TargetGroup.from_options(options), Policy.from_options(options)
-    assert group.path == "/healthz" and group.interval == 15 * TIME_SCALE
+    assert group.path == "/healthz" and group.interval == 5 * TIME_SCALE
+    assert group.timeout == TIMEOUT_FLOOR  # 4 s scaled is below the floor a request's own time needs
     assert (policy.name, policy.batch(2)) == ("RollingWithAdditionalBatch", 1)
     assert policy.timeout == 900 * TIME_SCALE

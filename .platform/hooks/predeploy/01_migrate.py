@@ -129,7 +129,9 @@ def main():
             return 1
         log(f"running flask db upgrade with {image}")
         passed = [argument for name in names for argument in ("-e", name)]  # values travel in the environment
-        command, folder = ["docker", "run", "--rm", *passed, image, "flask", "db", "upgrade"], None
+        # The host's network: the database is reached as from the host, and the container needs no address of
+        # its own (a bridge's network namespace is most of a bare container's start).
+        command, folder = ["docker", "run", "--rm", "--network", "host", *passed, image, "flask", "db", "upgrade"], None
     with open(LOG, "a") as output:
         finished = subprocess.run(command, env=environment, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
     status = finished.returncode
