@@ -64,11 +64,16 @@ class HeadFirstWorker(ThreadWorker):
     # seconds for nothing, as nginx parks idle upstream connections in its cache and an EB deployment stops the
     # app only once its instance has drained. Half a second still answers a client that keeps sending.
     STOP_LINGER = 0.5
+    # A kept-alive connection already idle this long when the stop begins is closed at once, without the
+    # linger: no request is on its way on it. Behind an ALB the instance has drained before its app stops, so
+    # every connection is; under traffic nginx reuses its most recently used upstream connections first.
+    STOP_IDLE = 1.0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.heads = []  # connections whose head is on its way
         self.stop_seen = False
+        self.idle_closed = False
 
     def accept(self, listener):
         try:
@@ -152,7 +157,14 @@ class HeadFirstWorker(ThreadWorker):
 
     def _cap_keepalive(self, deadline):
         # gthread calls this as the stop begins, with its own (longer) deadline for every kept-alive connection.
-        super()._cap_keepalive(min(deadline, time.monotonic() + self.STOP_LINGER))
+        now = time.monotonic()
+        if not self.idle_closed:  # once: a cap set here would read as idleness the next time
+            self.idle_closed = True
+            # Oldest first, so those set to now stay in front, as gthread needs; a timeout is last use + keepalive.
+            for conn in self.keepalived_conns:
+                if now - (conn.timeout - self.cfg.keepalive) >= self.STOP_IDLE:
+                    conn.timeout = now
+        super()._cap_keepalive(min(deadline, now + self.STOP_LINGER))
 
     def murder_pending(self):
         super().murder_pending()

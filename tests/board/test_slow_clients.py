@@ -117,6 +117,21 @@ def test_a_stop_answers_a_request_on_a_kept_alive_connection_then_closes_idle_on
         assert process.wait(timeout=15) == 0
 
 
+def test_a_stop_closes_a_connection_idle_since_before_it_at_once(tmp_path):
+    """An EB deployment stops the app of an instance the load balancer has drained: the upstream connections
+    its nginx keeps have long been idle, and waiting out even the short linger for them only slows the deploy."""
+    with gunicorn(copy_app(tmp_path)) as (base, process), ExitStack() as stack:
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        idle = connect(base, stack, request)
+        assert answer(idle).status == 200
+        time.sleep(1.5)  # longer than the worker's STOP_IDLE
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        wait_until(lambda: closed_by_server(idle), STOP_KEEPALIVE_LINGER * 3, "the idle connection to close")
+        assert time.monotonic() - stopping < 0.4  # the linger is 0.5 s
+        assert process.wait(timeout=15) == 0
+
+
 def test_a_request_in_flight_at_a_stop_is_answered_and_its_connection_closed_before_gunicorns_linger(tmp_path):
     """A request begun before the stop is answered as keep-alive (gthread decides that when it starts); gthread
     then keeps the connection two seconds, the worker half a second."""
