@@ -97,7 +97,3 @@ class Instance:
 
     def append_file(self, path: str, content: str) -> None:
         self._pipe(content.encode(), "bash", "-c", 'cat >> "$0"', path)
-
-
-    def remove(self) -> None:
-        docker("rm", "--force", "--volumes", self.name, check=False)
