@@ -341,6 +341,10 @@ def markdown(results: dict) -> str:
                      f"{local['local_release_s']} s from start to the new version served, in "
                      f"{local['local_batches']} batches; floor (cached image build and a bare container start) "
                      f"{local['local_floor_s']} s a batch: {times(local['local_vs_floor'])} (target <= 3x).")
+        if "local_vs_floor_without_migration" in local:
+            lines.append(f"  Of that, the predeploy migration hook on every instance (the repo's own step, which the "
+                         f"floor does not hold) took {local['local_migration_s']} s; without it "
+                         f"{times(local['local_vs_floor_without_migration'])}.")
         if local.get("local_steps"):
             slowest = sorted(local["local_steps"], key=lambda step: -step[1])[:6]
             lines.append("  Where the release's time went (largest parts): "

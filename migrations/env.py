@@ -8,7 +8,7 @@ Once it holds that lock, each statement waits at most LOCK_TIMEOUT for the
 table locks it needs. An ALTER waiting behind a long query makes every later
 query on that table queue behind the ALTER, so the app stalls for as long as it
 waits: the bound keeps that stall shorter than the load balancer's health check
-timeout (5 s) and far below gunicorn's worker timeout, and a migration that
+timeout (4 s, .ebextensions) and far below gunicorn's worker timeout, and a migration that
 cannot get its lock fails (the deploy rolls back; run it again when the table
 is quieter) instead of taking the site down while it waits.
 """
