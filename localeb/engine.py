@@ -170,9 +170,9 @@ class Engine:
 
     def _deploy(self, bundle_dir: Path, properties, secrets, leader, config: InstanceConfig) -> str:
         """An application deployment's steps, on either platform (the platform's own parts are methods below)."""
-        staged = self._stage(bundle_dir, properties)
+        staged, properties = self._stage(bundle_dir, properties, config)
         extensions = staged.extensions
-        properties, secrets = self._prebuild(bundle_dir, extensions, properties, secrets, leader, config)
+        secrets = self._prebuild(bundle_dir, extensions, secrets, leader)
         app = self._build_app(bundle_dir, staged, config)
         self.log(f"Executing instruction: {self.PROXY_STEP}")
         port = self._configure_proxy(bundle_dir, extensions, properties)
@@ -187,17 +187,21 @@ class Engine:
         self._hooks("RunAppDeployPostDeployHooks", bundle_dir, "hooks", "postdeploy", secrets, APP_CURRENT)
         return self._health(extensions, config)
 
-    def _stage(self, bundle_dir: Path, properties: dict[str, str]) -> Staged:
+    def _stage(self, bundle_dir: Path, properties: dict[str, str],
+               config: InstanceConfig) -> tuple[Staged, dict[str, str]]:
         """StageApplication: what the platform reads from the bundle (a refusal fails the step), then the bundle
-        copied to the staging directory."""
+        copied to the staging directory, with the instance's configuration (get-config's answers, the version
+        manifest) in the same exec. Returns the properties in force too."""
         step = "StageApplication"
         self.log(f"Executing instruction: {step}")
         try:
             staged = self._read_bundle(bundle_dir, properties)
         except LocalEBError as error:
             raise StepFailed(step, str(error)) from None
-        self.instance.put_tree(bundle_dir, APP_STAGING)
-        return staged
+        properties = {**staged.extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
+        self.instance.put_tree(bundle_dir, APP_STAGING,
+                               self._config_files(properties, staged.extensions, config, manifest=True))
+        return staged, properties
 
     def _build(self, step: str) -> str:
         tag = self.staging_tag
@@ -255,18 +259,16 @@ class Engine:
                                  "600")
         return folder
 
-    def _prebuild(self, bundle_dir: Path, extensions: Extensions, properties, secrets, leader, config: InstanceConfig):
-        """What both platforms do between staging and their build: the instance's configuration (get-config),
-        then .ebextensions files and commands, then prebuild hooks. Returns the properties and secrets in force."""
-        properties = {**extensions.options.get(APPLICATION_ENVIRONMENT, {}), **properties}
-        self._write_config(properties, extensions, config, manifest=True)
+    def _prebuild(self, bundle_dir: Path, extensions: Extensions, secrets, leader) -> dict[str, str]:
+        """What both platforms do between staging and their build: .ebextensions files and commands, then
+        prebuild hooks. Returns the secrets in force."""
         secrets = self._secrets(extensions, secrets)
         step = "EbExtensionPreBuild"
         self.log(f"Executing instruction: {step}")
         self._files(step, extensions)
         self._commands(step, extensions.commands, secrets, leader)
         self._hooks("RunAppDeployPreBuildHooks", bundle_dir, "hooks", "prebuild", secrets)
-        return properties, secrets
+        return secrets
 
     def _configure(self, current: Path, properties, secrets, config: InstanceConfig) -> str:
         """A configuration-only update: confighooks around a restart of what is deployed (both platforms)."""
@@ -327,9 +329,12 @@ class Engine:
         return self.container is not None
 
     # --- steps -------------------------------------------------------------------------------------
-    def _write_config(self, properties: dict, extensions: Extensions, config: InstanceConfig,
-                      manifest: bool = False) -> None:
-        """get-config's answers (and, for an application deployment, the version manifest), in one write."""
+    def _write_config(self, properties: dict, extensions: Extensions, config: InstanceConfig) -> None:
+        self.instance.write_files(self._config_files(properties, extensions, config))
+
+    def _config_files(self, properties: dict, extensions: Extensions, config: InstanceConfig,
+                      manifest: bool = False) -> dict[str, tuple[str, int]]:
+        """get-config's answers (and, for an application deployment, the version manifest)."""
         answers = {
             "environment": properties,
             "container": {"environment_name": config.environment, "instance_port": "80",
@@ -341,7 +346,7 @@ class Engine:
         files = {f"{CONFIG_DIR}/{kind}.json": (json.dumps(data), 0o644) for kind, data in answers.items()}
         if manifest:
             files.update(self._manifest(config))
-        self.instance.write_files(files)
+        return files
 
     def _manifest(self, config: InstanceConfig) -> dict[str, tuple[str, int]]:
         """The version manifest as observed on instances: the label only as the key under the application's name

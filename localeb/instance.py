@@ -41,6 +41,15 @@ def build_image(repository: str) -> str:
     return tag
 
 
+def add_files(archive: tarfile.TarFile, files: dict[str, tuple[str, int]]) -> None:
+    """Each `path: (content, mode)` as a file at that absolute path (owned by root when unpacked as root)."""
+    for path, (content, mode) in files.items():
+        data = content.encode()
+        info = tarfile.TarInfo(path.lstrip("/"))
+        info.size, info.mode = len(data), mode
+        archive.addfile(info, io.BytesIO(data))
+
+
 class Instance:
     def __init__(self, name: str, image: str, labels: dict[str, str], publish: list[str] | None = None,
                  volumes: list[str] | None = None):
@@ -73,12 +82,14 @@ class Instance:
         if result.returncode != 0:
             raise LocalEBError(f"{self.name}: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
 
-    def put_tree(self, source: Path, destination: str) -> None:
-        """Replace `destination` in the instance with the contents of `source`, modes kept."""
+    def put_tree(self, source: Path, destination: str, files: dict[str, tuple[str, int]] | None = None) -> None:
+        """Replace `destination` in the instance with the contents of `source`, modes kept; `files` (as for
+        write_files) are written in the same exec."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            archive.add(source, arcname=".")
-        self._pipe(buffer.getvalue(), "bash", "-c", 'rm -rf "$0" && mkdir -p "$0" && tar -x -C "$0"', destination)
+            archive.add(source, arcname=destination.strip("/"))
+            add_files(archive, files or {})
+        self._pipe(buffer.getvalue(), "bash", "-c", 'rm -rf "$0" && tar -x -C /', destination)
 
     def write_file(self, path: str, content: str, mode: str = "644") -> None:
         self._pipe(content.encode(), "bash", "-c", f'mkdir -p "$(dirname "$0")" && cat > "$0" && chmod {mode} "$0"',
@@ -88,11 +99,7 @@ class Instance:
         """Write each `path: (content, mode)` in one exec (a tar unpacked at the root), parents made as needed."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for path, (content, mode) in files.items():
-                data = content.encode()
-                info = tarfile.TarInfo(path.lstrip("/"))
-                info.size, info.mode = len(data), mode
-                archive.addfile(info, io.BytesIO(data))
+            add_files(archive, files)
         self._pipe(buffer.getvalue(), "tar", "-x", "--no-same-owner", "-C", "/")
 
     def append_file(self, path: str, content: str) -> None:
