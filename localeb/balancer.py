@@ -116,7 +116,10 @@ class LoadBalancer:
             self.targets.pop(target, None)
         self._write()
         deadline = time.monotonic() + self.group.deregistration_delay + 5
-        while set(ids) & set(self.health()) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            state = self.state()
+            if "targets" in state and not set(ids) & set(state["targets"]):  # no answer is not drained
+                return
             time.sleep(0.05)
 
     def weigh(self, weights: dict[str, int]) -> None:
@@ -153,7 +156,8 @@ class LoadBalancer:
         started = time.monotonic()
         deadline = started + max(timeout, self.group.time_to_healthy)
         while True:
-            states = {target: self.health().get(target, {}).get("state") for target in ids}
+            health = self.health()
+            states = {target: health.get(target, {}).get("state") for target in ids}
             if all(state == "healthy" for state in states.values()):
                 return []
             failed = [target for target, state in states.items() if state == "unhealthy"]
@@ -167,9 +171,10 @@ class LoadBalancer:
         """Watch targets for `seconds`; the ids that turned unhealthy (the watch ends at the first)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            states = self.health()
-            sick = [target for target in ids if states.get(target, {}).get("state") != "healthy"]
-            if sick:
+            states = self.state().get("targets")
+            sick = [] if states is None else [target for target in ids
+                                              if states.get(target, {}).get("state") != "healthy"]
+            if sick:  # an unanswered read says nothing
                 return sick
             time.sleep(0.2)
         return []
