@@ -63,7 +63,8 @@ class Balancer:
 
     def replace_config(self, data: bytes) -> None:
         """A new CONFIG, written whole (a reader never sees half of it) and applied now."""
-        json.loads(data)  # refused (ValueError) before it replaces anything
+        if not isinstance(json.loads(data), dict):  # refused (ValueError) before it replaces anything
+            raise ValueError("the configuration is not a JSON object")
         temporary = self.config_path + ".tmp"
         with self.reloading:
             with open(temporary, "wb") as file:
