@@ -249,7 +249,9 @@ def build_records_since(since: datetime) -> list[str]:
     for block in docker("buildx", "du", "--verbose").stdout.split("\n\n"):
         fields = dict(re.findall(r"^([\w ]+):\s+(.*)$", block, re.MULTILINE))
         if "ID" in fields and "Created at" in fields:
-            made = datetime.strptime(fields["Created at"][:26], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            # Go's time format: the fraction has up to nine digits, its trailing zeros dropped (or none at all).
+            seconds, fraction = re.match(r"(\S+ \S+?)(?:\.(\d+))? ", fields["Created at"]).groups()
+            made = datetime.strptime(f"{seconds}.{(fraction or '0')[:6]}", "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
             if made >= since:
                 found.append(fields["ID"].rstrip("*"))
     return found
