@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from flask import Flask
 
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"
 
@@ -18,6 +19,11 @@ def create_app(overrides: Mapping | None = None, environ: Mapping | None = None)
     `environ` stands in for os.environ and `overrides` is applied over what it
     says (both for tests).
     """
+    # Flask is imported here, not above: `python -m board.upgrade` runs in every deployment and needs only
+    # board.config from the package.
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from . import config
 
     # static/ sits at the top of the bundle, where the Python platform's nginx serves /static from by default.

@@ -103,8 +103,15 @@ def test_the_hook_migrates_in_the_image_the_platform_built_with_secrets_and_newl
     # RDS_PASSWORD came from the hook's environment only; SECRET_KEY's second line stayed inside its value.
     assert schema(rds) == migration_head()
     log = host.log.read_text()
-    assert f"running flask db upgrade with {built_image[1]}" in log  # found without relying on any tag
+    assert f"migrating with {built_image[1]}" in log  # found without relying on any tag
     assert "schema is at the head revision" in log
+
+    # The next instance of the deployment finds the schema at head without starting the app.
+    again = host()
+    assert again.returncode == 0, again.stdout + again.stderr
+    rerun = host.log.read_text()[len(log):]
+    assert f"the database is at {migration_head()}, the head of these migrations: nothing to apply" in rerun
+    assert "Context impl" not in rerun
 
 
 def test_instances_migrating_at_once_apply_each_revision_exactly_once(built_image, rds, host):
@@ -132,7 +139,7 @@ def test_a_failing_migration_fails_the_hook_with_the_error_in_its_log(built_imag
         docker("rmi", "--force", broken, check=False)
     assert result.returncode != 0
     log = host.log.read_text()
-    assert "no_such_table" in log and "flask db upgrade failed" in log
+    assert "no_such_table" in log and "the migration failed" in log
     assert "no_such_table" in result.stderr  # the tail reaches the deployment's own log too
     assert schema(rds) == "(no schema)"  # one transaction: nothing half-applied
 
@@ -156,5 +163,5 @@ def test_on_the_python_platform_the_hook_migrates_from_the_platforms_venv_not_do
     assert result.returncode == 0, result.stdout + result.stderr
     assert schema(rds) == migration_head()
     log = host.log.read_text()
-    assert f"Python platform: running flask db upgrade from {sys.prefix} in {ROOT}" in log
+    assert f"Python platform: migrating from {sys.prefix} in {ROOT}" in log
     assert "docker must not be used" not in log

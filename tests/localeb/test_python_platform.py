@@ -87,7 +87,7 @@ def test_a_failing_migration_fails_at_predeploy_and_the_old_processes_keep_servi
     result = python_fleet.deploy(make_bundle("py-broken", break_migrations), label="py-broken")
     assert not result.ok and result.health == "Red"
     assert result.failure.step == "RunAppDeployPreDeployHooks" and "no_such_table" in result.failure.output
-    assert "Python platform: running flask db upgrade from /var/app/venv/" in result.failure.output
+    assert "Python platform: migrating from /var/app/venv/" in result.failure.output
     assert web_pid(python_fleet) == before and version(python_fleet.url) == "py-v1"
 
 

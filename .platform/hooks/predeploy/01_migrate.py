@@ -3,12 +3,16 @@
 
 EB runs predeploy hooks as root on every instance it deploys to, after it has
 built the new image and before it starts it. Every instance runs
-`flask db upgrade`: the PostgreSQL advisory lock in migrations/env.py lets one
-apply the revisions while the others wait, then find the schema at head and
-change nothing. So migrations run once per deployment whichever instance comes
-first, with no leader marker (leader_only exists for container_commands only,
-and with RollingWithAdditionalBatch the first batch holds new instances).
-A failure exits non-zero, which fails the deployment before the switch.
+`python -m board.upgrade` with the new version's code: `flask db upgrade`,
+unless the database is already at the head of its migrations (board/upgrade.py
+asks with the driver alone, which spares the instances after the first, and a
+release without a migration, the app's start). The PostgreSQL advisory lock in
+migrations/env.py lets one instance apply the revisions while the others wait,
+then find the schema at head and change nothing. So migrations run once per
+deployment whichever instance comes first, with no leader marker (leader_only
+exists for container_commands only, and with RollingWithAdditionalBatch the
+first batch holds new instances). A failure exits non-zero, which fails the
+deployment before the switch.
 
 The platform: the same bundle deploys on "Docker running on 64bit Amazon Linux
 2023" and "Python 3.12 running on 64bit Amazon Linux 2023" (docs/eb-platform.md).
@@ -25,7 +29,7 @@ directory with `docker build --quiet`. The platform's build has just filled the
 build cache, so this returns the image it built at once, whatever tag the
 platform gave it (aws_beanstalk/staging-app on EB; one engine shared by several
 local instances holds several, so the tag is not relied on).
-On Python: `flask db upgrade` from that venv, in the staging directory.
+On Python: the same, with that venv's python, in the staging directory.
 
 Runs on the host's own python3 (3.9 on Amazon Linux 2023), standard library only.
 Outside EB, point it elsewhere with BOARD_GET_CONFIG, BOARD_MIGRATE_LOG, BOARD_VENV
@@ -42,6 +46,7 @@ import time
 LOG = os.environ.get("BOARD_MIGRATE_LOG", "/var/log/board-migrate.log")
 GET_CONFIG = os.environ.get("BOARD_GET_CONFIG", "/opt/elasticbeanstalk/bin/get-config")
 SECRETS = "aws:elasticbeanstalk:application:environmentsecrets"
+UPGRADE = ["-m", "board.upgrade"]  # flask db upgrade, unless the database is already at head
 
 
 def log(message):
@@ -119,24 +124,24 @@ def main():
     venv = os.environ.get("BOARD_VENV") or (None if os.environ.get("BOARD_IMAGE") else platform_venv())
     environment, names = app_environment()
     if venv:
-        log(f"Python platform: running flask db upgrade from {venv} in {staging}")
+        log(f"Python platform: migrating from {venv} in {staging}")
         environment["FLASK_APP"] = "board"
         environment["PATH"] = os.path.join(venv, "bin") + os.pathsep + environment.get("PATH", "")
-        command, folder = [os.path.join(venv, "bin", "flask"), "db", "upgrade"], staging
+        command, folder = [os.path.join(venv, "bin", "python"), *UPGRADE], staging
     else:
         image = os.environ.get("BOARD_IMAGE") or image_to_run(staging)
         if not image:
             return 1
-        log(f"running flask db upgrade with {image}")
+        log(f"migrating with {image}")
         passed = [argument for name in names for argument in ("-e", name)]  # values travel in the environment
         # The host's network: the database is reached as from the host, and the container needs no address of
         # its own (a bridge's network namespace is most of a bare container's start).
-        command, folder = ["docker", "run", "--rm", "--network", "host", *passed, image, "flask", "db", "upgrade"], None
+        command, folder = ["docker", "run", "--rm", "--network", "host", *passed, image, "python", *UPGRADE], None
     with open(LOG, "a") as output:
         finished = subprocess.run(command, env=environment, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
     status = finished.returncode
     if status != 0:
-        log(f"error: flask db upgrade failed with exit code {status}; the deployment stops here "
+        log(f"error: the migration failed with exit code {status}; the deployment stops here "
             f"(details in {LOG})")
         with open(LOG) as file:
             sys.stderr.write("".join(file.readlines()[-40:]))
