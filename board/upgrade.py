@@ -10,7 +10,8 @@ other one names as its down revision).
 
 Only an exact match skips. Anything else runs `flask db upgrade`, which decides as it always has (under its
 lock, migrations/env.py): a revision to apply, a database ahead of these files (a rollback), a file whose
-revisions are not plain literals, a database other than PostgreSQL, one that does not answer.
+revisions are not plain literals, a history with several heads, a database other than PostgreSQL, one that
+does not answer.
 """
 
 from __future__ import annotations
@@ -89,11 +90,13 @@ def database_heads(url: str, timeout: int) -> set[str] | None:
         return None
 
 
-def at_head(environ=os.environ) -> tuple[bool, str]:
-    """Whether the database is at the head of these migrations, and why this says so (for the log)."""
-    heads = script_heads()
+def at_head(environ=os.environ, versions: Path = VERSIONS) -> tuple[bool, str]:
+    """Whether the database is at the head of the migrations in `versions`, and why this says so (for the log)."""
+    heads = script_heads(versions)
     if heads is None:
         return False, "the heads of migrations/versions are not plain to read"
+    if len(heads) > 1:  # `flask db upgrade` goes to "head", and refuses a history with several
+        return False, f"these migrations have several heads ({', '.join(sorted(heads))})"
     try:
         url = config.database_url(environ, str(ROOT / "instance"))
         timeout = config.DB_CONNECT_TIMEOUT.read(environ)

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from board.upgrade import script_heads
+from board.upgrade import at_head, script_heads
 from testkit.tree import ROOT, migration_head
 
 ALEMBIC_RAN = "Context impl PostgresqlImpl"
@@ -132,3 +132,19 @@ def test_files_alembic_passes_over_are_passed_over(tmp_path):
     (tmp_path / "__init__.py").write_text("")
     (tmp_path / ".#a.py").write_text("an editor's lock file")
     assert script_heads(tmp_path) == {"a"}
+
+
+def test_a_database_at_both_heads_of_a_branched_history_is_left_to_flask_db_upgrade(postgres_database, tmp_path):
+    """`flask db upgrade` goes to "head" and refuses a history with several: that is its answer to give."""
+    revision_file(tmp_path, "a", '"a"', "None")
+    revision_file(tmp_path, "b", '"b"', '"a"')
+    revision_file(tmp_path, "c", '"c"', '"a"')
+    engine = sa.create_engine(postgres_database)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('b'), ('c')"))
+    engine.dispose()
+    environ = {"DATABASE_URL": postgres_database}
+    assert at_head(environ, tmp_path) == (False, "these migrations have several heads (b, c)")
+    revision_file(tmp_path, "d", '"d"', '("b", "c")')
+    assert at_head(environ, tmp_path) == (False, "the database is at b, c, these migrations end at d")
