@@ -8,6 +8,8 @@ container as `python3 alb.py CONFIG STATE PORT [FORWARDED_PORT [ADDRESS [CONTROL
 - A target that leaves the configuration is `draining`: no new requests, those in flight finish; it is
   gone when none is left or the deregistration delay has passed.
 - No retries: a request a target fails is answered 502 (504 when it times out), never sent elsewhere.
+  Each 5xx, the balancer's own (with the target and the error in its body) or a target's, is a line on
+  stderr.
 - With no healthy target, requests go to every registered target (an ALB fails open).
 - `served` counts a target's requests since it was last registered; the state's own `served` map counts
   them across registrations.
@@ -155,7 +157,7 @@ class Balancer:
                     self.check_all()
                 self.write_state()
             except Exception as error:  # keep balancing whatever one round met
-                print(f"alb: {error!r}", file=sys.stderr, flush=True)
+                report(repr(error))
             time.sleep(0.05)
 
     # --- routing ---------------------------------------------------------------------------------
@@ -182,6 +184,10 @@ class Balancer:
     def done(self, target: Target) -> None:
         with self.lock:
             target.in_flight -= 1
+
+
+def report(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} alb: {line}", file=sys.stderr, flush=True)
 
 
 def matcher(codes: str) -> set[str]:
@@ -245,12 +251,17 @@ class Handler(BaseHTTPRequestHandler):
                         if name.lower() not in HOP_BY_HOP and name.lower() != "content-length"]
             finally:
                 connection.close()
-        except TimeoutError:
-            status, kept, payload = 504, [("Content-Type", "text/plain")], b"504 Gateway Time-out\n"
-        except (OSError, http.client.HTTPException):
-            status, kept, payload = 502, [("Content-Type", "text/plain")], b"502 Bad Gateway\n"
+        except (OSError, http.client.HTTPException) as error:
+            status = 504 if isinstance(error, TimeoutError) else 502
+            # Which target and why, in the answer and the log: an ALB's access log names the target of each
+            # request; without it a 502 here reads like one from the instance's nginx.
+            reason = f"{http.HTTPStatus(status).phrase} (the load balancer, target {target.id}: {error!r})"
+            kept, payload = [("Content-Type", "text/plain")], f"{status} {reason}\n".encode()
+            report(f"{status} {self.command} {self.path}: {reason}")
         else:
             status = response.status
+            if status >= 500:
+                report(f"{status} {self.command} {self.path}: answered by target {target.id}")
         finally:
             self.balancer.done(target)
         self.answer(status, kept, payload)

@@ -99,6 +99,10 @@ class LoadBalancer:
                 raise LocalEBError(f"the local load balancer did not start: {log.strip()}")
             time.sleep(0.1)
 
+    def log(self, lines: int = 40) -> str:
+        """The end of the balancer's log: each 5xx it answered, with the target (localeb/alb.py)."""
+        return self.instance.run(f"tail -n {lines} /var/log/balancer.log", workdir="/").text
+
     # --- the target group --------------------------------------------------------------------------
     def configure(self, group: TargetGroup) -> None:
         self.group = group

@@ -3,6 +3,7 @@ one call that runs a deploy while visitors read and write through the load balan
 
     run = deploy_under_load(fleet, bundle, "v2", options=ROLLING)
     run.result.ok, run.report.failures, run.lost, run.served   # served: requests per instance during the deploy
+    assert run.report.failures == [], run.balancer_log          # which target failed them, and why
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Run:
     served: dict[str, int]  # requests each instance took during the deploy
     marks: list[tuple[float, str]] = field(default_factory=list)  # (seconds into the load, event message)
     seconds: float = 0.0  # the deploy's own duration
+    balancer_log: str = ""  # the end of the load balancer's log when a request failed: which target, and why
 
 
 def deploy_under_load(fleet: Fleet, bundle: Path, label: str, options: dict | None = None, clients: int = 4,
@@ -99,4 +101,5 @@ def deploy_under_load(fleet: Fleet, bundle: Path, label: str, options: dict | No
         report = traffic.stop()
     served = {target: count - before.get(target, 0) for target, count in fleet.balancer.served().items()}
     marks = [(event.date.timestamp() - report.started, event.message) for event in result.events]
-    return Run(label, result, report, report.lost(post_titles(fleet.url)), served, marks, seconds)
+    log = fleet.balancer.log() if report.failures else ""
+    return Run(label, result, report, report.lost(post_titles(fleet.url)), served, marks, seconds, log)

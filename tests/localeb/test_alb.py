@@ -22,7 +22,8 @@ HEALTH = {"path": "/healthz", "interval": 0.1, "timeout": 0.5, "healthy": 2, "un
 
 
 class Backend:
-    """A target: answers its name, /healthz as told, /slow after a second, /boom by hanging up."""
+    """A target: answers its name, /healthz as told, /slow after a second, /error with a 500, /boom by hanging
+    up."""
 
     def __init__(self, name: str, healthy: bool = True):
         self.name, self.healthy, self.hits, self.checks = name, healthy, [], 0
@@ -46,7 +47,7 @@ class Backend:
                 if self.path == "/slow":
                     time.sleep(1)
                 body = backend.name.encode()
-                self.send_response(200)
+                self.send_response(500 if self.path == "/error" else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -61,8 +62,10 @@ class Balancer:
         self.config, self.state = folder / "config.json", folder / "state.json"
         self.serial, self.port = 0, free_port()
         self.write({})
-        self.process = subprocess.Popen([sys.executable, alb.__file__, str(self.config), str(self.state),
-                                         str(self.port), str(self.port), "127.0.0.1"])
+        self.log = folder / "alb.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen([sys.executable, alb.__file__, str(self.config), str(self.state),
+                                             str(self.port), str(self.port), "127.0.0.1"], stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(lambda: self.state.exists(), 10, "the load balancer's state")
 
@@ -127,9 +130,18 @@ def test_a_failed_request_is_answered_502_and_not_retried_on_another_target(bala
     balancer.write({"a": a, "b": b})
     balancer.wait("a", "healthy")
     balancer.wait("b", "healthy")
-    answers = [balancer.get("/boom").status_code for _ in range(4)]
-    assert answers == [502] * 4
+    answers = [balancer.get("/boom") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [502] * 4
     assert len(a.hits) == len(b.hits) == 2  # each request reached one target once
+    # Whose 502 it was, and why: the answer and the balancer's log say (nginx's 502 would not name a target).
+    said = {answer.text.split(": ")[0] for answer in answers}
+    assert said == {"502 Bad Gateway (the load balancer, target a", "502 Bad Gateway (the load balancer, target b"}
+    assert "RemoteDisconnected" in answers[0].text
+    assert balancer.log.read_text().count("alb: 502 GET /boom: Bad Gateway (the load balancer, target ") == 4
+    # A target's own 5xx passes through as it is, and is logged with the target's name.
+    failed = balancer.get("/error")
+    assert failed.status_code == 500 and failed.text in {"a", "b"}
+    assert f"alb: 500 GET /error: answered by target {failed.text}" in balancer.log.read_text()
 
 
 def test_a_deregistered_target_finishes_its_requests_and_gets_no_new_ones(balancer):

@@ -38,6 +38,6 @@ def test_each_release_of_the_rename_rolls_under_load_and_drops_nothing(fleet, ma
                             options=ROLLING)
     assert run.result.ok, run.result.events
     assert len(run.report.answers) > 50, "the load did not run"
-    assert run.report.failures == []
+    assert run.report.failures == [], run.balancer_log
     assert run.report.posted and run.lost == []
     assert requests.get(fleet.url + "/version", timeout=5).json()["schema"] == f"rename{number}"

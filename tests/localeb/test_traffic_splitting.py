@@ -26,7 +26,8 @@ def test_a_canary_that_fails_its_health_check_is_removed_and_the_old_instance_an
     old = [engine.instance.id for engine in fleet.engines]
     run = deploy_under_load(fleet, make_bundle("canary-exits", exits_at_boot), "v-bad", options=SPLITTING)
     assert not run.result.ok and run.result.unhealthy
-    assert run.report.failures == [] and run.lost == [] and set(run.report.versions) == {"v1"}
+    assert run.report.failures == [], run.balancer_log
+    assert run.lost == [] and set(run.report.versions) == {"v1"}
     assert [engine.instance.id for engine in fleet.engines] == old
     assert set(fleet.balancer.health()) == set(old)  # the canary is gone
 
@@ -35,7 +36,8 @@ def test_a_healthy_canary_takes_a_share_then_everything_and_the_old_instance_goe
     old = [engine.instance.id for engine in fleet.engines]
     run = deploy_under_load(fleet, make_bundle("canary-good", code_change), "v2", options=SPLITTING)
     assert run.result.ok, run.result.events
-    assert run.report.failures == [] and run.lost == []
+    assert run.report.failures == [], run.balancer_log
+    assert run.lost == []
     assert set(run.report.versions) == {"v1", "v2"} and version(fleet.url) == "v2"
     new = [engine.instance.id for engine in fleet.engines]
     assert len(new) == 1 and new != old and set(fleet.balancer.health()) == set(new)

@@ -22,7 +22,7 @@ def fleet(docker_engine, make_bundle):
 
 def assert_nothing_noticed(run) -> None:
     assert len(run.report.answers) > 50, "the load did not run"
-    assert run.report.failures == []
+    assert run.report.failures == [], run.balancer_log
     assert run.report.posted and run.lost == []
 
 
