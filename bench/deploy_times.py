@@ -111,7 +111,7 @@ def where_the_time_goes(fleet, clock: SelfTime, began: float, rolled: tuple[floa
 MIGRATE_HOOK = ".platform/hooks/predeploy/01_migrate.py"
 
 
-def local_release_figures(rounds: int = 3) -> dict:
+def local_release_figures(rounds: int = 5) -> dict:
     """P7: seconds from `python -m deploy release` starting to the new version served through the load balancer
     of a local EB environment (localeb, one instance, attached to the local AWS, the repo's deployment policy),
     against its floor: per batch the rollout made, the same code-only change built (dependencies cached) and

@@ -145,6 +145,10 @@ class Fleet:
         if volumes.stdout.split():
             docker("volume", "rm", "--force", *volumes.stdout.split(), check=False)
         self._remove_images(self.engines)
+        for engine in self.engines:
+            engine.instance.close()
+        if self.balancer is not None:
+            self.balancer.instance.close()
         self.engines.clear()
 
     @staticmethod
@@ -173,6 +177,8 @@ class Fleet:
         # One call for all of them, as their EC2 hosts go at once: the app containers, then the instances.
         containers = [engine.container for engine in engines if engine.container]
         docker("rm", "--force", "--volumes", *containers, *(engine.instance.name for engine in engines), check=False)
+        for engine in engines:
+            engine.instance.close()
         self._remove_images(engines)
         self.engines = [engine for engine in self.engines if engine not in engines]
 

@@ -1,15 +1,26 @@
-"""One local instance: a container holding what an EB Docker AL2023 host holds, driven by `docker exec`.
+"""One local instance: a container holding what an EB Docker AL2023 host holds, driven from outside.
 
 Everything a deployment runs (hooks, commands, `docker build`, nginx) runs in
 here as root, against the host's engine through the mounted Docker socket.
+Commands go through one session kept open in the instance (instance-image/agent):
+a `docker exec` for each would cost about 0.06 s a step, which EB's engine, a
+process on the host, does not spend. A command that finds the session busy (another
+thread's) runs in a `docker exec` of its own, as does every command if the session
+cannot be started.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
+import os
+import select
 import subprocess
 import tarfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +29,8 @@ from .errors import LocalEBError
 
 IMAGE_CONTEXT = Path(__file__).parent / "instance-image"
 CONFIG_DIR = "/opt/elasticbeanstalk/config/local"
+AGENT = "/opt/localeb/bin/agent"  # the session commands run through (instance-image/agent)
+AGENT_GRACE = 30  # seconds the session may take beyond a command's own timeout to answer
 
 
 @dataclass
@@ -60,27 +73,87 @@ class Instance:
         docker("run", "--detach", "--init", "--name", name, *label_args, *ports,
                "--volume", "/var/run/docker.sock:/var/run/docker.sock", *(volumes or []), image)
         self.address = address(name)
+        self._agent: subprocess.Popen | None = None  # the command session, started at the first command
+        self._lock = threading.Lock()  # held while a command runs through the session
 
     def run(self, script: str, env: dict[str, str] | None = None, workdir: str = "/var/app/staging",
             timeout: float = 900) -> Output:
-        """Run a bash script in the instance as root; `env` values reach it by name only."""
-        names = [arg for name in (env or {}) for arg in ("-e", name)]
-        result = docker("exec", "-w", workdir, *names, self.name, "bash", "-c", script, check=False, env=env,
-                        timeout=timeout)
-        return Output(result.returncode, result.stdout + result.stderr)
+        """Run a bash script in the instance as root; `env` values never reach a command line."""
+        return self.exec(["bash", "-c", script], env=env, workdir=workdir, timeout=timeout)
 
     def exec(self, argv: list[str], env: dict[str, str] | None = None, workdir: str = "/var/app/staging",
              timeout: float = 900) -> Output:
         """Run `argv` in the instance as root with no shell in between (the platform engine execs hooks so)."""
-        names = [arg for name in (env or {}) for arg in ("-e", name)]
-        result = docker("exec", "-w", workdir, *names, self.name, *argv, check=False, env=env, timeout=timeout)
-        return Output(result.returncode, result.stdout + result.stderr)
+        code, out, err = self._call(argv, env or {}, workdir, timeout)
+        return Output(code, (out + err).decode(errors="replace"))
 
     def _pipe(self, data: bytes, *command: str) -> None:
-        result = subprocess.run(["docker", "exec", "-i", self.name, *command], input=data, capture_output=True,
-                                timeout=300)
-        if result.returncode != 0:
-            raise LocalEBError(f"{self.name}: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
+        code, _, err = self._call(list(command), {}, "/", 300, data)
+        if code != 0:
+            raise LocalEBError(f"{self.name}: {' '.join(command)} failed: {err.decode(errors='replace')}")
+
+    def close(self) -> None:
+        """End the command session (the instance's removal ends it too)."""
+        with self._lock:
+            if self._agent is not None:
+                self._agent.kill()
+                self._agent.wait()
+                self._agent.stdin.close()
+                self._agent.stdout.close()
+                self._agent = None
+
+    # --- how a command reaches the instance ------------------------------------------------------------
+    def _call(self, argv: list[str], env: dict[str, str], workdir: str, timeout: float,
+              data: bytes | None = None) -> tuple[int, bytes, bytes]:
+        """(exit status, stdout, stderr) of `argv` run in the instance; TimeoutExpired past `timeout`."""
+        if self._lock.acquire(blocking=False):
+            try:
+                answer = self._ask_agent(argv, env, workdir, timeout, data)
+            finally:
+                self._lock.release()
+            if answer is not None:
+                return answer
+        flags = ["-i"] * (data is not None) + ["-w", workdir] + [arg for name in env for arg in ("-e", name)]
+        result = subprocess.run(["docker", "exec", *flags, self.name, *argv], input=data, capture_output=True,
+                                timeout=timeout, env={**os.environ, **env})
+        return result.returncode, result.stdout, result.stderr
+
+    def _ask_agent(self, argv: list[str], env: dict[str, str], workdir: str, timeout: float,
+                   data: bytes | None) -> tuple[int, bytes, bytes] | None:
+        """The session's answer; None when the request could not be sent (the caller runs a `docker exec`)."""
+        request = json.dumps({"argv": argv, "env": env, "cwd": workdir, "timeout": timeout,
+                              "input": None if data is None else base64.b64encode(data).decode()}) + "\n"
+        try:
+            if self._agent is None or self._agent.poll() is not None:
+                self._agent = subprocess.Popen(["docker", "exec", "-i", "-w", "/", self.name, AGENT],
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, bufsize=0)
+            self._agent.stdin.write(request.encode())
+        except OSError:
+            self._agent = None
+            return None
+        line = self._read_line(timeout + AGENT_GRACE)
+        if line is None:  # the session died or hung with the command sent: not run again elsewhere
+            self._agent.kill()
+            self._agent = None
+            raise subprocess.TimeoutExpired(argv, timeout)
+        reply = json.loads(line)
+        if reply.get("timeout"):
+            raise subprocess.TimeoutExpired(argv, timeout)
+        return reply["code"], base64.b64decode(reply["stdout"]), base64.b64decode(reply["stderr"])
+
+    def _read_line(self, seconds: float) -> bytes | None:
+        """The session's next line; None if it ended, or wrote none within `seconds`."""
+        stream, line = self._agent.stdout, b""
+        deadline = time.monotonic() + seconds
+        while not line.endswith(b"\n"):
+            if not select.select([stream], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return None
+            chunk = os.read(stream.fileno(), 1 << 16)
+            if not chunk:
+                return None
+            line += chunk
+        return line
 
     def put_tree(self, source: Path, destination: str, files: dict[str, tuple[str, int]] | None = None) -> None:
         """Replace `destination` in the instance with the contents of `source`, modes kept; `files` (as for
