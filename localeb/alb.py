@@ -113,6 +113,8 @@ class Balancer:
         for target in targets:
             passed = self.check(target, health)
             with self.lock:
+                if target.state == "draining" or self.targets.get(target.id) is not target:
+                    continue  # deregistered while its check ran: the answer no longer counts
                 if passed:
                     target.passes, target.fails = target.passes + 1, 0
                     # A newly registered target needs one pass; the threshold is for an unhealthy one.

@@ -27,6 +27,7 @@ class Backend:
 
     def __init__(self, name: str, healthy: bool = True):
         self.name, self.healthy, self.hits, self.checks = name, healthy, [], 0
+        self.health_delay, self.checking = 0.0, threading.Event()  # a slow health check, and one under way
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +37,8 @@ class Backend:
             def do_GET(self):
                 if self.path == "/healthz":
                     backend.checks += 1
+                    backend.checking.set()
+                    time.sleep(backend.health_delay)
                     self.send_response(200 if backend.healthy else 503)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
@@ -60,20 +63,28 @@ class Backend:
 class Balancer:
     def __init__(self, folder: Path):
         self.config, self.state = folder / "config.json", folder / "state.json"
-        self.serial, self.port = 0, free_port()
+        self.serial, self.port, control = 0, free_port(), free_port()
         self.write({})
         self.log = folder / "alb.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen([sys.executable, alb.__file__, str(self.config), str(self.state),
-                                             str(self.port), str(self.port), "127.0.0.1"], stderr=log)
+                                             str(self.port), str(self.port), "127.0.0.1", str(control)], stderr=log)
+        self.control = f"http://127.0.0.1:{control}"
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(lambda: self.state.exists(), 10, "the load balancer's state")
 
     def write(self, targets: dict[str, Backend], delay: float = 5, health: dict | None = None) -> None:
+        self.config.write_text(self.next_config(targets, delay, health))
+
+    def put(self, targets: dict[str, Backend], delay: float = 5, health: dict | None = None) -> None:
+        """The configuration through the control port, as the fleet applies it: in force when answered."""
+        answer = requests.put(self.control + "/config", data=self.next_config(targets, delay, health), timeout=5)
+        assert answer.status_code == 204
+
+    def next_config(self, targets: dict[str, Backend], delay: float, health: dict | None) -> str:
         self.serial += 1
-        self.config.write_text(json.dumps({
-            "serial": self.serial, "health": health or HEALTH, "deregistration_delay": delay,
-            "targets": {name: {"address": backend.address} for name, backend in targets.items()}}))
+        return json.dumps({"serial": self.serial, "health": health or HEALTH, "deregistration_delay": delay,
+                           "targets": {name: {"address": backend.address} for name, backend in targets.items()}})
 
     def states(self) -> dict:
         try:
@@ -159,6 +170,25 @@ def test_a_deregistered_target_finishes_its_requests_and_gets_no_new_ones(balanc
     reader.join(10)
     assert slow[0].status_code == 200 and slow[0].text == "a"
     wait_until(lambda: "a" not in balancer.states(), 5, "a's deregistration to complete")
+
+
+def test_a_target_deregistered_while_its_health_check_runs_stays_out(balancer):
+    """The check's answer comes after the deregistration: it must not make a draining target healthy again
+    (it would take new requests while its instance is redeployed) nor keep it registered as unhealthy."""
+    health = {**HEALTH, "timeout": 2}
+    a, b = Backend("a"), Backend("b")
+    balancer.put({"a": a, "b": b}, health=health)
+    balancer.wait("a", "healthy")
+    balancer.wait("b", "healthy")
+    a.health_delay = 0.5
+    a.checking.clear()
+    assert a.checking.wait(5)  # a check of `a` is under way
+    balancer.put({"b": b}, health=health)
+    time.sleep(1)  # its answer is in
+    assert balancer.states().get("a", {}).get("state") in (None, "draining")
+    hits = len(a.hits)
+    assert {balancer.get().text for _ in range(10)} == {"b"} and len(a.hits) == hits
+    wait_until(lambda: "a" not in balancer.states(), 10, "a to be gone")
 
 
 def test_with_no_healthy_target_requests_go_to_every_target(balancer):

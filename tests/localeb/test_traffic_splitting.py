@@ -29,7 +29,7 @@ def test_a_canary_that_fails_its_health_check_is_removed_and_the_old_instance_an
     assert run.report.failures == [], run.balancer_log
     assert run.lost == [] and set(run.report.versions) == {"v1"}
     assert [engine.instance.id for engine in fleet.engines] == old
-    assert set(fleet.balancer.health()) == set(old)  # the canary is gone
+    assert set(fleet.balancer.health()) == set(old), fleet.balancer.health()  # the canary is gone
 
 
 def test_a_healthy_canary_takes_a_share_then_everything_and_the_old_instance_goes(fleet, make_bundle):
