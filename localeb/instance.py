@@ -31,6 +31,7 @@ IMAGE_CONTEXT = Path(__file__).parent / "instance-image"
 CONFIG_DIR = "/opt/elasticbeanstalk/config/local"
 AGENT = "/opt/localeb/bin/agent"  # the session commands run through (instance-image/agent)
 AGENT_GRACE = 30  # seconds the session may take beyond a command's own timeout to answer
+SESSION_ENDED = 255  # the status of a command whose session ended before it answered (the instance stopped)
 
 
 @dataclass
@@ -95,12 +96,7 @@ class Instance:
     def close(self) -> None:
         """End the command session (the instance's removal ends it too)."""
         with self._lock:
-            if self._agent is not None:
-                self._agent.kill()
-                self._agent.wait()
-                self._agent.stdin.close()
-                self._agent.stdout.close()
-                self._agent = None
+            self._end_agent()
 
     # --- how a command reaches the instance ------------------------------------------------------------
     def _call(self, argv: list[str], env: dict[str, str], workdir: str, timeout: float,
@@ -130,20 +126,21 @@ class Instance:
                                                stderr=subprocess.DEVNULL, bufsize=0)
             self._agent.stdin.write(request.encode())
         except OSError:
-            self._agent = None
+            self._end_agent()
             return None
         line = self._read_line(timeout + AGENT_GRACE)
-        if line is None:  # the session died or hung with the command sent: not run again elsewhere
-            self._agent.kill()
-            self._agent = None
-            raise subprocess.TimeoutExpired(argv, timeout)
+        if line is None or not line.endswith(b"\n"):  # hung, or ended (the instance stopped): not run again
+            self._end_agent()
+            if line is None:
+                raise subprocess.TimeoutExpired(argv, timeout)
+            return SESSION_ENDED, b"", f"{self.name}: the instance ended before the command did\n".encode()
         reply = json.loads(line)
         if reply.get("timeout"):
             raise subprocess.TimeoutExpired(argv, timeout)
         return reply["code"], base64.b64decode(reply["stdout"]), base64.b64decode(reply["stderr"])
 
     def _read_line(self, seconds: float) -> bytes | None:
-        """The session's next line; None if it ended, or wrote none within `seconds`."""
+        """The session's next line; what came before it ended, or None if no whole line came within `seconds`."""
         stream, line = self._agent.stdout, b""
         deadline = time.monotonic() + seconds
         while not line.endswith(b"\n"):
@@ -151,9 +148,17 @@ class Instance:
                 return None
             chunk = os.read(stream.fileno(), 1 << 16)
             if not chunk:
-                return None
+                break
             line += chunk
         return line
+
+    def _end_agent(self) -> None:
+        if self._agent is not None:
+            self._agent.kill()
+            self._agent.wait()
+            self._agent.stdin.close()
+            self._agent.stdout.close()
+            self._agent = None
 
     def put_tree(self, source: Path, destination: str, files: dict[str, tuple[str, int]] | None = None) -> None:
         """Replace `destination` in the instance with the contents of `source`, modes kept; `files` (as for

@@ -65,3 +65,16 @@ def test_piped_data_reaches_the_command_whole(instance):
     instance.write_file("/tmp/data.txt", content)
     digest = hashlib.sha256(content.encode()).hexdigest()
     assert instance.run("sha256sum /tmp/data.txt").text.split()[0] == digest
+
+
+def test_a_command_whose_instance_stops_under_it_fails_without_hanging(docker_engine):
+    doomed = Instance(f"board-session-{uuid.uuid4().hex[:8]}", build_image("board-local-eb-instance"), {})
+    try:
+        assert doomed.run("true").ok  # the session is open
+        threading.Timer(1, lambda: docker("rm", "--force", doomed.name)).start()
+        started = time.monotonic()
+        answer = doomed.run("sleep 60")
+        assert not answer.ok and time.monotonic() - started < 30
+    finally:
+        doomed.close()
+        docker("rm", "--force", doomed.name, check=False)
